@@ -1,0 +1,3 @@
+"""Driftdeck: a monitoring dashboard for models in production."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,279 @@
+"""Configuration: CLI flags > environment > driftdeck.toml > defaults (SPEC §3)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from app.errors import DriftdeckError
+
+DEFAULT_CONFIG_NAME = "driftdeck.toml"
+ROLES = ("reference", "inputs", "predictions", "labels")
+COLUMN_LIST_KEYS = ("numerical", "categorical", "high_cardinality", "ignored")
+COLUMN_NAME_KEYS = ("timestamp", "id", "target", "prediction")
+
+
+@dataclass(frozen=True)
+class Level:
+    """Critical and warning levels of one alert rule (alert when value is at or over)."""
+
+    critical: float
+    warning: float
+
+
+DEFAULT_THRESHOLDS: dict[str, Level] = {
+    "psi": Level(0.25, 0.10),
+    "cardinality_ratio": Level(1.3, 1.15),
+    "prediction_kl": Level(0.15, 0.10),
+    "missing_share_increase": Level(0.10, 0.05),
+    "unseen_share": Level(0.05, 0.01),
+}
+
+
+@dataclass(frozen=True)
+class KSAlert:
+    """KS alerts are off by default; when on: p < pvalue and D >= statistic."""
+
+    enabled: bool = False
+    pvalue: float = 0.05
+    statistic: float = 0.1
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Column roles; empty means inferred from the data (SPEC §2)."""
+
+    timestamp: str | None = None
+    id: str | None = None
+    target: str | None = None
+    prediction: str | None = None
+    numerical: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    high_cardinality: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MLflowSettings:
+    tracking_uri: str = "sqlite:///mlflow.db"
+    training_experiment: str = "training"
+    monitoring_experiment: str = "monitoring"
+    registered_model: str = "HousingPriceClassifier"
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything Driftdeck needs to know, resolved to absolute paths."""
+
+    base_dir: Path = field(default_factory=Path.cwd)
+    reference: str = "data/reference/reference.parquet"
+    inputs: str = "data/production/inputs.parquet"
+    predictions: str = "data/production/predictions.parquet"
+    labels: str | None = "data/production/labels.parquet"
+    columns: Columns = field(default_factory=Columns)
+    thresholds: dict[str, Level] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    ks_alert: KSAlert = field(default_factory=KSAlert)
+    mlflow: MLflowSettings = field(default_factory=MLflowSettings)
+    port: int = 8501
+    address: str = "127.0.0.1"
+    refresh_seconds: float = 30.0
+    webhooks: tuple[str, ...] = ()
+    memory_limit: str | None = None
+    threads: int | None = None
+    source_file: Path | None = None
+
+    def path(self, role: str) -> str | None:
+        """The configured location of a data role, absolute (file, directory or glob)."""
+        value = getattr(self, role)
+        if not value:
+            return None
+        p = Path(os.path.expanduser(value))
+        return str(p if p.is_absolute() else self.base_dir / p)
+
+    @property
+    def tracking_uri(self) -> str:
+        """The MLflow URI with a relative sqlite path resolved against the config folder."""
+        uri = self.mlflow.tracking_uri
+        prefix = "sqlite:///"
+        if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+            return prefix + str((self.base_dir / uri[len(prefix) :]).resolve())
+        return uri
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+def _fail(where: str, key: str, why: str) -> DriftdeckError:
+    return DriftdeckError(f"{where}: key '{key}' {why}")
+
+
+def _number(where: str, key: str, value: Any, *, positive: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(where, key, f"must be a number, got {value!r}")
+    if positive and value < 0:
+        raise _fail(where, key, f"must not be negative, got {value!r}")
+    return float(value)
+
+
+def _string(where: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(where, key, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _table(where: str, key: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise _fail(where, key, f"must be a table, got {value!r}")
+    return value
+
+
+def _check_keys(where: str, section: str, table: dict, allowed: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in allowed:
+            prefix = f"{section}." if section else ""
+            raise _fail(where, prefix + key, f"is unknown (expected one of: {', '.join(allowed)})")
+
+
+def _parse(raw: dict, where: str, base: Config) -> Config:
+    _check_keys(where, "", raw, ("data", "columns", "thresholds", "mlflow", "server", "engine", "notifications"))
+    changes: dict[str, Any] = {}
+
+    data = _table(where, "data", raw.get("data", {}))
+    _check_keys(where, "data", data, ROLES)
+    for role, value in data.items():
+        changes[role] = _string(where, f"data.{role}", value)
+
+    cols = _table(where, "columns", raw.get("columns", {}))
+    _check_keys(where, "columns", cols, COLUMN_NAME_KEYS + COLUMN_LIST_KEYS)
+    col_changes: dict[str, Any] = {}
+    for key in COLUMN_NAME_KEYS:
+        if key in cols:
+            col_changes[key] = _string(where, f"columns.{key}", cols[key])
+    for key in COLUMN_LIST_KEYS:
+        if key in cols:
+            value = cols[key]
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list):
+                raise _fail(where, f"columns.{key}", f"must be a list of column names, got {value!r}")
+            col_changes[key] = tuple(_string(where, f"columns.{key}", v) for v in value)
+    if col_changes:
+        changes["columns"] = replace(base.columns, **col_changes)
+
+    th = _table(where, "thresholds", raw.get("thresholds", {}))
+    _check_keys(where, "thresholds", th, (*DEFAULT_THRESHOLDS, "ks"))
+    thresholds = dict(base.thresholds)
+    for name, value in th.items():
+        key = f"thresholds.{name}"
+        if name == "ks":
+            ks = _table(where, key, value)
+            _check_keys(where, key, ks, ("enabled", "pvalue", "statistic"))
+            enabled = ks.get("enabled", base.ks_alert.enabled)
+            if not isinstance(enabled, bool):
+                raise _fail(where, f"{key}.enabled", f"must be true or false, got {enabled!r}")
+            changes["ks_alert"] = KSAlert(
+                enabled,
+                _number(where, f"{key}.pvalue", ks.get("pvalue", base.ks_alert.pvalue)),
+                _number(where, f"{key}.statistic", ks.get("statistic", base.ks_alert.statistic)),
+            )
+            continue
+        level = _table(where, key, value)
+        _check_keys(where, key, level, ("critical", "warning"))
+        old = thresholds[name]
+        crit = _number(where, f"{key}.critical", level.get("critical", old.critical))
+        warn = _number(where, f"{key}.warning", level.get("warning", old.warning))
+        if warn > crit:
+            raise _fail(where, f"{key}.warning", f"({warn}) must not exceed critical ({crit})")
+        thresholds[name] = Level(crit, warn)
+    changes["thresholds"] = thresholds
+
+    ml = _table(where, "mlflow", raw.get("mlflow", {}))
+    allowed = tuple(f.name for f in fields(MLflowSettings))
+    _check_keys(where, "mlflow", ml, allowed)
+    ml_changes: dict[str, Any] = {}
+    for key, value in ml.items():
+        if key == "timeout_seconds":
+            ml_changes[key] = _number(where, f"mlflow.{key}", value)
+            if ml_changes[key] == 0:
+                raise _fail(where, f"mlflow.{key}", "must be greater than 0")
+        else:
+            ml_changes[key] = _string(where, f"mlflow.{key}", value)
+    if ml_changes:
+        changes["mlflow"] = replace(base.mlflow, **ml_changes)
+
+    server = _table(where, "server", raw.get("server", {}))
+    _check_keys(where, "server", server, ("port", "address", "refresh_seconds"))
+    if "port" in server:
+        changes["port"] = _port(where, "server.port", server["port"])
+    if "address" in server:
+        changes["address"] = _string(where, "server.address", server["address"])
+    if "refresh_seconds" in server:
+        changes["refresh_seconds"] = _number(where, "server.refresh_seconds", server["refresh_seconds"])
+
+    engine = _table(where, "engine", raw.get("engine", {}))
+    _check_keys(where, "engine", engine, ("memory_limit", "threads"))
+    if "memory_limit" in engine:
+        changes["memory_limit"] = _string(where, "engine.memory_limit", engine["memory_limit"])
+    if "threads" in engine:
+        threads = engine["threads"]
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise _fail(where, "engine.threads", f"must be a positive integer, got {threads!r}")
+        changes["threads"] = threads
+
+    notes = _table(where, "notifications", raw.get("notifications", {}))
+    _check_keys(where, "notifications", notes, ("webhooks",))
+    if "webhooks" in notes:
+        hooks = notes["webhooks"]
+        if not isinstance(hooks, list):
+            raise _fail(where, "notifications.webhooks", f"must be a list of URLs, got {hooks!r}")
+        changes["webhooks"] = tuple(_string(where, "notifications.webhooks", h) for h in hooks)
+    return replace(base, **changes)
+
+
+def _port(where: str, key: str, value: Any) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise _fail(where, key, f"must be a port number, got {value!r}") from None
+    if isinstance(value, bool) or not 0 < port < 65536:
+        raise _fail(where, key, f"must be a port number between 1 and 65535, got {value!r}")
+    return port
+
+
+def config_path(explicit: str | os.PathLike | None = None) -> tuple[Path, bool]:
+    """The config file to read, and whether the user named it (a named file must exist)."""
+    if explicit:
+        return Path(explicit), True
+    env = os.environ.get("DRIFTDECK_CONFIG")
+    if env:
+        return Path(env), True
+    return Path.cwd() / DEFAULT_CONFIG_NAME, False
+
+
+def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> Config:
+    """Read the config with SPEC §3 precedence; CLI flags arrive as ``overrides``."""
+    file, named = config_path(path)
+    config = Config(base_dir=file.resolve().parent if named else Path.cwd())
+    if file.is_file():
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise DriftdeckError(f"{file}: not valid TOML ({exc})") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DriftdeckError(f"{file}: cannot be read ({exc})") from None
+        config = _parse(raw, str(file), replace(config, base_dir=file.resolve().parent))
+        config = replace(config, source_file=file.resolve())
+    elif named:
+        raise DriftdeckError(f"{file}: config file not found")
+
+    env_changes: dict[str, Any] = {}
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        env_changes["mlflow"] = replace(config.mlflow, tracking_uri=os.environ["MLFLOW_TRACKING_URI"])
+    if os.environ.get("DASHBOARD_PORT"):
+        env_changes["port"] = _port("environment", "DASHBOARD_PORT", os.environ["DASHBOARD_PORT"])
+    config = replace(config, **env_changes)
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})

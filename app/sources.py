@@ -1,0 +1,212 @@
+"""One DuckDB connection per process, one view per data role over the parquet files in place."""
+
+from __future__ import annotations
+
+import glob
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from app.config import ROLES, Config
+from app.errors import DriftdeckError
+from queries import ident, literal, render
+
+TIMESTAMP_NAMES = ("timestamp", "ts", "event_time", "event_timestamp", "time", "created_at", "datetime")
+_TS_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE")
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What identifies a file's content for caching: path, size and modification time."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class RoleState:
+    """The files behind one role, those that could not be read, and why."""
+
+    role: str
+    location: str | None
+    files: tuple[FileState, ...]
+    problem: str | None = None
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def available(self) -> bool:
+        return bool(self.files)
+
+
+def expand(location: str) -> list[str]:
+    """The parquet files at a location: a file, a directory (recursively) or a glob."""
+    if any(ch in location for ch in "*?["):
+        return sorted(p for p in glob.glob(location, recursive=True) if os.path.isfile(p))
+    if os.path.isdir(location):
+        return sorted(
+            p for p in glob.glob(os.path.join(location, "**", "*.parquet"), recursive=True) if os.path.isfile(p)
+        )
+    return [location] if os.path.isfile(location) else []
+
+
+_footer_cache: dict[FileState, str | None] = {}
+
+
+def _footer_problem(state: FileState) -> str | None:
+    """Why a file is not readable parquet (checked once per file version), or None."""
+    if state in _footer_cache:
+        return _footer_cache[state]
+    problem = None
+    if state.size == 0:
+        problem = "is empty (0 bytes)"
+    else:
+        try:
+            import pyarrow.parquet as pq
+
+            pq.read_metadata(state.path)
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            problem = f"is not readable parquet ({first})"
+    _footer_cache[state] = problem
+    return problem
+
+
+def scan_role(role: str, location: str | None) -> RoleState:
+    """Find and check the files of one role without reading their data."""
+    if not location:
+        return RoleState(role, None, (), "not configured")
+    states, skipped = [], []
+    for path in expand(location):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # vanished between listing and stat: a logger rotating files
+        state = FileState(os.path.abspath(path), st.st_size, st.st_mtime_ns)
+        problem = _footer_problem(state)
+        if problem:
+            skipped.append(f"{path} {problem}")
+        else:
+            states.append(state)
+    if not states:
+        if skipped:
+            return RoleState(role, location, (), skipped[0], tuple(skipped))
+        return RoleState(role, location, (), f"no parquet file at {location}")
+    return RoleState(role, location, tuple(states), None, tuple(skipped))
+
+
+class Sources:
+    """Owns the DuckDB connection and the views ``reference``, ``inputs``, ``predictions``, ``labels``.
+
+    Each query runs in its own cursor, so several threads (server sessions) can query at once.
+    """
+
+    def __init__(self, config: Config):
+        self.config = config
+        settings: dict[str, Any] = {"preserve_insertion_order": False, "TimeZone": "UTC"}
+        if config.threads:
+            settings["threads"] = config.threads
+        if config.memory_limit:
+            settings["memory_limit"] = config.memory_limit
+        try:
+            self._con = duckdb.connect(":memory:", config=settings)
+        except duckdb.Error as exc:
+            raise DriftdeckError(f"engine settings rejected by DuckDB: {exc}") from None
+        self._lock = threading.RLock()
+        self._states: dict[str, RoleState] = {}
+        self._schemas: dict[str, dict[str, str]] = {}
+        self.refresh()
+
+    # -- files and versions -------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Re-list the files; rebuild the views of roles whose files changed. True if any did."""
+        with self._lock:
+            changed = False
+            for role in ROLES:
+                state = scan_role(role, self.config.path(role))
+                if self._states.get(role) != state:
+                    self._states[role] = state
+                    self._build_view(role)
+                    changed = True
+            return changed
+
+    @property
+    def version(self) -> tuple:
+        """The data version: every role's file list with sizes and modification times."""
+        return tuple((role, self._states[role].files) for role in ROLES)
+
+    def state(self, role: str) -> RoleState:
+        return self._states[role]
+
+    def available(self, role: str) -> bool:
+        return self._states[role].available and role in self._schemas
+
+    def schema(self, role: str) -> dict[str, str]:
+        """Column name → DuckDB type of a role's view (empty when the role has no data)."""
+        return self._schemas.get(role, {})
+
+    def _build_view(self, role: str) -> None:
+        self._schemas.pop(role, None)
+        state = self._states[role]
+        view = ident(role)
+        if not state.files:
+            self._con.execute(f"DROP VIEW IF EXISTS {view}")
+            return
+        files = "[" + ", ".join(literal(f.path) for f in state.files) + "]"
+        hive = "true" if any("=" in Path(f.path).parent.name for f in state.files) else "false"
+        try:
+            self._con.execute(render("view", view=view, files=files, hive=hive, replace=""))
+            raw = dict(self._con.execute(render("describe", view=view)).fetchall())
+            replace = self._timestamp_replace(raw)
+            if replace:
+                self._con.execute(render("view", view=view, files=files, hive=hive, replace=replace))
+            self._schemas[role] = dict(self._con.execute(render("describe", view=view)).fetchall())
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            self._states[role] = RoleState(role, state.location, (), f"cannot be read: {first}", state.skipped)
+            self._con.execute(f"DROP VIEW IF EXISTS {view}")
+
+    def _timestamp_replace(self, raw: dict[str, str]) -> str:
+        """A ``REPLACE (...)`` clause turning every timestamp flavour into plain UTC TIMESTAMP."""
+        named = self.config.columns.timestamp
+        parts = []
+        for name, kind in raw.items():
+            col = ident(name)
+            if kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
+                parts.append(f"timezone('UTC', {col}) AS {col}")
+            elif kind in _TS_TYPES and kind != "TIMESTAMP":
+                parts.append(f"CAST({col} AS TIMESTAMP) AS {col}")
+            elif kind == "VARCHAR" and (name == named or (not named and name.lower() in TIMESTAMP_NAMES)):
+                parts.append(f"timezone('UTC', try_cast({col} AS TIMESTAMPTZ)) AS {col}")
+        return f"REPLACE ({', '.join(parts)})" if parts else ""
+
+    # -- queries -------------------------------------------------------------------------
+    def query(self, sql: str, params: dict | list | None = None) -> duckdb.DuckDBPyConnection:
+        """Run one query in its own cursor and return the cursor to fetch from."""
+        cursor = self._con.cursor()
+        try:
+            return cursor.execute(sql, params or {})
+        except duckdb.Error:
+            cursor.close()
+            raise
+
+    def fetchall(self, sql: str, params: dict | list | None = None) -> list[tuple]:
+        cursor = self.query(sql, params)
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def fetchdf(self, sql: str, params: dict | list | None = None):
+        cursor = self.query(sql, params)
+        try:
+            return cursor.fetchdf()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        self._con.close()
