@@ -107,7 +107,11 @@ class Sources:
 
     def __init__(self, config: Config):
         self.config = config
-        settings: dict[str, Any] = {"preserve_insertion_order": False, "TimeZone": "UTC"}
+        settings: dict[str, Any] = {
+            "preserve_insertion_order": False,
+            "TimeZone": "UTC",
+            "enable_progress_bar": False,
+        }
         if config.threads:
             settings["threads"] = config.threads
         if config.memory_limit:

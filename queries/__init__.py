@@ -30,3 +30,9 @@ def literal(text: str) -> str:
 def render(name: str, **parts: str) -> str:
     """``load(name)`` with ``{part}`` slots filled by already-quoted SQL fragments."""
     return load(name).format(**parts)
+
+
+def fragment(name: str, **parts: str) -> str:
+    """An aggregate fragment (``queries/<name>.sql`` without comments) for a wider SELECT."""
+    lines = [line for line in load(name).splitlines() if line.strip() and not line.lstrip().startswith("--")]
+    return "\n".join(lines).format(**parts)

@@ -1,0 +1,65 @@
+"""Drift measures from small count vectors (SPEC §4): PSI, KL, Jensen–Shannon, chi-square."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+EPSILON = 1e-4
+
+
+def shares(counts: Sequence[float]) -> np.ndarray | None:
+    """Counts as shares of their total, or None when there are no rows."""
+    arr = np.asarray(counts, dtype=float)
+    total = arr.sum()
+    return arr / total if total > 0 else None
+
+
+def psi(reference: Sequence[float], production: Sequence[float]) -> float | None:
+    """Σ (q−p)·ln(q/p) over aligned bins, each share floored at ε (no renormalisation)."""
+    p, q = shares(reference), shares(production)
+    if p is None or q is None:
+        return None
+    p, q = np.maximum(p, EPSILON), np.maximum(q, EPSILON)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def kl(reference: Sequence[float], production: Sequence[float]) -> float | None:
+    """Σ p·ln(p/q) with the same ε floor (prediction drift)."""
+    p, q = shares(reference), shares(production)
+    if p is None or q is None:
+        return None
+    p, q = np.maximum(p, EPSILON), np.maximum(q, EPSILON)
+    return float(np.sum(p * np.log(p / q)))
+
+
+def js(reference: Sequence[float], production: Sequence[float]) -> float | None:
+    """``scipy.spatial.distance.jensenshannon(p, q, base=2)`` on the bins, without ε."""
+    from scipy.spatial.distance import jensenshannon
+
+    p, q = shares(reference), shares(production)
+    if p is None or q is None:
+        return None
+    value = float(jensenshannon(p, q, base=2))
+    return value if math.isfinite(value) else None
+
+
+def chi2(reference: Sequence[float], production: Sequence[float]) -> tuple[float, float] | None:
+    """``chi2_contingency`` without correction on the 2×k table (statistic, p-value)."""
+    from scipy.stats import chi2_contingency
+
+    table = np.array([reference, production], dtype=float)
+    keep = table.sum(axis=0) > 0
+    table = table[:, keep]
+    if table.shape[1] == 0 or (table.sum(axis=1) == 0).any():
+        return None
+    result = chi2_contingency(table, correction=False)
+    return float(result.statistic), float(result.pvalue)
+
+
+def aligned(reference: dict, production: dict) -> tuple[list, list, list]:
+    """Keys of ref ∪ prod (reference order first) with both sides' counts aligned."""
+    keys = list(reference) + [k for k in production if k not in reference]
+    return keys, [reference.get(k, 0) for k in keys], [production.get(k, 0) for k in keys]
