@@ -107,11 +107,7 @@ class Sources:
 
     def __init__(self, config: Config):
         self.config = config
-        settings: dict[str, Any] = {
-            "preserve_insertion_order": False,
-            "TimeZone": "UTC",
-            "enable_progress_bar": False,
-        }
+        settings: dict[str, Any] = {"preserve_insertion_order": False}
         if config.threads:
             settings["threads"] = config.threads
         if config.memory_limit:
@@ -120,6 +116,11 @@ class Sources:
             self._con = duckdb.connect(":memory:", config=settings)
         except duckdb.Error as exc:
             raise DriftdeckError(f"engine settings rejected by DuckDB: {exc}") from None
+        try:
+            # Only matters where the ICU extension is installed; without it DuckDB is UTC already.
+            self._con.execute("SET TimeZone = 'UTC'")
+        except duckdb.Error:
+            pass
         self._lock = threading.RLock()
         self._states: dict[str, RoleState] = {}
         self._schemas: dict[str, dict[str, str]] = {}
@@ -181,11 +182,11 @@ class Sources:
         for name, kind in raw.items():
             col = ident(name)
             if kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
-                parts.append(f"timezone('UTC', {col}) AS {col}")
+                parts.append(f"CAST({col} AS TIMESTAMP) AS {col}")
             elif kind in _TS_TYPES and kind != "TIMESTAMP":
                 parts.append(f"CAST({col} AS TIMESTAMP) AS {col}")
             elif kind == "VARCHAR" and (name == named or (not named and name.lower() in TIMESTAMP_NAMES)):
-                parts.append(f"timezone('UTC', try_cast({col} AS TIMESTAMPTZ)) AS {col}")
+                parts.append(f"CAST(try_cast({col} AS TIMESTAMPTZ) AS TIMESTAMP) AS {col}")
         return f"REPLACE ({', '.join(parts)})" if parts else ""
 
     # -- queries -------------------------------------------------------------------------
@@ -193,6 +194,8 @@ class Sources:
         """Run one query in its own cursor and return the cursor to fetch from."""
         cursor = self._con.cursor()
         try:
+            # DuckDB's own progress bar would write to the user's terminal; ours is on stderr.
+            cursor.execute("SET enable_progress_bar = false")
             return cursor.execute(sql, params or {})
         except duckdb.Error:
             cursor.close()

@@ -27,12 +27,16 @@ def literal(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
+def _code(name: str) -> str:
+    """The query without its comment lines (comments may mention the slots)."""
+    return "\n".join(line for line in load(name).splitlines() if line.strip() and not line.lstrip().startswith("--"))
+
+
 def render(name: str, **parts: str) -> str:
     """``load(name)`` with ``{part}`` slots filled by already-quoted SQL fragments."""
-    return load(name).format(**parts)
+    return _code(name).format(**parts)
 
 
 def fragment(name: str, **parts: str) -> str:
     """An aggregate fragment (``queries/<name>.sql`` without comments) for a wider SELECT."""
-    lines = [line for line in load(name).splitlines() if line.strip() and not line.lstrip().startswith("--")]
-    return "\n".join(lines).format(**parts)
+    return _code(name).format(**parts)

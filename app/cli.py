@@ -1,0 +1,266 @@
+"""The ``driftdeck`` command: serve | monitor | export | demo | bench (SPEC §8)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+from app.errors import DriftdeckError
+from app.progress import terminal_progress
+
+EXIT_OK, EXIT_USAGE, EXIT_CRITICAL = 0, 2, 3
+PAGE_SLUGS = ("overview", "drift", "features", "performance", "production", "alerts")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line on stderr and exit 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def jsonable(value):
+    """Report values as strict JSON: datetimes as ISO text, NaN/inf as null."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return jsonable(value.item())
+    return value
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(jsonable(report), indent=2, allow_nan=False, ensure_ascii=False)
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="driftdeck.toml to use (default: $DRIFTDECK_CONFIG or ./driftdeck.toml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="driftdeck", description="Monitoring dashboard for models in production.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve the dashboard (builds the demo world on first run with no data)")
+    _config_arg(serve)
+    serve.add_argument("--port", type=int, help="port (default: $DASHBOARD_PORT or 8501)")
+    serve.add_argument("--address", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--show", action="store_true", help="open a browser tab")
+
+    monitor = sub.add_parser("monitor", help="compute every metric headless; print JSON; log to MLflow")
+    _config_arg(monitor)
+    monitor.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    monitor.add_argument("--no-log", action="store_true", help="do not log the run to MLflow")
+    monitor.add_argument("--window", nargs=2, metavar=("START", "END"), help="ISO timestamps, END exclusive")
+
+    export = sub.add_parser("export", help="write pages to one self-contained static HTML file")
+    _config_arg(export)
+    export.add_argument("--out", required=True, metavar="FILE.html", help="the HTML file to write")
+    export.add_argument("--page", choices=PAGE_SLUGS, help="one page only (default: all six)")
+    export.add_argument("--window", nargs=2, metavar=("START", "END"), help="ISO timestamps, END exclusive")
+
+    demo = sub.add_parser("demo", help="build the demo world (data, MLflow runs, registered model)")
+    _config_arg(demo)
+    demo.add_argument("--out", default=".", metavar="DIR", help="folder to write into (default: .)")
+    demo.add_argument("--rows", type=int, default=100_000, metavar="N", help="production rows (default 100000)")
+    demo.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    demo.add_argument("--now", metavar="ISO", help="end of the 30 production days (default: now)")
+
+    bench = sub.add_parser("bench", help="benchmark the engine against the scan floor and pandas+scipy")
+    _config_arg(bench)
+    bench.add_argument("--rows", type=int, default=10_000_000, metavar="N", help="production rows (default 10M)")
+    bench.add_argument("--out", default=".bench", metavar="DIR", help="where data and results go (default .bench)")
+    bench.add_argument("--naive-max-rows", type=int, default=None, metavar="N", help="largest size for the naive way")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except DriftdeckError as exc:
+        print(f"driftdeck {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"driftdeck {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        first = (str(exc).splitlines() or [""])[0]
+        print(f"driftdeck {args.command}: error: {type(exc).__name__}: {first}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _window(args):
+    from app.window import Window, parse_timestamp
+
+    if not getattr(args, "window", None):
+        return Window()
+    start, end = args.window
+    return Window(parse_timestamp(start, "--window START"), parse_timestamp(end, "--window END"))
+
+
+def cmd_monitor(args) -> int:
+    from app.config import load_config
+    from app.engine import Engine
+    from app.report import full_report
+
+    progress = terminal_progress("driftdeck monitor")
+    config = load_config(args.config)
+    window = _window(args)
+    progress("reading data")
+    engine = Engine(config)
+    if not engine.sources.available("reference") and not engine.sources.available("inputs"):
+        ref, inp = engine.sources.state("reference"), engine.sources.state("inputs")
+        raise DriftdeckError(f"no data: reference {ref.problem}; inputs {inp.problem}")
+    progress("computing metrics")
+    report = full_report(engine, window, config, mlflow=not args.no_log)
+    if not args.no_log:
+        progress("logging to MLflow")
+        _log(report, config, window)
+    critical = [a for a in report.get("alerts", []) if a.get("severity") == "critical"]
+    if args.json:
+        print(to_json(report))
+    else:
+        print(_summary(report))
+    progress("done")
+    return EXIT_CRITICAL if critical else EXIT_OK
+
+
+def _log(report: dict, config, window) -> None:
+    """Log the run to MLflow and notify webhooks; failures become status entries, not crashes."""
+    try:
+        from app.monitor_log import log_monitor_run
+    except ImportError:
+        report["status"].append({"component": "monitor log", "ok": False, "message": "MLflow logging unavailable"})
+        return
+    try:
+        run_id = log_monitor_run(jsonable(report), config)
+        report["status"].append({"component": "monitor log", "ok": True, "message": f"logged run {run_id}"})
+    except DriftdeckError as exc:
+        report["status"].append({"component": "monitor log", "ok": False, "message": str(exc)})
+    if config.webhooks:
+        try:
+            from app.notifications import notify_critical
+
+            notify_critical(report.get("alerts", []), config)
+        except DriftdeckError as exc:
+            report["status"].append({"component": "notifications", "ok": False, "message": str(exc)})
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _summary(report: dict) -> str:
+    """A readable plain-text report for a terminal."""
+    lines = []
+    w = report["window"]
+    rows = report["rows"]
+    lines.append(f"window {w['start'] or 'first row'} → {w['end'] or 'last row'}")
+    lines.append(" ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}=—" for k, v in rows.items()))
+    lines.append(f"{'feature':<28} {'kind':<16} {'psi':>8} {'js':>8}  other")
+    for name, f in report["features"].items():
+        other = ""
+        if f["kind"] == "numerical":
+            other = f"ks D={_fmt(f['ks']['statistic'])} p={_fmt(f['ks']['pvalue'], 3)} w={_fmt(f['wasserstein'])}"
+        elif f["kind"] == "categorical":
+            other = f"chi2={_fmt(f['chi2']['statistic'], 1)} p={_fmt(f['chi2']['pvalue'], 3)}"
+        else:
+            other = f"cardinality ratio={_fmt(f['cardinality']['ratio'], 3)}"
+        lines.append(f"{name[:28]:<28} {f['kind']:<16} {_fmt(f['psi']):>8} {_fmt(f['js']):>8}  {other}")
+    pd = report["prediction_drift"]
+    lines.append(f"prediction drift: kl={_fmt(pd['kl'])} js={_fmt(pd['js'])}")
+    dd = report["dataset_drift"]
+    lines.append(f"dataset drift: share={_fmt(dd['share'], 2)} drifted={dd['drifted']}")
+    for alert in report.get("alerts", []):
+        lines.append(f"[{alert['severity']}] {alert['message']}")
+    for entry in report["status"]:
+        if not entry["ok"]:
+            lines.append(f"status: {entry['component']}: {entry['message']}")
+    return "\n".join(lines)
+
+
+def cmd_demo(args) -> int:
+    from app.demo import build_demo
+    from app.window import parse_timestamp
+
+    now = parse_timestamp(args.now, "--now") if args.now else None
+    if args.rows < 1000:
+        raise DriftdeckError(f"--rows must be at least 1000, got {args.rows}")
+    out = Path(args.out)
+    build_demo(out, rows=args.rows, seed=args.seed, now=now, progress=terminal_progress("driftdeck demo"))
+    print(f"demo world written to {out.resolve()} (config: {out.resolve() / 'driftdeck.toml'})", file=sys.stderr)
+    return EXIT_OK
+
+
+def ensure_demo_world(config_arg: str | None) -> None:
+    """First run: with no config given and no data at the default paths, build the demo world here."""
+    import os
+
+    from app.config import config_path, load_config
+
+    path, named = config_path(config_arg)
+    if named or path.is_file():
+        return
+    config = load_config(config_arg)
+    from app.sources import expand
+
+    if expand(config.path("reference")) or expand(config.path("inputs")):
+        return
+    from app.demo import build_demo
+
+    print(f"driftdeck: no data found; building the demo world in {os.getcwd()} first", file=sys.stderr)
+    build_demo(Path.cwd(), progress=terminal_progress("driftdeck demo"))
+
+
+def cmd_serve(args) -> int:
+    from app.config import load_config
+
+    ensure_demo_world(args.config)
+    config = load_config(args.config, port=args.port, address=args.address)
+    from app.server import serve
+
+    serve(config, show=args.show)
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from app.config import load_config
+
+    config = load_config(args.config)
+    try:
+        from app.export import export_pages
+    except ImportError:
+        raise DriftdeckError("export is not implemented yet") from None
+    out = Path(args.out)
+    window = _window(args)
+    export_pages(config, out, page=args.page, window=(window.start, window.end), progress=terminal_progress("driftdeck export"))
+    print(f"wrote {out.resolve()}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_bench(args) -> int:
+    try:
+        from app.bench import run_bench
+    except ImportError:
+        raise DriftdeckError("bench is not implemented yet") from None
+    return run_bench(args)
+
+
+COMMANDS = {"serve": cmd_serve, "monitor": cmd_monitor, "export": cmd_export, "demo": cmd_demo, "bench": cmd_bench}
+
+if __name__ == "__main__":
+    sys.exit(main())

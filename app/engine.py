@@ -1,0 +1,461 @@
+"""The engine: runs the metric queries in DuckDB and caches their small results by data version.
+
+One ``Engine`` per process (see ``shared_engine``) serves every session: each result is computed
+once per (data version, window) however many sessions ask for it at the same time.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Callable, Hashable
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from app import drift
+from app.config import Config
+from app.errors import DriftdeckError
+from app.roles import Feature, Roles, infer_roles, type_family
+from app.sources import Sources
+from app.window import Window, bucket_width
+from queries import fragment, ident, render
+
+QUARTILE_INDEX = {"p25": 9, "median": 4, "p75": 10}
+TOP_VALUES = 10
+
+
+def finite(value: Any) -> Any:
+    """A number JSON can hold: NaN and ±inf become None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def numeric(column: str) -> str:
+    return f"CAST({ident(column)} AS DOUBLE)"
+
+
+def text(column: str) -> str:
+    return f"CAST({ident(column)} AS VARCHAR)"
+
+
+class Engine:
+    """Owns the ``Sources`` and every cached result; safe to call from many threads."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.sources = Sources(config)
+        self._results: dict[Hashable, Any] = {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.computations: Counter[str] = Counter()
+        """How many times each result was computed (the load benchmark checks: once per version)."""
+
+    # -- caching -------------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Look at the files again; drop cached results of a data version that is gone."""
+        changed = self.sources.refresh()
+        if changed:
+            version = self.sources.version
+            with self._guard:
+                for key in [k for k in self._results if k[1] != version and k[0] != "reference"]:
+                    del self._results[key]
+        return changed
+
+    def _once(self, name: str, key: Hashable, compute: Callable[[], Any]) -> Any:
+        full_key = (name, key)
+        with self._guard:
+            if full_key in self._results:
+                return self._results[full_key]
+            lock = self._locks.setdefault(full_key, threading.Lock())
+        with lock:
+            if full_key in self._results:
+                return self._results[full_key]
+            value = compute()
+            self.computations[name] += 1
+            with self._guard:
+                self._results[full_key] = value
+            return value
+
+    @property
+    def version(self) -> tuple:
+        return self.sources.version
+
+    @property
+    def reference_version(self) -> tuple:
+        return self.sources.state("reference").files
+
+    # -- schema --------------------------------------------------------------------------
+    def roles(self) -> Roles:
+        """Column roles for the current data version."""
+        return self._once("roles", self.version, lambda: infer_roles(self.sources, self.config))
+
+    def schema_differences(self) -> dict:
+        """Columns on one side only and type changes between reference and production inputs."""
+        roles = self.roles()
+        ref, inp = self.sources.schema("reference"), self.sources.schema("inputs")
+        reserved = {roles.id, roles.target, roles.prediction, *roles.timestamp.values()}
+        if not ref or not inp:
+            return {"only_in_reference": [], "only_in_production": [], "type_changes": []}
+        return {
+            "only_in_reference": [c for c in ref if c not in inp and c not in reserved],
+            "only_in_production": [c for c in inp if c not in ref and c not in reserved],
+            "type_changes": [
+                {"column": c, "reference": ref[c], "production": inp[c]}
+                for c in ref
+                if c in inp and ref[c] != inp[c] and c not in reserved
+            ],
+        }
+
+    def time_range(self, role: str = "inputs") -> tuple[int, datetime | None, datetime | None]:
+        """Rows, oldest and newest timestamp of a production role (all rows)."""
+
+        def compute():
+            ts = self.roles().timestamp.get(role)
+            if not self.sources.available(role):
+                return 0, None, None
+            if ts is None:
+                rows = self.sources.fetchall(f"SELECT count(*) FROM {ident(role)}")[0][0]  # noqa: S608
+                return rows, None, None
+            return tuple(self.sources.fetchall(render("time_range", timestamp=ident(ts), view=ident(role)))[0])
+
+        return self._once(f"time_range:{role}", self.version, compute)
+
+    def _window_sql(self, role: str, window: Window) -> tuple[str, dict]:
+        return window.predicate(self.roles().timestamp.get(role))
+
+    # -- reference side (cached while the reference files are unchanged) -----------------
+    def reference_profile(self) -> dict[str, dict]:
+        """Per feature: summary, PSI edges and bin counts, categories, exact-distance profile."""
+        roles = self.roles()
+        key = (self.reference_version, roles.features)
+        return self._once("reference_profile", key, lambda: self._profile("reference", Window(), None))
+
+    def production_profile(self, window: Window) -> dict[str, dict]:
+        """The same per-feature aggregates over production inputs in the window."""
+        reference = self.reference_profile()
+        return self._once(
+            "production_profile", (self.version, window), lambda: self._profile("inputs", window, reference)
+        )
+
+    def _features_on(self, role: str) -> list[Feature]:
+        side = "reference_type" if role == "reference" else "production_type"
+        return [f for f in self.roles().features if getattr(f, side) is not None]
+
+    def _profile(self, role: str, window: Window, reference: dict | None) -> dict[str, dict]:
+        if not self.sources.available(role):
+            return {}
+        features = self._features_on(role)
+        where, window_params = self._window_sql(role, window) if role != "reference" else ("TRUE", {})
+        params = dict(window_params)
+        is_ref = reference is None
+
+        def comparable(f: Feature) -> bool:
+            return is_ref or (f.on_both_sides and not f.type_changed and f.name in reference)
+
+        numerical = [f for f in features if f.kind == "numerical" and type_family(self._type(f, role)) == "numeric"]
+        categorical = [f for f in features if f.kind == "categorical"]
+        high = [f for f in features if f.kind == "high_cardinality"]
+        parts, layout = [], []
+        for i, f in enumerate(numerical):
+            v = numeric(f.name)
+            parts.append(fragment("numerical_summary", v=v))
+            layout.append((f, "numerical_summary", 9))
+            if not is_ref and comparable(f):
+                edges = reference[f.name]["edges"]
+                bin_sql = self._bin_expression(v, edges, f"e{i}", params)
+                params[f"lo{i}"], params[f"hi{i}"] = reference[f.name]["min"], reference[f.name]["max"]
+                parts.append(fragment("numerical_bins", v=v, bin=bin_sql, lo=f"$lo{i}", hi=f"$hi{i}"))
+                layout.append((f, "numerical_bins", 2))
+        for f in categorical:
+            parts.append(fragment("categorical_summary", v=text(f.name)))
+            layout.append((f, "categorical_summary", 2))
+        view = ident(role)
+        sql = render("profile", aggregates="".join(",\n" + p for p in parts), view=view, where=where)
+        row = self.sources.fetchall(sql, params)[0]
+        rows = row[0]
+        result: dict[str, dict] = {}
+        pos = 1
+        for f, part, width in layout:
+            values = row[pos : pos + width]
+            pos += width
+            entry = result.setdefault(f.name, {"kind": f.kind, "rows": rows})
+            if part == "numerical_summary":
+                entry.update(self._numerical_summary(values, rows))
+            elif part == "numerical_bins":
+                entry["bins"] = {int(k): int(v) for k, v in (values[0] or {}).items()}
+                entry["out_of_range"] = int(values[1])
+            else:
+                counts = {str(k): int(v) for k, v in (values[1] or {}).items()}
+                entry.update(self._categorical_summary(int(values[0]), counts, rows))
+        if is_ref:
+            self._reference_bins(result, numerical)
+        for f in high:
+            result[f.name] = self._high_cardinality(f, role, where, window_params, rows, comparable(f))
+        self._exact(result, numerical, role, where, window_params, reference)
+        return result
+
+    def _type(self, feature: Feature, role: str) -> str | None:
+        return feature.reference_type if role == "reference" else feature.production_type
+
+    @staticmethod
+    def _bin_expression(v: str, edges: list[float], prefix: str, params: dict) -> str:
+        if not edges:
+            return "0"
+        terms = []
+        for j, edge in enumerate(edges):
+            params[f"{prefix}_{j}"] = edge
+            terms.append(f"CAST({v} >= ${prefix}_{j} AS INTEGER)")
+        return " + ".join(terms)
+
+    @staticmethod
+    def _numerical_summary(values: tuple, rows: int) -> dict:
+        missing, present, mean, std, std_pop, lo, hi, quantiles, distinct = values
+        quantiles = quantiles or []
+        edges = sorted({q for q in quantiles[:9] if q is not None and not math.isnan(q)})
+        return {
+            "missing": int(missing),
+            "present": int(present),
+            "mean": mean,
+            "std": std,
+            "std_pop": std_pop,
+            "min": lo,
+            "max": hi,
+            "p25": quantiles[QUARTILE_INDEX["p25"]] if quantiles else None,
+            "median": quantiles[QUARTILE_INDEX["median"]] if quantiles else None,
+            "p75": quantiles[QUARTILE_INDEX["p75"]] if quantiles else None,
+            "distinct": int(distinct),
+            "edges": edges,
+        }
+
+    @staticmethod
+    def _categorical_summary(missing: int, counts: dict[str, int], rows: int) -> dict:
+        return {"missing": missing, "present": rows - missing, "counts": counts, "distinct": len(counts)}
+
+    def _reference_bins(self, result: dict, numerical: list[Feature]) -> None:
+        """PSI bin counts of the reference, once its edges are known."""
+        parts, params = [], {}
+        for i, f in enumerate(numerical):
+            v = numeric(f.name)
+            bin_sql = self._bin_expression(v, result[f.name]["edges"], f"e{i}", params)
+            parts.append(f"histogram(CASE WHEN {v} IS NULL OR isnan({v}) THEN -1 ELSE {bin_sql} END)")
+        if not parts:
+            return
+        sql = render("profile", aggregates="".join(",\n" + p for p in parts), view=ident("reference"), where="TRUE")
+        row = self.sources.fetchall(sql, params)[0]
+        for f, hist in zip(numerical, row[1:], strict=True):
+            result[f.name]["bins"] = {int(k): int(v) for k, v in (hist or {}).items()}
+
+    def _high_cardinality(self, f: Feature, role: str, where: str, params: dict, rows: int, compare: bool) -> dict:
+        col = ident(f.name)
+        entry: dict[str, Any] = {"kind": f.kind, "rows": rows}
+        if role == "reference" or not compare:
+            total, missing, present, distinct = self.sources.fetchall(
+                render("high_cardinality_reference", column=col, view=f"(SELECT * FROM {ident(role)} WHERE {where})"),
+                params,
+            )[0]
+            new_rows = None
+        else:
+            total, missing, present, distinct, new_rows = self.sources.fetchall(
+                render("high_cardinality", column=col, reference=ident("reference"), view=ident(role), where=where),
+                params,
+            )[0]
+        top = self.sources.fetchall(
+            render("top_values", column=col, view=ident(role), where=where), {**params, "limit": TOP_VALUES}
+        )
+        entry.update(
+            {
+                "missing": int(missing),
+                "present": int(present),
+                "distinct": int(distinct),
+                "top": [(str(v), int(n)) for v, n in top],
+                "new_rows": None if new_rows is None else int(new_rows),
+            }
+        )
+        return entry
+
+    def _exact(self, result: dict, numerical: list[Feature], role: str, where: str, params: dict, reference) -> None:
+        """Exact KS and Wasserstein per numerical feature (reference side: its cacheable profile)."""
+        from app import exact_distance
+
+        for f in numerical:
+            entry = result.get(f.name)
+            if entry is None:
+                continue
+            if reference is None:
+                side = exact_distance.Side("reference", f.name)
+                entry["exact_profile"] = exact_distance.reference_profile(self.sources.fetchall, side)
+            elif f.name in reference and "exact_profile" in reference[f.name] and "bins" in entry:
+                ref_side = exact_distance.Side("reference", f.name)
+                prod_side = exact_distance.Side(role, f.name, where, dict(params))
+                entry["exact"] = exact_distance.compare(
+                    self.sources.fetchall, reference[f.name]["exact_profile"], ref_side, prod_side
+                )
+
+    # -- predictions -----------------------------------------------------------------------
+    def class_counts(self, window: Window) -> dict:
+        """Reference target (or reference prediction) classes vs production predicted classes."""
+
+        def compute():
+            roles = self.roles()
+            out: dict[str, Any] = {"reference": None, "production": None, "reference_column": None}
+            ref_schema = self.sources.schema("reference")
+            ref_col = roles.prediction if roles.prediction in ref_schema else roles.target
+            if ref_col and ref_col in ref_schema:
+                rows, hist = self.sources.fetchall(
+                    render("class_counts", column=ident(ref_col), view=ident("reference"), where="TRUE")
+                )[0]
+                out["reference"] = {str(k): int(v) for k, v in (hist or {}).items()}
+                out["reference_column"] = ref_col
+            if roles.prediction and roles.prediction in self.sources.schema("predictions"):
+                where, params = self._window_sql("predictions", window)
+                rows, hist = self.sources.fetchall(
+                    render("class_counts", column=ident(roles.prediction), view=ident("predictions"), where=where),
+                    params,
+                )[0]
+                out["production"] = {str(k): int(v) for k, v in (hist or {}).items()}
+                out["production_rows"] = int(rows)
+            return out
+
+        return self._once("class_counts", (self.version, window), compute)
+
+    def window_rows_all(self) -> dict[str, int | None]:
+        return self.window_rows(Window())
+
+    def window_rows(self, window: Window) -> dict[str, int | None]:
+        """Rows of reference, inputs and predictions in the window."""
+
+        def compute():
+            counts: dict[str, int | None] = {}
+            for role in ("reference", "inputs", "predictions"):
+                if not self.sources.available(role):
+                    counts[role] = None
+                    continue
+                where, params = ("TRUE", {}) if role == "reference" else self._window_sql(role, window)
+                sql = render("profile", aggregates="", view=ident(role), where=where)
+                counts[role] = int(self.sources.fetchall(sql, params)[0][0])
+            return counts
+
+        return self._once("window_rows", (self.version, window), compute)
+
+    # -- over time ------------------------------------------------------------------------
+    def drift_over_time(self, window: Window, bucket: str = "auto") -> dict:
+        """Per time bucket: rows, per-feature PSI, prediction class counts and KL."""
+        return self._once("drift_over_time", (self.version, window, bucket), lambda: self._over_time(window, bucket))
+
+    def _over_time(self, window: Window, bucket: str) -> dict:
+        roles = self.roles()
+        rows, first, last = self.time_range("inputs")
+        start = window.start or first
+        end = window.end or last
+        ts = roles.timestamp.get("inputs")
+        if start is None or end is None or ts is None:
+            return {"width": None, "buckets": [], "features": {}, "predictions": []}
+        name, width = bucket_width(start, end, bucket)
+        origin = datetime(2000, 1, 3)  # a Monday at midnight: day and week buckets align to calendar
+        reference = self.reference_profile()
+        where, params = self._window_sql("inputs", window)
+        params.update({"width": f"{int(width.total_seconds())} seconds", "origin": origin})
+        parts, layout = [], []
+        for i, f in enumerate(roles.features):
+            if f.name not in reference or not f.on_both_sides or f.type_changed:
+                continue
+            if f.kind == "numerical" and "bins" in reference[f.name]:
+                v = numeric(f.name)
+                bin_sql = self._bin_expression(v, reference[f.name]["edges"], f"e{i}", params)
+                parts.append(f"histogram(CASE WHEN {v} IS NULL OR isnan({v}) THEN -1 ELSE {bin_sql} END)")
+                layout.append(f)
+            elif f.kind == "categorical":
+                v = text(f.name)
+                parts.append(f"histogram(coalesce({v}, chr(0)))")
+                layout.append(f)
+        sql = render(
+            "drift_over_time",
+            timestamp=ident(ts),
+            aggregates="".join(",\n" + p for p in parts),
+            view=ident("inputs"),
+            where=where,
+        )
+        buckets, features = [], {f.name: [] for f in layout}
+        for row in self.sources.fetchall(sql, params):
+            buckets.append({"start": row[0], "rows": int(row[1])})
+            for f, hist in zip(layout, row[2:], strict=True):
+                counts = {k: int(v) for k, v in (hist or {}).items()}
+                features[f.name].append(self._psi(f, reference[f.name], counts))
+        predictions = self._predictions_over_time(window, params["width"], origin)
+        return {"width": name, "buckets": buckets, "features": features, "predictions": predictions}
+
+    def _predictions_over_time(self, window: Window, width: str, origin: datetime) -> list[dict]:
+        roles = self.roles()
+        ts = roles.timestamp.get("predictions")
+        if not (roles.prediction and ts and roles.prediction in self.sources.schema("predictions")):
+            return []
+        where, params = self._window_sql("predictions", window)
+        params.update({"width": width, "origin": origin})
+        sql = render(
+            "drift_over_time",
+            timestamp=ident(ts),
+            aggregates=f",\nhistogram({text(roles.prediction)})",
+            view=ident("predictions"),
+            where=where,
+        )
+        reference = self.class_counts(Window())["reference"] or {}
+        out = []
+        for start, rows, hist in self.sources.fetchall(sql, params):
+            counts = {str(k): int(v) for k, v in (hist or {}).items()}
+            keys, ref, prod = drift.aligned(reference, counts)
+            out.append({"start": start, "rows": int(rows), "counts": counts, "kl": drift.kl(ref, prod) if reference else None})
+        return out
+
+    @staticmethod
+    def _psi(f: Feature, reference: dict, production_counts: dict) -> float | None:
+        """PSI of one feature from production bin counts ('\\0' marks a missing category)."""
+        if f.kind == "numerical":
+            nbins = len(reference["edges"]) + 1
+            keys = [-1, *range(nbins)]
+            return drift.psi([reference["bins"].get(k, 0) for k in keys], [production_counts.get(k, 0) for k in keys])
+        ref_counts = dict(reference["counts"])
+        ref_counts["\0"] = reference["missing"]
+        _, ref, prod = drift.aligned(ref_counts, production_counts)
+        return drift.psi(ref, prod)
+
+    # -- raw rows, paged ------------------------------------------------------------------
+    def production_rows(self, window: Window, offset: int = 0, limit: int = 50):
+        """A page of the most recent production inputs (with predictions when joinable by id)."""
+        roles = self.roles()
+        if not self.sources.available("inputs"):
+            return None
+        ts = roles.timestamp.get("inputs")
+        where, params = self._window_sql("inputs", window)
+        params.update({"limit": int(limit), "offset": int(offset)})
+        view = ident("inputs")
+        pred_schema = self.sources.schema("predictions")
+        if roles.id and roles.prediction and roles.id in pred_schema and roles.id in self.sources.schema("inputs"):
+            extra = ", ".join(
+                f"p.{ident(c)}" for c in pred_schema if c not in (roles.id, ts) and c not in self.sources.schema("inputs")
+            )
+            view = (
+                f"(SELECT i.*{', ' + extra if extra else ''} FROM inputs i LEFT JOIN "  # noqa: S608
+                f"(SELECT DISTINCT ON ({ident(roles.id)}) * FROM predictions) p USING ({ident(roles.id)}))"
+            )
+        order = ident(ts) if ts else "1"
+        return self.sources.fetchdf(render("production_rows", view=view, where=where, timestamp=order), params)
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def shared_engine(config: Config) -> Engine:
+    """The process-wide engine for a config (every session of the server shares it)."""
+    key = repr(config)
+    with _engines_lock:
+        if key not in _engines:
+            try:
+                _engines[key] = Engine(config)
+            except duckdb.Error as exc:
+                raise DriftdeckError(f"DuckDB could not start: {exc}") from None
+        return _engines[key]

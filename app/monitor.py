@@ -1,0 +1,77 @@
+"""``Monitor``: one user's view of the engine — the config and the production time window.
+
+Results are computed lazily on first access by the process-wide ``Engine`` and cached per
+(data version, window), so every session (and every page) asking the same thing shares one result.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import param
+
+from app.config import Config, load_config
+from app.engine import Engine, shared_engine
+from app.window import Window
+
+
+class Monitor(param.Parameterized):
+    """The production window and everything computed for it; pages draw from this."""
+
+    config = param.ClassSelector(class_=Config, doc="""Resolved Driftdeck configuration.""")
+
+    start = param.Date(default=None, allow_None=True, doc="""Window start (inclusive); None = first row.""")
+
+    end = param.Date(default=None, allow_None=True, doc="""Window end (exclusive); None = after the last row.""")
+
+    data_version = param.Integer(default=0, doc="""Bumped whenever the parquet files change.""")
+
+    busy = param.Boolean(default=False, doc="""True while a long computation runs.""")
+
+    updating = param.String(default="", doc="""Non-empty while data is being rewritten (last good result shown).""")
+
+    def __init__(self, config: Config | None = None, engine: Engine | None = None, **params):
+        config = config or load_config()
+        super().__init__(config=config, **params)
+        self.engine = engine or shared_engine(config)
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, **params) -> Monitor:
+        """A monitor on the config at ``path`` (default: $DRIFTDECK_CONFIG or ./driftdeck.toml)."""
+        return cls(load_config(path), **params)
+
+    @property
+    def window(self) -> Window:
+        return Window(self.start, self.end)
+
+    def set_window(self, start: datetime | None, end: datetime | None) -> None:
+        """Set both ends at once so dependants recompute once."""
+        self.param.update(start=start, end=end)
+
+    def reset_window(self) -> None:
+        self.set_window(None, None)
+
+    def refresh(self) -> bool:
+        """Check the files; bump ``data_version`` when they changed."""
+        changed = self.engine.refresh()
+        if changed:
+            self.data_version += 1
+        return changed
+
+    def report(self) -> dict:
+        """The full report of SPEC §8 (with alerts and status) for the current window."""
+        from app.report import full_report
+
+        return full_report(self.engine, self.window, self.config)
+
+    def full_range(self) -> tuple[datetime | None, datetime | None]:
+        """Oldest and newest production input timestamp."""
+        _, first, last = self.engine.time_range("inputs")
+        return first, last
+
+    def drift_over_time(self, bucket: str = "auto") -> dict:
+        return self.engine.drift_over_time(self.window, bucket)
+
+    def production_rows(self, offset: int = 0, limit: int = 50):
+        return self.engine.production_rows(self.window, offset, limit)

@@ -1,0 +1,229 @@
+"""The monitor report: every metric of SPEC §4 for one window, as the JSON of SPEC §8."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from app import drift
+from app.config import Config
+from app.engine import Engine, finite
+from app.window import Window
+
+
+def _share(part: int | None, whole: int | None) -> float | None:
+    if part is None or not whole:
+        return None
+    return part / whole
+
+
+def side_summary(entry: dict | None) -> dict | None:
+    """The user-facing summary statistics of one feature on one side."""
+    if not entry:
+        return None
+    rows = entry["rows"]
+    out: dict[str, Any] = {
+        "rows": rows,
+        "missing": entry["missing"],
+        "missing_share": _share(entry["missing"], rows),
+        "distinct": entry["distinct"],
+    }
+    if entry["kind"] == "numerical":
+        for key in ("mean", "std", "min", "p25", "median", "p75", "max"):
+            out[key] = finite(entry.get(key))
+    elif entry["kind"] == "categorical":
+        present = entry["present"]
+        top = sorted(entry["counts"].items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        out["top"] = [{"value": v, "share": _share(n, present)} for v, n in top]
+    else:
+        out["top"] = [{"value": v, "share": _share(n, entry["present"])} for v, n in entry["top"]]
+    return out
+
+
+def _numerical(name: str, ref: dict, prod: dict, status: list) -> dict:
+    nbins = len(ref["edges"]) + 1
+    keys = [-1, *range(nbins)]
+    ref_bins = [ref["bins"].get(k, 0) for k in keys]
+    prod_bins = [prod["bins"].get(k, 0) for k in keys]
+    out: dict[str, Any] = {"psi": drift.psi(ref_bins, prod_bins), "js": drift.js(ref_bins, prod_bins)}
+    exact = prod.get("exact")
+    if exact is None:
+        out["ks"] = {"statistic": None, "pvalue": None}
+        out["wasserstein"] = None
+        return out
+    out["ks"] = {"statistic": finite(exact.ks_statistic), "pvalue": finite(exact.ks_pvalue)}
+    if exact.wasserstein is None:
+        out["wasserstein"] = None
+    else:
+        std = ref.get("std_pop")
+        out["wasserstein"] = finite(exact.wasserstein / max(std if std is not None else 0.0, 0.001))
+    for reason in getattr(exact, "reasons", ()) or ():
+        status.append({"component": f"feature {name}", "ok": False, "message": reason})
+    return out
+
+
+def _categorical(ref: dict, prod: dict) -> dict:
+    ref_counts = dict(ref["counts"])
+    prod_counts = dict(prod["counts"])
+    keys, r, p = drift.aligned(ref_counts, prod_counts)
+    # PSI and JS bins: every category plus the missing bin.
+    r_bins, p_bins = [*r, ref["missing"]], [*p, prod["missing"]]
+    chi2 = drift.chi2(r, p)
+    return {
+        "psi": drift.psi(r_bins, p_bins),
+        "js": drift.js(r_bins, p_bins),
+        "chi2": {"statistic": chi2[0], "pvalue": chi2[1]} if chi2 else {"statistic": None, "pvalue": None},
+    }
+
+
+def _unseen(ref: dict, prod: dict) -> tuple[list[dict], float | None]:
+    unseen = {v: n for v, n in prod["counts"].items() if v not in ref["counts"]}
+    present = prod["present"]
+    values = [{"value": v, "share": _share(n, present)} for v, n in sorted(unseen.items(), key=lambda kv: -kv[1])]
+    return values[:50], _share(sum(unseen.values()), present)
+
+
+def build_report(engine: Engine, window: Window, config: Config) -> dict:
+    """Everything `driftdeck monitor --json` prints (alerts and status are added by the caller)."""
+    roles = engine.roles()
+    status: list[dict] = []
+    rows = engine.window_rows(window)
+    reference = engine.reference_profile()
+    production = engine.production_profile(window)
+    features: dict[str, dict] = {}
+    quality: dict[str, dict] = {}
+    psi_threshold = config.thresholds["psi"].critical
+    judged, drifted = 0, 0
+    for f in roles.features:
+        ref, prod = reference.get(f.name), production.get(f.name)
+        entry: dict[str, Any] = {"kind": f.kind, "psi": None, "js": None}
+        if f.kind == "numerical":
+            entry.update({"ks": {"statistic": None, "pvalue": None}, "wasserstein": None})
+        elif f.kind == "categorical":
+            entry["chi2"] = {"statistic": None, "pvalue": None}
+        else:
+            entry["cardinality"] = {"reference": None, "production": None, "ratio": None, "new_value_share": None}
+        reason = None
+        if f.type_changed:
+            reason = f"type changed from {f.reference_type} to {f.production_type}"
+        elif f.reference_type is None:
+            reason = "only in production (not in the reference)"
+        elif f.production_type is None:
+            reason = "only in the reference (not in production inputs)"
+        elif not ref or not prod:
+            reason = "no rows to compare"
+        elif f.kind == "numerical":
+            if ref["present"] and prod["present"]:
+                entry.update(_numerical(f.name, ref, prod, status))
+            else:
+                reason = "no non-missing values on one side"
+        elif f.kind == "categorical":
+            entry.update(_categorical(ref, prod))
+        else:
+            ratio = prod["distinct"] / ref["distinct"] if ref["distinct"] else None
+            entry["cardinality"] = {
+                "reference": ref["distinct"],
+                "production": prod["distinct"],
+                "ratio": ratio,
+                "new_value_share": _share(prod["new_rows"], prod["present"]),
+            }
+        if reason:
+            entry["reason"] = reason
+            status.append({"component": f"feature {f.name}", "ok": False, "message": reason})
+        entry["summary"] = {"reference": side_summary(ref), "production": side_summary(prod)}
+        q = _quality(f.kind, ref, prod) if ref and prod and not reason else {}
+        if f.kind == "categorical" and q:
+            entry["summary"]["production"]["unseen"] = q.pop("unseen_values")
+        if q:
+            quality[f.name] = q
+        if f.kind in ("numerical", "categorical") and entry["psi"] is not None:
+            judged += 1
+            drifted += entry["psi"] >= psi_threshold
+        features[f.name] = entry
+
+    predictions = _prediction_drift(engine, window, status)
+    share = drifted / judged if judged else None
+    return {
+        "window": window.as_dict(),
+        "generated_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "rows": rows,
+        "columns": {
+            "timestamp": roles.timestamp.get("inputs"),
+            "id": roles.id,
+            "target": roles.target,
+            "prediction": roles.prediction,
+            "ignored": list(roles.ignored),
+        },
+        "features": features,
+        "prediction_drift": predictions,
+        "dataset_drift": {
+            "share": share,
+            "drifted": None if share is None else share >= 0.5,
+            "drifted_features": drifted,
+            "judged_features": judged,
+            "threshold": psi_threshold,
+        },
+        "data_quality": {"schema": engine.schema_differences(), "features": quality},
+        "status": status,
+    }
+
+
+def _quality(kind: str, ref: dict, prod: dict) -> dict:
+    ref_missing = _share(ref["missing"], ref["rows"])
+    prod_missing = _share(prod["missing"], prod["rows"])
+    out: dict[str, Any] = {
+        "missing_share_reference": ref_missing,
+        "missing_share_production": prod_missing,
+        "missing_share_increase": None if ref_missing is None or prod_missing is None else prod_missing - ref_missing,
+    }
+    if kind == "numerical":
+        out["out_of_range_share"] = _share(prod.get("out_of_range"), prod["present"])
+    elif kind == "categorical":
+        out["unseen_values"], out["unseen_share"] = _unseen(ref, prod)
+    else:
+        out["unseen_share"] = _share(prod.get("new_rows"), prod["present"])
+    return out
+
+
+def _prediction_drift(engine: Engine, window: Window, status: list) -> dict:
+    counts = engine.class_counts(window)
+    ref, prod = counts["reference"], counts["production"]
+    out: dict[str, Any] = {"kl": None, "js": None, "reference": None, "production": None}
+    if not ref or not prod:
+        missing = "reference target/prediction" if not ref else "production predictions"
+        status.append({"component": "prediction drift", "ok": False, "message": f"no {missing} to compare"})
+        return out
+    keys, r, p = drift.aligned(ref, prod)
+    out.update(
+        {
+            "kl": drift.kl(r, p),
+            "js": drift.js(r, p),
+            "reference": {k: n / sum(r) for k, n in zip(keys, r, strict=True)},
+            "production": {k: n / sum(p) for k, n in zip(keys, p, strict=True)},
+            "reference_column": counts["reference_column"],
+        }
+    )
+    return out
+
+
+def full_report(engine: Engine, window: Window, config: Config, *, mlflow: bool = True) -> dict:
+    """The report with system status and alerts (SPEC §5); MLflow is consulted only if asked."""
+    from app.data_status import data_status
+
+    report = build_report(engine, window, config)
+    report["status"] = data_status(engine) + report["status"]
+    if mlflow:
+        try:
+            from app.status import mlflow_status
+        except ImportError:
+            mlflow_status = None
+        if mlflow_status is not None:
+            report["status"].extend(mlflow_status(config))
+    try:
+        from app.alerts import evaluate_alerts, retraining_recommended
+    except ImportError:
+        report["alerts"] = []
+    else:
+        report["alerts"] = evaluate_alerts(report, config)
+        report["retraining_recommended"] = retraining_recommended(report["alerts"])
+    return report

@@ -1,0 +1,66 @@
+"""Shared fixtures: small worlds of parquet files written in a temporary folder."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from app.config import Columns, Config
+
+
+def write(path: Path, frame: pd.DataFrame | pa.Table) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, path)
+    return path
+
+
+def make_world(root: Path, seed: int = 0, n_ref: int = 3000, n_prod: int = 5000) -> Config:
+    """Reference, inputs and predictions with every kind of feature and some mess (NaN, NULL, inf)."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2026, 1, 1)
+
+    def frame(n: int, shift: float, new_district: bool) -> pd.DataFrame:
+        area = rng.normal(100 + shift, 20, n)
+        area[rng.random(n) < 0.02] = np.nan
+        rooms = rng.integers(1, 6, n).astype(float)  # ties
+        age = rng.exponential(20, n)
+        age[:3] = [np.inf, -np.inf, np.nan]
+        districts = np.array(["north", "south", "east", "west"] + (["harbour"] if new_district else []))
+        district = rng.choice(districts, n).astype(object)
+        district[rng.random(n) < 0.03] = None
+        address = np.array([f"street {i}" for i in rng.integers(0, 400 if not new_district else 900, n)])
+        return pd.DataFrame(
+            {"area": area, "rooms": rooms, "age": age, "district": district, "address": address}
+        )
+
+    ref = frame(n_ref, 0, False)
+    ref["target"] = rng.choice(["low", "medium", "high"], n_ref, p=[0.3, 0.5, 0.2])
+    prod = frame(n_prod, 8, True)
+    prod.insert(0, "timestamp", [start + timedelta(minutes=10 * i) for i in range(n_prod)])
+    prod.insert(1, "request_id", [f"r{i}" for i in range(n_prod)])
+    preds = pd.DataFrame(
+        {
+            "timestamp": prod["timestamp"],
+            "request_id": prod["request_id"],
+            "prediction": rng.choice(["low", "medium", "high"], n_prod, p=[0.2, 0.5, 0.3]),
+        }
+    )
+    write(root / "data/reference/reference.parquet", ref)
+    write(root / "data/production/inputs.parquet", prod)
+    write(root / "data/production/predictions.parquet", preds)
+    return Config(
+        base_dir=root,
+        columns=Columns(high_cardinality=("address",), target="target"),
+    )
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Config:
+    return make_world(tmp_path)

@@ -1,0 +1,156 @@
+"""Every metric of the report against scipy/numpy transcriptions of SPEC §4 on the same data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
+
+from app.engine import Engine
+from app.report import build_report
+from app.window import Window
+
+EPS = 1e-4
+
+
+def floored_psi(p_counts, q_counts):
+    p = np.asarray(p_counts, float) / np.sum(p_counts)
+    q = np.asarray(q_counts, float) / np.sum(q_counts)
+    p, q = np.maximum(p, EPS), np.maximum(q, EPS)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def numerical_bins(ref: pd.Series, prod: pd.Series):
+    """SPEC: edges = reference deciles (linear), de-duplicated; bin = edges <= x; missing bin."""
+    ref_present = ref[ref.notna()].to_numpy()
+    edges = np.unique(np.quantile(ref_present, np.arange(1, 10) / 10, method="linear"))
+    edges = edges[~np.isnan(edges)]
+
+    def counts(s: pd.Series):
+        present = s[s.notna()].to_numpy()
+        idx = np.searchsorted(edges, present, side="right")
+        return [int(s.isna().sum())] + [int((idx == i).sum()) for i in range(len(edges) + 1)]
+
+    return counts(ref), counts(prod)
+
+
+def categorical_bins(ref: pd.Series, prod: pd.Series):
+    cats = list(dict.fromkeys(list(ref.dropna().unique()) + list(prod.dropna().unique())))
+    r = [int((ref == c).sum()) for c in cats] + [int(ref.isna().sum())]
+    p = [int((prod == c).sum()) for c in cats] + [int(prod.isna().sum())]
+    return r, p
+
+
+@pytest.fixture
+def data(world):
+    ref = pd.read_parquet(world.path("reference"))
+    prod = pd.read_parquet(world.path("inputs"))
+    preds = pd.read_parquet(world.path("predictions"))
+    return world, ref, prod, preds
+
+
+def _report(config, window=Window()):
+    return build_report(Engine(config), window, config)
+
+
+def test_numerical_metrics_match_scipy(data):
+    config, ref, prod, _ = data
+    report = _report(config)
+    for name in ("area", "rooms"):
+        f = report["features"][name]
+        assert f["kind"] == "numerical"
+        r, p = numerical_bins(ref[name], prod[name])
+        assert f["psi"] == pytest.approx(floored_psi(r, p), rel=1e-12)
+        assert f["js"] == pytest.approx(float(jensenshannon(np.array(r) / sum(r), np.array(p) / sum(p), base=2)), rel=1e-12)
+        a, b = ref[name].dropna().to_numpy(), prod[name].dropna().to_numpy()
+        ks = ks_2samp(a, b)
+        assert f["ks"]["statistic"] == pytest.approx(ks.statistic, abs=1e-15)
+        assert f["ks"]["pvalue"] == pytest.approx(ks.pvalue, rel=1e-9)
+        expected_w = wasserstein_distance(a, b) / max(np.std(a), 0.001)
+        assert f["wasserstein"] == pytest.approx(expected_w, rel=1e-9)
+
+
+def test_infinite_values_keep_ks_and_quantile_edges(data):
+    config, ref, prod, _ = data
+    f = _report(config)["features"]["age"]
+    r, p = numerical_bins(ref["age"], prod["age"])
+    assert f["psi"] == pytest.approx(floored_psi(r, p), rel=1e-12)
+    a, b = ref["age"].dropna().to_numpy(), prod["age"].dropna().to_numpy()
+    assert f["ks"]["statistic"] == pytest.approx(ks_2samp(a, b).statistic, abs=1e-15)
+
+
+def test_categorical_metrics_match_scipy(data):
+    config, ref, prod, _ = data
+    f = _report(config)["features"]["district"]
+    assert f["kind"] == "categorical"
+    r, p = categorical_bins(ref["district"], prod["district"])
+    assert f["psi"] == pytest.approx(floored_psi(r, p), rel=1e-12)
+    assert f["js"] == pytest.approx(float(jensenshannon(np.array(r) / sum(r), np.array(p) / sum(p), base=2)), rel=1e-12)
+    chi = chi2_contingency(np.array([r[:-1], p[:-1]]), correction=False)
+    assert f["chi2"]["statistic"] == pytest.approx(chi.statistic, rel=1e-12)
+    assert f["chi2"]["pvalue"] == pytest.approx(chi.pvalue, rel=1e-9, abs=1e-300)
+    unseen = f["summary"]["production"]["unseen"]
+    assert [u["value"] for u in unseen] == ["harbour"]
+    assert unseen[0]["share"] == pytest.approx((prod["district"] == "harbour").sum() / prod["district"].notna().sum())
+
+
+def test_cardinality_growth_is_exact(data):
+    config, ref, prod, _ = data
+    card = _report(config)["features"]["address"]["cardinality"]
+    assert card["reference"] == ref["address"].nunique()
+    assert card["production"] == prod["address"].nunique()
+    assert card["ratio"] == pytest.approx(prod["address"].nunique() / ref["address"].nunique(), rel=1e-15)
+    new = ~prod["address"].isin(set(ref["address"]))
+    assert card["new_value_share"] == pytest.approx(new.mean(), rel=1e-12)
+
+
+def test_prediction_drift_kl_and_js(data):
+    config, ref, _, preds = data
+    pd_ = _report(config)["prediction_drift"]
+    classes = list(dict.fromkeys(list(ref["target"].unique()) + list(preds["prediction"].unique())))
+    p = np.array([(ref["target"] == c).mean() for c in classes])
+    q = np.array([(preds["prediction"] == c).mean() for c in classes])
+    kl = float(np.sum(np.maximum(p, EPS) * np.log(np.maximum(p, EPS) / np.maximum(q, EPS))))
+    assert pd_["kl"] == pytest.approx(kl, rel=1e-12)
+    assert pd_["js"] == pytest.approx(float(jensenshannon(p, q, base=2)), rel=1e-12)
+    assert pd_["production"]["high"] == pytest.approx((preds["prediction"] == "high").mean())
+
+
+def test_summary_statistics(data):
+    config, ref, prod, _ = data
+    s = _report(config)["features"]["area"]["summary"]
+    for side, frame in (("reference", ref), ("production", prod)):
+        values = frame["area"].dropna().to_numpy()
+        got = s[side]
+        assert got["rows"] == len(frame)
+        assert got["missing"] == frame["area"].isna().sum()
+        assert got["mean"] == pytest.approx(values.mean(), rel=1e-12)
+        assert got["std"] == pytest.approx(values.std(ddof=1), rel=1e-9)
+        assert got["median"] == pytest.approx(np.median(values), rel=1e-12)
+        assert got["p25"] == pytest.approx(np.quantile(values, 0.25), rel=1e-12)
+        assert got["min"] == values.min() and got["max"] == values.max()
+        assert got["distinct"] == len(np.unique(values))
+
+
+def test_window_selects_rows(data):
+    config, ref, prod, preds = data
+    start, end = datetime(2026, 1, 10), datetime(2026, 1, 20)
+    report = _report(config, Window(start, end))
+    mask = (prod["timestamp"] >= start) & (prod["timestamp"] < end)
+    assert report["rows"]["inputs"] == int(mask.sum())
+    sub = prod[mask]
+    r, p = numerical_bins(ref["area"], sub["area"])
+    assert report["features"]["area"]["psi"] == pytest.approx(floored_psi(r, p), rel=1e-12)
+
+
+def test_dataset_drift_share(data):
+    config, *_ = data
+    report = _report(config)
+    judged = [f for f in report["features"].values() if f["kind"] != "high_cardinality" and f["psi"] is not None]
+    share = sum(f["psi"] >= 0.25 for f in judged) / len(judged)
+    assert report["dataset_drift"]["share"] == pytest.approx(share)
+    assert report["dataset_drift"]["drifted"] == (share >= 0.5)
