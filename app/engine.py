@@ -288,7 +288,13 @@ class Engine:
             if reference is None:
                 side = exact_distance.Side("reference", f.name)
                 entry["exact_profile"] = exact_distance.reference_profile(self.sources.fetchall, side)
-            elif f.name in reference and "exact_profile" in reference[f.name] and "bins" in entry:
+            elif (
+                f.name in reference
+                and "exact_profile" in reference[f.name]
+                and "bins" in entry
+                and entry["present"]
+                and reference[f.name]["present"]
+            ):
                 ref_side = exact_distance.Side("reference", f.name)
                 prod_side = exact_distance.Side(role, f.name, where, dict(params))
                 entry["exact"] = exact_distance.compare(
