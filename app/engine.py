@@ -428,6 +428,81 @@ class Engine:
         _, ref, prod = drift.aligned(ref_counts, production_counts)
         return drift.psi(ref, prod)
 
+    # -- distributions for plots --------------------------------------------------------
+    def distribution(self, feature: str, window: Window, bins: int = 30) -> dict:
+        """Reference vs production distribution of one feature, ready to plot.
+
+        Numerical: equal-width bins over the finite range of both sides (counts per side).
+        Categorical and high-cardinality: counts of the most frequent values per side.
+        """
+        key = (self.version, window, feature, bins)
+        return self._once("distribution", key, lambda: self._distribution(feature, window, bins))
+
+    def _distribution(self, name: str, window: Window, bins: int) -> dict:
+        f = self.roles().feature(name)
+        reference, production = self.reference_profile().get(name), self.production_profile(window).get(name)
+        out: dict[str, Any] = {"feature": name, "kind": f.kind}
+        if f.kind != "numerical":
+            for side, entry in (("reference", reference), ("production", production)):
+                if not entry:
+                    out[side] = {}
+                elif f.kind == "categorical":
+                    out[side] = dict(sorted(entry["counts"].items(), key=lambda kv: -kv[1])[:bins])
+                else:
+                    out[side] = dict(entry["top"])
+            return out
+        lows = [e["min"] for e in (reference, production) if e and e.get("min") is not None and math.isfinite(e["min"])]
+        highs = [e["max"] for e in (reference, production) if e and e.get("max") is not None and math.isfinite(e["max"])]
+        if not lows or not highs:
+            return {**out, "edges": [], "reference": [], "production": []}
+        lo, hi = min(lows), max(highs)
+        width = (hi - lo) / bins if hi > lo else 1.0
+        out["edges"] = [lo + i * width for i in range(bins + 1)]
+        where, params = self._window_sql("inputs", window)
+        for side, entry, role, clause, p in (
+            ("reference", reference, "reference", "TRUE", {}),
+            ("production", production, "inputs", where, params),
+        ):
+            counts = [0] * bins
+            if entry:
+                sql = render("histogram", column=ident(name), view=ident(role), where=clause)
+                for b, n in self.sources.fetchall(sql, {**p, "lo": lo, "width": width, "bins": bins}):
+                    counts[int(b)] = int(n)
+            out[side] = counts
+        return out
+
+    def accuracy_over_time(self, window: Window) -> dict:
+        """Production accuracy per time bucket where delayed labels exist (joined by id)."""
+        return self._once("accuracy_over_time", (self.version, window), lambda: self._accuracy(window))
+
+    def _accuracy(self, window: Window) -> dict:
+        roles = self.roles()
+        empty = {"width": None, "buckets": [], "labelled": 0, "accuracy": None}
+        lab, pred = self.sources.schema("labels"), self.sources.schema("predictions")
+        ts = roles.timestamp.get("predictions")
+        label_col = roles.target if roles.target in lab else None
+        if not (roles.id and ts and label_col and roles.prediction in pred and roles.id in lab and roles.id in pred):
+            return empty
+        rows, first, last = self.time_range("predictions")
+        start, end = window.start or first, window.end or last
+        if start is None or end is None:
+            return empty
+        name, width = bucket_width(start, end)
+        where, params = window.predicate(ts, table="p")
+        params.update({"width": f"{int(width.total_seconds())} seconds", "origin": datetime(2000, 1, 3)})
+        sql = render(
+            "accuracy_over_time",
+            timestamp=ident(ts),
+            prediction=ident(roles.prediction),
+            target=ident(label_col),
+            id=ident(roles.id),
+            where=where,
+        )
+        buckets = [{"start": b, "labelled": int(n), "accuracy": acc} for b, n, acc in self.sources.fetchall(sql, params)]
+        labelled = sum(b["labelled"] for b in buckets)
+        correct = sum(b["labelled"] * b["accuracy"] for b in buckets)
+        return {"width": name, "buckets": buckets, "labelled": labelled, "accuracy": correct / labelled if labelled else None}
+
     # -- raw rows, paged ------------------------------------------------------------------
     def production_rows(self, window: Window, offset: int = 0, limit: int = 50):
         """A page of the most recent production inputs (with predictions when joinable by id)."""

@@ -73,5 +73,11 @@ class Monitor(param.Parameterized):
     def drift_over_time(self, bucket: str = "auto") -> dict:
         return self.engine.drift_over_time(self.window, bucket)
 
+    def distribution(self, feature: str, bins: int = 30) -> dict:
+        return self.engine.distribution(feature, self.window, bins)
+
+    def accuracy_over_time(self) -> dict:
+        return self.engine.accuracy_over_time(self.window)
+
     def production_rows(self, offset: int = 0, limit: int = 50):
         return self.engine.production_rows(self.window, offset, limit)

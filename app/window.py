@@ -36,11 +36,11 @@ class Window:
         if self.start is not None and self.end is not None and self.start >= self.end:
             raise DriftdeckError(f"window start {self.start.isoformat()} must be before end {self.end.isoformat()}")
 
-    def predicate(self, timestamp: str | None) -> tuple[str, dict]:
-        """A SQL predicate on the quoted timestamp column with its bound parameters."""
+    def predicate(self, timestamp: str | None, table: str | None = None) -> tuple[str, dict]:
+        """A SQL predicate on the quoted timestamp column (of ``table``) with its bound parameters."""
         if timestamp is None or (self.start is None and self.end is None):
             return "TRUE", {}
-        col = ident(timestamp)
+        col = f"{ident(table)}.{ident(timestamp)}" if table else ident(timestamp)
         parts, params = [], {}
         if self.start is not None:
             parts.append(f"{col} >= CAST($window_start AS TIMESTAMP)")
