@@ -18,7 +18,7 @@ import duckdb
 from app import drift
 from app.config import Config
 from app.errors import DriftdeckError
-from app.roles import Feature, Roles, infer_roles, type_family
+from app.roles import NULL_TYPE, Feature, Roles, infer_roles, type_family
 from app.sources import Sources
 from app.window import Window, bucket_width
 from queries import fragment, ident, render
@@ -156,7 +156,11 @@ class Engine:
         def comparable(f: Feature) -> bool:
             return is_ref or (f.on_both_sides and not f.type_changed and f.name in reference)
 
-        numerical = [f for f in features if f.kind == "numerical" and type_family(self._type(f, role)) == "numeric"]
+        numerical = [
+            f
+            for f in features
+            if f.kind == "numerical" and (type_family(self._type(f, role)) == "numeric" or self._type(f, role) == NULL_TYPE)
+        ]
         categorical = [f for f in features if f.kind == "categorical"]
         high = [f for f in features if f.kind == "high_cardinality"]
         parts, layout = [], []

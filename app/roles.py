@@ -15,6 +15,7 @@ PREDICTION_NAMES = ("prediction", "predicted", "pred", "y_pred", "predicted_labe
 _NUMERIC = re.compile(
     r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$"
 )
+NULL_TYPE = '"NULL"'
 _CATEGORICAL = re.compile(r"^(VARCHAR|BOOLEAN|ENUM.*|UUID)$")
 # A string column is an identifier-like feature (address, user id) when it has at least this
 # many distinct values and they make up at least this share of its rows.
@@ -48,7 +49,10 @@ class Feature:
 
     @property
     def type_changed(self) -> bool:
-        return self.on_both_sides and type_family(self.reference_type) != type_family(self.production_type)
+        # An all-null column (DuckDB type "NULL") fits any type: it only has missing values.
+        if not self.on_both_sides or NULL_TYPE in (self.reference_type, self.production_type):
+            return False
+        return type_family(self.reference_type) != type_family(self.production_type)
 
 
 @dataclass(frozen=True)

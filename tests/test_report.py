@@ -24,10 +24,22 @@ def floored_psi(p_counts, q_counts):
     return float(np.sum((q - p) * np.log(q / p)))
 
 
+def linear_quantile(values: np.ndarray, q: float) -> float:
+    """Linear interpolation between order statistics (quantile_cont); ±inf interpolate as in maths."""
+    h = (len(values) - 1) * q
+    lo = int(np.floor(h))
+    hi = min(lo + 1, len(values) - 1)
+    a, b = values[lo], values[hi]
+    if h == lo or a == b:
+        return float(a)
+    with np.errstate(invalid="ignore"):
+        return float(a + (b - a) * (h - lo))
+
+
 def numerical_bins(ref: pd.Series, prod: pd.Series):
     """SPEC: edges = reference deciles (linear), de-duplicated; bin = edges <= x; missing bin."""
-    ref_present = ref[ref.notna()].to_numpy()
-    edges = np.unique(np.quantile(ref_present, np.arange(1, 10) / 10, method="linear"))
+    ref_present = np.sort(ref[ref.notna()].to_numpy())
+    edges = np.unique([linear_quantile(ref_present, q / 10) for q in range(1, 10)])
     edges = edges[~np.isnan(edges)]
 
     def counts(s: pd.Series):
