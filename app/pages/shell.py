@@ -1,0 +1,303 @@
+"""The served dashboard: one template around the six pages, navigation synced to ``?page=``,
+one production time window, a dark-mode toggle, the static-HTML download and the notice
+shown while data is being rewritten. Works air-gapped: nothing is loaded from outside the server.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import panel as pn
+import param
+from panel.custom import JSComponent
+from panel.io.resources import CDN_DIST
+from panel.theme.fast import Fast
+
+from app import theme
+from app.pages import DEFAULT_PAGE, PAGES, build_page
+
+log = logging.getLogger(__name__)
+
+
+class OfflineFast(Fast):
+    """Panel's Fast design without its Google Fonts stylesheet (pages use system fonts)."""
+
+    _resources = {
+        **{key: value for key, value in Fast._resources.items() if key != "font"},
+        # Panel prefixes relative resources with the class name; name the bundled file fully
+        # so this subclass resolves it where Fast does (served from this server, not a CDN).
+        "js_modules": {
+            **Fast._resources["js_modules"],
+            "fast-design": f"{CDN_DIST}bundled/fast/js/fast_design.js",
+        },
+    }
+
+
+class BrowserHistory(JSComponent):
+    """Tells the server when the user goes back or forward, so ``?page=`` follows the URL.
+
+    Panel's ``Location`` writes the URL (``history.pushState``) but does not listen for
+    ``popstate``. This component does, and it stops the server's echo of the URL the browser
+    already shows from pushing a duplicate history entry (which would break "forward").
+    """
+
+    _esm = """
+    export function render({ model }) {
+      if (!window.__driftdeckHistory) {
+        window.__driftdeckHistory = true
+        const push = window.history.pushState.bind(window.history)
+        const replace = window.history.replaceState.bind(window.history)
+        window.history.pushState = (state, title, url) => {
+          if (url == null) { return push(state, title, url) }
+          const target = new URL(url, window.location.href)
+          if (target.href === window.location.href) { return }
+          // The first write only adds ?page= to the address the user typed: same page.
+          if (!new URLSearchParams(window.location.search).has("page") &&
+              target.pathname === window.location.pathname) {
+            return replace(state, title, url)
+          }
+          return push(state, title, url)
+        }
+      }
+      const onPop = () => model.send_msg({ search: window.location.search })
+      window.addEventListener("popstate", onPop)
+      model.on("remove", () => window.removeEventListener("popstate", onPop))
+      const el = document.createElement("span")
+      el.style.display = "none"
+      return el
+    }
+    """
+
+    def __init__(self, on_navigate: Any = None, **params: Any) -> None:
+        super().__init__(**params)
+        self._on_navigate = on_navigate
+
+    def _handle_msg(self, data: Any) -> None:
+        search = data.get("search") if isinstance(data, dict) else None
+        if isinstance(search, str) and self._on_navigate is not None:
+            self._on_navigate(search)
+
+
+class Shell(pn.viewable.Viewer):
+    """One browser session of the dashboard around a Monitor (the session's time window)."""
+
+    monitor = param.ClassSelector(class_=object, doc="""The session's Monitor.""")
+
+    page = param.Selector(
+        default=DEFAULT_PAGE,
+        objects=list(PAGES),
+        doc="""Slug of the page shown (URL ``?page=``).""",
+    )
+
+    title = param.String(default="Driftdeck", doc="""Title in the header and the browser tab.""")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._views: dict[str, Any] = {}
+        # Pages are built once the browser has drawn the shell (fast first paint).
+        self._ready = False
+        self._main = pn.Column(
+            sizing_mode="stretch_width",
+            min_height=400,
+            loading=True,
+            css_classes=["driftdeck-main"],
+        )
+        self.navigation = pn.widgets.RadioButtonGroup(
+            options={entry.title: slug for slug, entry in PAGES.items()},
+            value=self.page,
+            orientation="vertical",
+            color="primary",
+            variant="outline",
+            sizing_mode="stretch_width",
+            css_classes=["driftdeck-nav"],
+        )
+        self.navigation.param.watch(lambda event: setattr(self, "page", event.new), "value")
+        self.notice = pn.pane.Alert(
+            "", alert_type="warning", visible=False, sizing_mode="stretch_width", margin=(0, 10)
+        )
+        self.reset_window = pn.widgets.Button(
+            label="Reset time window",
+            color="primary",
+            variant="outline",
+            disabled=True,
+            sizing_mode="stretch_width",
+        )
+        self.reset_window.on_click(self._reset_window)
+        self.window_text = pn.pane.Markdown("", margin=(0, 10))
+        self.download = pn.widgets.FileDownload(
+            callback=self._export,
+            filename="driftdeck.html",
+            label="Download static HTML",
+            color="default",
+            variant="outline",
+            sizing_mode="stretch_width",
+        )
+        self.history = BrowserHistory(on_navigate=self._navigated, height=0, width=0, margin=0)
+        if self.monitor is not None:
+            names = [p for p in ("start", "end") if p in self.monitor.param]
+            if names:
+                self.monitor.param.watch(self._show_window, names)
+            if "updating" in self.monitor.param:
+                self.monitor.param.watch(self._show_notice, "updating")
+        self._show_window()
+        self._show_notice()
+
+    # -- navigation ------------------------------------------------------------------
+    @param.depends("page", watch=True)
+    def _show_page(self) -> None:
+        self.navigation.value = self.page
+        if not self._ready:
+            return
+        self._main.loading = True
+        try:
+            if self.page not in self._views:
+                self._views[self.page] = build_page(self.page, self.monitor)
+            self._main.objects = [self._views[self.page]]
+            # Lets tests (and user CSS) see which page is drawn.
+            self._main.css_classes = ["driftdeck-main", f"driftdeck-page-{self.page}"]
+        except Exception as exc:  # a broken page must not take the dashboard down
+            log.exception("page %s failed to build", self.page)
+            self._main.objects = [
+                pn.pane.Alert(f"This page could not be drawn: {exc}", alert_type="danger")
+            ]
+        finally:
+            self._main.loading = False
+
+    def _start(self) -> None:
+        self._ready = True
+        self._show_page()
+        location = pn.state.location
+        if location is not None and "page" not in location.query_params:
+            # Shows the page in the address bar (replacing, not adding, a history entry).
+            location.update_query(page=self.page)
+
+    def _navigated(self, search: str) -> None:
+        """The user went back or forward to a URL with query ``search``."""
+        location = pn.state.location
+        if location is not None:
+            # Setting the server-side search re-applies every synced parameter (the page).
+            location.search = search
+        if "page" not in parse_qs(search.lstrip("?")):
+            self.page = DEFAULT_PAGE
+
+    def _sync_url(self) -> None:
+        location = pn.state.location
+        if location is None:
+            return
+
+        def bad_slug(_values: dict) -> None:
+            self.page = DEFAULT_PAGE
+
+        location.sync(self, {"page": "page"}, on_error=bad_slug)
+
+    # -- time window -----------------------------------------------------------------
+    def _window(self) -> tuple[Any, Any]:
+        monitor = self.monitor
+        return getattr(monitor, "start", None), getattr(monitor, "end", None)
+
+    def _show_window(self, *_events: Any) -> None:
+        start, end = self._window()
+        self.window_text.object = theme.format_window(start, end)
+        self.reset_window.disabled = start is None and end is None
+
+    def _reset_window(self, _event: Any = None) -> None:
+        reset = getattr(self.monitor, "reset_window", None)
+        if reset is not None:
+            reset()
+
+    # -- live data -------------------------------------------------------------------
+    def _show_notice(self, *_events: Any) -> None:
+        message = getattr(self.monitor, "updating", "") or ""
+        self.notice.object = f"Data is being updated: {message}" if message else ""
+        self.notice.visible = bool(message)
+
+    def _refresh(self) -> None:
+        try:
+            self.monitor.refresh()
+        except Exception:  # a failed check must not stop the next one
+            log.exception("refresh failed")
+
+    # -- export ----------------------------------------------------------------------
+    def _export(self) -> io.BytesIO:
+        from app.export import render_pages
+
+        html = render_pages(self.monitor, title=self.title)
+        self.download.filename = f"driftdeck-{datetime.now():%Y%m%d-%H%M}.html"
+        return io.BytesIO(html.encode("utf-8"))
+
+    # -- assembly --------------------------------------------------------------------
+    def template(self) -> pn.template.FastListTemplate:
+        """The served page: call once per browser session."""
+        sidebar = [
+            self.navigation,
+            pn.layout.Divider(),
+            pn.pane.Markdown("**Time window**", margin=(0, 10)),
+            self.window_text,
+            self.reset_window,
+            pn.layout.Divider(),
+            self.download,
+            self.history,
+        ]
+        template = pn.template.FastListTemplate(
+            title=self.title,
+            sidebar=sidebar,
+            main=[self.notice, self._main],
+            design=OfflineFast,
+            accent=theme.ACCENT,
+            font=theme.SYSTEM_FONTS,
+            main_layout=None,
+            sidebar_width=260,
+        )
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            self._sync_url()
+            refresh = getattr(getattr(self.monitor, "config", None), "refresh_seconds", None)
+            if refresh and hasattr(self.monitor, "refresh"):
+                pn.state.add_periodic_callback(self._refresh, period=int(refresh * 1000))
+            pn.state.onload(self._start)
+        else:
+            self._start()
+        return template
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.template()
+
+
+def create_app(config: Any = None, monitor: Any = None) -> pn.viewable.Viewable:
+    """The dashboard for one browser session.
+
+    ``monitor`` defaults to a new Monitor on ``config`` (default: $DRIFTDECK_CONFIG or
+    ./driftdeck.toml); every session has its own Monitor (its own time window) while the
+    engine behind it, and so every computed result, is shared by the whole process.
+    """
+    pn.extension("tabulator", notifications=True)
+    if monitor is None:
+        from app.errors import DriftdeckError
+        from app.monitor import Monitor
+
+        try:
+            monitor = Monitor(config)
+        except DriftdeckError as exc:
+            return _error_page(str(exc))
+    return Shell(monitor=monitor).template()
+
+
+def _error_page(message: str) -> pn.template.FastListTemplate:
+    """What a session shows when the configuration cannot be used."""
+    return pn.template.FastListTemplate(
+        title="Driftdeck",
+        main=[
+            pn.pane.Alert(
+                f"**Driftdeck cannot start:** {message}\n\n"
+                "Fix the configuration (see README, section Configuration) and reload this page.",
+                alert_type="danger",
+            )
+        ],
+        design=OfflineFast,
+        accent=theme.ACCENT,
+        font=theme.SYSTEM_FONTS,
+        main_layout=None,
+    )

@@ -1,0 +1,64 @@
+"""``driftdeck serve``: the dashboard on a Panel server, air-gapped and bound to loopback by default."""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import partial
+
+from app.config import Config
+
+# Addresses that mean "every interface": the browser's host name cannot be known in advance.
+ANY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+def websocket_origins(address: str, port: int) -> list[str]:
+    """The host:port values a browser may open the dashboard's websocket from.
+
+    Only the configured address (and its loopback aliases) is allowed; more can be added as a
+    comma-separated list in ``DRIFTDECK_ALLOW_WEBSOCKET_ORIGIN`` (e.g. behind a reverse proxy).
+    """
+    hosts = {address}
+    if address in ("127.0.0.1", "localhost", "::1"):
+        hosts |= {"127.0.0.1", "localhost"}
+    elif address in ANY_ADDRESS:
+        hosts = {"127.0.0.1", "localhost", socket.gethostname()}
+    origins = {f"{host}:{port}" for host in hosts}
+    extra = os.environ.get("DRIFTDECK_ALLOW_WEBSOCKET_ORIGIN", "")
+    origins |= {origin.strip() for origin in extra.split(",") if origin.strip()}
+    return sorted(origins)
+
+
+def serve(
+    config: Config,
+    port: int | None = None,
+    address: str | None = None,
+    show: bool = False,
+    start: bool = True,
+):
+    """Serve the dashboard at ``http://address:port/`` until interrupted.
+
+    Static resources (Bokeh, Panel, fonts, icons) come from this server only. With
+    ``start=False`` the configured server is returned without running it (for tests).
+    """
+    import panel as pn
+
+    from app.pages.shell import create_app
+
+    port = config.port if port is None else port
+    address = config.address if address is None else address
+    # Resources from this server, never a CDN, whatever the environment says.
+    os.environ["BOKEH_RESOURCES"] = "server"
+    return pn.serve(
+        partial(create_app, config),
+        port=port,
+        address=address,
+        websocket_origin=websocket_origins(address, port),
+        show=show,
+        start=start,
+        title="Driftdeck",
+        verbose=True,
+        # Runs one session at start-up: imports and the first computation are done before
+        # the first user arrives.
+        warm=True,
+    )

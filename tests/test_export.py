@@ -1,0 +1,130 @@
+"""Static export: the saved page is rewritten so it loads nothing from outside the file."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pandas as pd
+import panel as pn
+import pytest
+
+from app.export import (
+    BOKEH_JS,
+    PANEL_DIST,
+    export_html,
+    local_file,
+    make_offline,
+    remote_references,
+    render_html,
+)
+
+HOLOVIZ = "https://cdn.holoviz.org/panel/1.9.4/dist/"
+
+# Bokeh's ColumnDataSource.from_df (behind every Tabulator) calls reset_index(inplace=True).
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh.models.sources"
+)
+
+
+def small_dashboard():
+    import hvplot.pandas  # noqa: F401  (registers .hvplot)
+
+    frame = pd.DataFrame({"day": range(10), "rows": [5, 7, 6, 9, 12, 11, 15, 14, 18, 20]})
+    frame["district"] = ["north", "south"] * 5
+    return {
+        "Plot": pn.Column("## Rows per day", frame.hvplot.line("day", "rows")),
+        "Table": pn.widgets.Tabulator(frame, pagination="local", page_size=5),
+    }
+
+
+def json_doc(sheets: list[dict]) -> str:
+    doc = {"roots": [{"type": "object", "name": "Column", "attributes": {"stylesheets": sheets}}]}
+    return html.escape(json.dumps(doc), quote=False)
+
+
+def test_local_file_maps_cdn_urls_into_the_installed_packages():
+    assert (
+        local_file(HOLOVIZ + "css/loading.css?v=1.9.4")
+        == (PANEL_DIST / "css/loading.css").resolve()
+    )
+    assert local_file("//cdn.holoviz.org/panel/1.9.4/dist/bundled/theme/default.css") is not None
+    bokeh = local_file("https://cdn.bokeh.org/bokeh/release/bokeh-widgets-3.9.2.min.js")
+    assert bokeh == (BOKEH_JS / "bokeh-widgets.min.js").resolve()
+    assert local_file("https://cdn.jsdelivr.net/npm/notyf@3/notyf.min.js") is not None
+    assert local_file(HOLOVIZ + "../../../../../etc/passwd") is None
+    assert local_file("https://example.com/app.js") is None
+
+
+def test_links_scripts_and_fonts_are_inlined_or_dropped():
+    page = (
+        "<html><head>"
+        f'<link rel="icon" href="{HOLOVIZ}images/favicon.ico">'
+        f'<link rel="stylesheet" href="{HOLOVIZ}css/loading.css?v=1.9.4">'
+        '<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Open+Sans">'
+        '<script src="https://cdn.bokeh.org/bokeh/release/bokeh-3.9.2.min.js"></script>'
+        '<script src="https://example.com/tracker.js"></script>'
+        # Markup inside JavaScript is code, not a tag: it must stay as it is.
+        '<script>const tag = \'<link rel="stylesheet" href="https://cdn.holoviz.org/x.css">\'</script>'
+        "</head><body><a href='https://panel.holoviz.org'>docs</a></body></html>"
+    )
+    out = make_offline(page)
+    assert remote_references(out) == []
+    assert "data:image/vnd.microsoft.icon;base64," in out
+    assert "arc_spinner" not in out and "data:image/svg+xml;base64," in out  # loading.css url()s
+    assert "fonts.googleapis" not in out and "example.com" not in out
+    assert "Bokeh" in out and "<\\/script" not in out.split("const tag")[1]
+    assert 'href="https://cdn.holoviz.org/x.css">\'</script>' in out
+    assert "href='https://panel.holoviz.org'" in out  # a text link is content, not a resource
+
+
+def test_imported_stylesheets_in_documents_become_inline():
+    sheet = {
+        "type": "object",
+        "name": "ImportedStyleSheet",
+        "id": "p1",
+        "attributes": {"url": HOLOVIZ + "bundled/font-awesome/css/all.min.css"},
+    }
+    raw = "@import url('https://fonts.googleapis.com/css?family=Lato'); .x { color: red }"
+    page = f'<script type="application/json" id="d">{json_doc([sheet, raw])}</script>'
+    out = make_offline(page)
+    assert remote_references(out) == []
+    body = out.split('id="d">', 1)[1].rsplit("</script>", 1)[0]
+    doc = json.loads(html.unescape(body))
+    inline, text = doc["roots"][0]["attributes"]["stylesheets"]
+    assert inline["name"] == "InlineStyleSheet" and inline["id"] == "p1"
+    css = inline["attributes"]["css"]
+    # Font Awesome: the woff2 sources only, embedded; no other format left.
+    assert css.count("data:font/woff2;base64,") == 3
+    assert ".ttf" not in css and ".eot" not in css and "url(../webfonts" not in css
+    assert text.strip() == ".x { color: red }"
+
+
+def test_remote_references_sees_what_a_browser_would_fetch():
+    page = (
+        '<link rel="stylesheet" href="https://cdn.example.org/a.css">'
+        '<script src="//cdn.example.org/b.js"></script>'
+        "<style>@import 'https://cdn.example.org/c.css'; .y{background:url(https://x.org/d.png)}</style>"
+        f'<script type="application/json" id="d">{json_doc([{"type": "object", "name": "ImportedStyleSheet", "id": "p2", "attributes": {"url": "https://cdn.example.org/e.css"}}])}</script>'
+        "<p>https://example.com/plain-text</p>"
+    )
+    assert remote_references(page) == [
+        "https://cdn.example.org/a.css",
+        "//cdn.example.org/b.js",
+        "https://cdn.example.org/c.css",
+        "https://x.org/d.png",
+        "https://cdn.example.org/e.css",
+    ]
+
+
+def test_saved_dashboard_has_no_remote_resources(tmp_path):
+    out = export_html(small_dashboard(), tmp_path / "sub" / "dashboard.html", title="Test export")
+    text = out.read_text(encoding="utf-8")
+    assert remote_references(text) == []
+    assert "<title>Test export</title>" in text
+    assert "cdn.holoviz.org/panel" not in text.split('type="application/json"')[1]
+
+
+@pytest.mark.parametrize("content", ["# Just markdown", pn.pane.Markdown("**bold**")])
+def test_any_viewable_renders(content):
+    assert remote_references(render_html(content)) == []

@@ -1,0 +1,200 @@
+"""Browser-test fixtures: a real Panel server on a loopback port, Debian's Chromium driven by
+Playwright, and pages that block every request leaving the machine and fail on any console error.
+
+Set ``DRIFTDECK_UI_WORLD`` to a folder holding a ``driftdeck.toml`` (e.g. one written by
+``driftdeck demo --out DIR``) to reuse it instead of building the demo world once per run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, Request, Route, sync_playwright
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("DRIFTDECK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+LOCAL = ("http://127.0.0.1:", "http://localhost:", "file://", "data:", "blob:")
+SERVER_START_SECONDS = 120
+UI_ROWS = 20_000
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class BrowserLog:
+    """What went wrong in the browser: console errors, uncaught exceptions, blocked requests."""
+
+    errors: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        return self.errors + [f"blocked external request: {url}" for url in self.blocked]
+
+    def assert_clean(self) -> None:
+        problems = self.problems()
+        assert not problems, "browser problems:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The driftdeck.toml of a demo world (built once per test run unless DRIFTDECK_UI_WORLD)."""
+    existing = os.environ.get("DRIFTDECK_UI_WORLD")
+    if existing:
+        config = Path(existing) / "driftdeck.toml"
+        assert config.is_file(), f"DRIFTDECK_UI_WORLD={existing} holds no driftdeck.toml"
+        return config
+    from app.demo import build_demo
+
+    root = tmp_path_factory.mktemp("ui-world")
+    build_demo(root, rows=UI_ROWS, seed=0)
+    return root / "driftdeck.toml"
+
+
+def start_server(command: list[str], url: str, config: Path, log: Path) -> subprocess.Popen:
+    """Start ``command`` in the repository with ``config`` and wait until ``url`` answers."""
+    env = {**os.environ, "DRIFTDECK_CONFIG": str(config), "BOKEH_RESOURCES": "server"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return proc
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.3)
+    stop_server(proc)
+    pytest.fail(
+        f"server did not answer {url} within {SERVER_START_SECONDS}s:\n{log.read_text()[-4000:]}"
+    )
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server_url(demo_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``panel serve panel_serve.py`` on a free loopback port; yields the app's URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/panel_serve"
+    command = [sys.executable, "-m", "panel", "serve", "panel_serve.py", "--port", str(port)]
+    command += ["--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
+    log = tmp_path_factory.mktemp("server") / "panel-serve.log"
+    proc = start_server(command, url, demo_world, log)
+    yield url
+    stop_server(proc)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Debian's Chromium (Playwright's own browser download is not used)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (scripts/test.sh does)")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def browser_log() -> BrowserLog:
+    return BrowserLog()
+
+
+@pytest.fixture
+def page(browser: Browser, browser_log: BrowserLog) -> Iterator[Page]:
+    """A fresh browser tab that can reach only this machine; fails the test on any console
+    error, uncaught page error or attempt to load something from outside."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+
+    def only_local(route: Route, request: Request) -> None:
+        if request.url.startswith(LOCAL):
+            route.continue_()
+        else:
+            browser_log.blocked.append(request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    tab = context.new_page()
+    tab.on(
+        "console",
+        lambda message: (
+            browser_log.errors.append(
+                f"console {message.type}: {message.text} ({message.location})"
+            )
+            if message.type == "error"
+            else None
+        ),
+    )
+    tab.on("pageerror", lambda error: browser_log.errors.append(f"page error: {error}"))
+    yield tab
+    context.close()
+    browser_log.assert_clean()
+
+
+def _wait_for_plots(page: Page, count: int = 1, timeout: float = 20.0) -> None:
+    """Wait until at least ``count`` Bokeh plots have drawn a canvas with a size."""
+    deadline = time.monotonic() + timeout
+    canvases = page.locator("canvas")
+    while time.monotonic() < deadline:
+        sized = [
+            box for box in (canvases.nth(i).bounding_box() for i in range(canvases.count())) if box
+        ]
+        if sum(1 for box in sized if box["width"] > 0 and box["height"] > 0) >= count:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"fewer than {count} Bokeh plot(s) drawn within {timeout}s")
+
+
+def _wait_for_page(page: Page, slug: str, timeout: float = 20_000) -> None:
+    """Wait until the shell shows the page ``slug`` (its main area is filled and not loading)."""
+    page.locator(f".driftdeck-page-{slug}").first.wait_for(state="visible", timeout=timeout)
+
+
+@pytest.fixture
+def wait_for_plots():
+    """``wait_for_plots(page, count=1, timeout=20)``: at least ``count`` Bokeh canvases drawn."""
+    return _wait_for_plots
+
+
+@pytest.fixture
+def wait_for_page():
+    """``wait_for_page(page, slug)``: the shell shows page ``slug``, filled and not loading."""
+    return _wait_for_page
