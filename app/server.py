@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-from functools import partial
 
 from app.config import Config
 
@@ -47,10 +46,15 @@ def serve(
 
     port = config.port if port is None else port
     address = config.address if address is None else address
-    # Resources from this server, never a CDN, whatever the environment says.
-    os.environ["BOKEH_RESOURCES"] = "server"
+    if os.environ.get("BOKEH_RESOURCES", "server") != "server":
+        # Resources from this server, never a CDN, whatever the environment asked for.
+        os.environ["BOKEH_RESOURCES"] = "server"
+
+    def dashboard():  # a plain function: pn.serve calls it once per session
+        return create_app(config)
+
     return pn.serve(
-        partial(create_app, config),
+        dashboard,
         port=port,
         address=address,
         websocket_origin=websocket_origins(address, port),

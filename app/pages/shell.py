@@ -97,7 +97,8 @@ class Shell(pn.viewable.Viewer):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self._views: dict[str, Any] = {}
+        # The pages built so far in this session, by slug: each is built once.
+        self.views: dict[str, Any] = {}
         # Pages are built once the browser has drawn the shell (fast first paint).
         self._ready = False
         self._main = pn.Column(
@@ -114,6 +115,7 @@ class Shell(pn.viewable.Viewer):
             variant="outline",
             sizing_mode="stretch_width",
             css_classes=["driftdeck-nav"],
+            stylesheets=[":host .bk-btn { text-align: left; padding-left: 14px; }"],
         )
         self.navigation.param.watch(lambda event: setattr(self, "page", event.new), "value")
         self.notice = pn.pane.Alert(
@@ -154,9 +156,9 @@ class Shell(pn.viewable.Viewer):
             return
         self._main.loading = True
         try:
-            if self.page not in self._views:
-                self._views[self.page] = build_page(self.page, self.monitor)
-            self._main.objects = [self._views[self.page]]
+            if self.page not in self.views:
+                self.views[self.page] = build_page(self.page, self.monitor)
+            self._main.objects = [self.views[self.page]]
             # Lets tests (and user CSS) see which page is drawn.
             self._main.css_classes = ["driftdeck-main", f"driftdeck-page-{self.page}"]
         except Exception as exc:  # a broken page must not take the dashboard down

@@ -117,6 +117,24 @@ def server_url(demo_world: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     stop_server(proc)
 
 
+@pytest.fixture
+def launch_server(tmp_path: Path):
+    """``launch_server(command_after_port, config) -> url``: run a server command on a free
+    loopback port (``{port}`` in the command is replaced) and stop it after the test."""
+    started: list[subprocess.Popen] = []
+
+    def launch(command: list[str], config: Path, path: str = "/") -> str:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}{path}"
+        command = [part.replace("{port}", str(port)) for part in command]
+        started.append(start_server(command, url, config, tmp_path / f"server-{port}.log"))
+        return url
+
+    yield launch
+    for proc in started:
+        stop_server(proc)
+
+
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:

@@ -1,0 +1,81 @@
+"""The shell without a browser: pages, navigation state, the time window, notice and download."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from app.export import remote_references
+from app.monitor import Monitor
+from app.pages import PAGES, build_page
+from app.pages.shell import Shell, create_app
+
+pytestmark = pytest.mark.filterwarnings(
+    # Bokeh's ColumnDataSource.from_df (behind every Tabulator) calls reset_index(inplace=True).
+    "ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh.models.sources"
+)
+
+
+@pytest.fixture
+def shell(world):
+    shell = Shell(monitor=Monitor(world))
+    shell.template()  # outside a server the first page is built at once
+    return shell
+
+
+def test_registry_has_the_six_pages_in_order():
+    assert list(PAGES) == ["overview", "drift", "features", "performance", "production", "alerts"]
+    with pytest.raises(ValueError, match="unknown page 'nope'"):
+        build_page("nope", None)
+
+
+def test_navigation_switches_and_reuses_pages(shell):
+    first = shell.views["overview"]
+    assert isinstance(first, PAGES["overview"].view)
+    shell.navigation.value = "drift"
+    assert shell.page == "drift"
+    assert isinstance(shell.views["drift"], PAGES["drift"].view)
+    assert "driftdeck-page-drift" in shell._main.css_classes
+    shell.page = "overview"
+    assert shell.views["overview"] is first  # built once per session
+    assert shell.navigation.value == "overview"
+    assert "driftdeck-page-overview" in shell._main.css_classes
+
+
+def test_time_window_text_and_reset(shell):
+    monitor = shell.monitor
+    assert shell.window_text.object == "All production rows"
+    assert shell.reset_window.disabled
+    monitor.set_window(datetime(2026, 1, 3), datetime(2026, 1, 10, 12, 30))
+    assert shell.window_text.object == "2026-01-03 → 2026-01-10 12:30"
+    assert not shell.reset_window.disabled
+    shell.reset_window.clicks += 1
+    assert (monitor.start, monitor.end) == (None, None)
+    assert shell.reset_window.disabled
+
+
+def test_update_notice_follows_the_monitor(shell):
+    assert not shell.notice.visible
+    shell.monitor.updating = "inputs.parquet is being written"
+    assert shell.notice.visible
+    assert "inputs.parquet is being written" in shell.notice.object
+    shell.monitor.updating = ""
+    assert not shell.notice.visible
+
+
+def test_download_gives_the_offline_export(shell):
+    html = shell._export().getvalue().decode("utf-8")
+    assert remote_references(html) == []
+    for entry in PAGES.values():
+        assert entry.title in html
+    assert shell.download.filename.startswith("driftdeck-")
+
+
+def test_bad_config_shows_a_message_not_a_traceback(tmp_path, monkeypatch):
+    bad = tmp_path / "driftdeck.toml"
+    bad.write_text("[server]\nport = 'eighty'\n", encoding="utf-8")
+    monkeypatch.setenv("DRIFTDECK_CONFIG", str(bad))
+    page = create_app()
+    text = str(page.main[0].object)
+    assert "server.port" in text and "cannot start" in text
