@@ -1,0 +1,244 @@
+"""Alert rules of SPEC §5: each metric compared with its critical and warning levels."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from app.config import Config, Level
+
+CRITICAL = "critical"
+WARNING = "warning"
+
+# Metrics whose critical alerts count towards the retraining recommendation.
+RETRAINING_METRICS = ("psi", "cardinality_ratio", "prediction_kl")
+RETRAINING_MIN_CRITICAL = 2
+
+# Display order: the metrics that drive retraining first, then data quality, then KS.
+METRIC_ORDER = (
+    "psi",
+    "cardinality_ratio",
+    "prediction_kl",
+    "missing_share_increase",
+    "unseen_share",
+    "ks",
+)
+PREDICTION_FEATURE = "prediction"
+
+_RECOMMENDATIONS = {
+    ("psi", CRITICAL): "The distribution of '{feature}' has shifted strongly: check the upstream "
+    "data for this feature and plan retraining on recent data.",
+    (
+        "psi",
+        WARNING,
+    ): "The distribution of '{feature}' is moving: watch its trend on the Drift page.",
+    (
+        "cardinality_ratio",
+        CRITICAL,
+    ): "'{feature}' receives many values never seen in training: check "
+    "the source, and retrain or re-encode unseen values.",
+    ("cardinality_ratio", WARNING): "'{feature}' is gaining new values: watch its growth.",
+    ("prediction_kl", CRITICAL): "The model's predicted classes have shifted: compare with delayed "
+    "labels and plan retraining.",
+    (
+        "prediction_kl",
+        WARNING,
+    ): "The mix of predicted classes is moving: watch the prediction-drift trend.",
+    ("missing_share_increase", CRITICAL): "Far more values of '{feature}' are missing than in "
+    "training: check the logging pipeline and the upstream source.",
+    ("missing_share_increase", WARNING): "More values of '{feature}' are missing than in training: "
+    "check the logging pipeline.",
+    ("unseen_share", CRITICAL): "Many rows carry categories of '{feature}' never seen in training: "
+    "check for new or renamed categories and retrain if they are genuine.",
+    ("unseen_share", WARNING): "Some rows carry categories of '{feature}' never seen in training: "
+    "check for new or renamed categories.",
+    ("ks", WARNING): "The values of '{feature}' differ significantly from the reference: inspect "
+    "its distribution on the Feature Statistics page.",
+}
+
+
+def _number(value: Any) -> float | None:
+    """A finite-or-infinite float, or None for missing, NaN and non-numbers."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _format(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _alert(
+    severity: str, metric: str, feature: str, value: float, threshold: float, message: str
+) -> dict:
+    recommendation = _RECOMMENDATIONS[(metric, severity)].format(feature=feature)
+    return {
+        "severity": severity,
+        "metric": metric,
+        "feature": feature,
+        "value": value,
+        "threshold": threshold,
+        "message": message,
+        "recommendation": recommendation,
+    }
+
+
+def _leveled(metric: str, feature: str, value: Any, level: Level, describe: str) -> dict | None:
+    """The alert for a value at or over a level, or None; ``describe`` names the measurement."""
+    number = _number(value)
+    if number is None:
+        return None
+    if number >= level.critical:
+        severity, threshold = CRITICAL, level.critical
+    elif number >= level.warning:
+        severity, threshold = WARNING, level.warning
+    else:
+        return None
+    message = f"{describe} is {_format(number)} ({severity} at or over {_format(threshold)})"
+    return _alert(severity, metric, feature, number, threshold, message)
+
+
+def _mapping(value: Any) -> Mapping:
+    return value if isinstance(value, Mapping) else {}
+
+
+def evaluate_alerts(report: Mapping, config: Config) -> list[dict]:
+    """Every finding of the report at or over a configured level, most severe first."""
+    th = config.thresholds
+    alerts: list[dict | None] = []
+    for name, feature in _mapping(report.get("features")).items():
+        feature = _mapping(feature)
+        kind = feature.get("kind")
+        if kind == "high_cardinality":
+            ratio = _mapping(feature.get("cardinality")).get("ratio")
+            alerts.append(
+                _leveled(
+                    "cardinality_ratio",
+                    name,
+                    ratio,
+                    th["cardinality_ratio"],
+                    f"Distinct-value ratio (production / reference) of '{name}'",
+                )
+            )
+        else:
+            alerts.append(_leveled("psi", name, feature.get("psi"), th["psi"], f"PSI of '{name}'"))
+        if config.ks_alert.enabled and kind in (None, "numerical"):
+            alerts.append(_ks_alert(name, _mapping(feature.get("ks")), config))
+
+    drift = _mapping(report.get("prediction_drift"))
+    alerts.append(
+        _leveled(
+            "prediction_kl",
+            PREDICTION_FEATURE,
+            drift.get("kl"),
+            th["prediction_kl"],
+            "KL divergence of the predicted classes",
+        )
+    )
+
+    quality = _mapping(_mapping(report.get("data_quality")).get("features"))
+    features = _mapping(report.get("features"))
+    for name, found in quality.items():
+        found = _mapping(found)
+        # New values of a high-cardinality feature (a new address) are normal: cardinality
+        # growth judges those, an unseen-category alert would fire on every run.
+        high_cardinality = _mapping(features.get(name)).get("kind") == "high_cardinality"
+        alerts.append(
+            _leveled(
+                "missing_share_increase",
+                name,
+                found.get("missing_share_increase"),
+                th["missing_share_increase"],
+                f"Increase in the missing share of '{name}'",
+            )
+        )
+        if high_cardinality:
+            continue
+        alerts.append(
+            _leveled(
+                "unseen_share",
+                name,
+                found.get("unseen_share"),
+                th["unseen_share"],
+                f"Share of rows with unseen categories of '{name}'",
+            )
+        )
+    return sort_alerts(a for a in alerts if a is not None)
+
+
+def _ks_alert(name: str, ks: Mapping, config: Config) -> dict | None:
+    statistic, pvalue = _number(ks.get("statistic")), _number(ks.get("pvalue"))
+    rule = config.ks_alert
+    if (
+        statistic is None
+        or pvalue is None
+        or not (pvalue < rule.pvalue and statistic >= rule.statistic)
+    ):
+        return None
+    message = (
+        f"KS statistic of '{name}' is {_format(statistic)} with p-value {pvalue:.3g} "
+        f"(alert at D at or over {_format(rule.statistic)} and p under {_format(rule.pvalue)})"
+    )
+    return _alert(WARNING, "ks", name, statistic, rule.statistic, message)
+
+
+def sort_alerts(alerts: Iterable[dict]) -> list[dict]:
+    """Critical first, then by metric in display order, then by feature name."""
+
+    def key(alert: dict) -> tuple:
+        metric = alert.get("metric")
+        order = METRIC_ORDER.index(metric) if metric in METRIC_ORDER else len(METRIC_ORDER)
+        return (alert.get("severity") != CRITICAL, order, str(alert.get("feature")))
+
+    return sorted(alerts, key=key)
+
+
+def critical_alerts(alerts: Iterable[Mapping]) -> list[Mapping]:
+    return [a for a in alerts if a.get("severity") == CRITICAL]
+
+
+def retraining_recommended(alerts: Iterable[Mapping]) -> bool:
+    """Two or more critical alerts among PSI, cardinality growth and prediction drift."""
+    drivers = [a for a in critical_alerts(alerts) if a.get("metric") in RETRAINING_METRICS]
+    return len(drivers) >= RETRAINING_MIN_CRITICAL
+
+
+def recommendation(alerts: Iterable[Mapping]) -> str:
+    """One sentence saying what to do about the alerts as a whole."""
+    alerts = list(alerts)
+    critical = critical_alerts(alerts)
+    if retraining_recommended(alerts):
+        drivers = [a for a in critical if a.get("metric") in RETRAINING_METRICS]
+        names = ", ".join(sorted({str(a.get("feature")) for a in drivers}))
+        return f"Retraining recommended: {len(drivers)} critical drift alerts ({names})."
+    if critical:
+        return (
+            f"{len(critical)} critical alert{'s' if len(critical) > 1 else ''}: investigate before "
+            "deciding on retraining."
+        )
+    if alerts:
+        return f"{len(alerts)} warning{'s' if len(alerts) > 1 else ''}: no action needed yet; keep watching."
+    return "No alerts: the model's inputs and predictions look like the reference."
+
+
+def summarize_alerts(alerts: Iterable[Mapping]) -> dict:
+    """Counts, the retraining flag and the overall recommendation, for KPI cards and the JSON."""
+    alerts = list(alerts)
+    critical = len(critical_alerts(alerts))
+    return {
+        "total": len(alerts),
+        "critical": critical,
+        "warning": sum(1 for a in alerts if a.get("severity") == WARNING),
+        "retraining_recommended": retraining_recommended(alerts),
+        "recommendation": recommendation(alerts),
+    }
+
+
+def alert_key(alert: Mapping) -> str:
+    """The identity of an alert across runs: metric and feature (severity may change)."""
+    return f"{alert.get('metric')}:{alert.get('feature')}"
