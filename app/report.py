@@ -207,23 +207,17 @@ def _prediction_drift(engine: Engine, window: Window, status: list) -> dict:
 
 
 def full_report(engine: Engine, window: Window, config: Config, *, mlflow: bool = True) -> dict:
-    """The report with system status and alerts (SPEC §5); MLflow is consulted only if asked."""
+    """The report with system status and alerts (SPEC §5).
+
+    With ``mlflow=False`` (``--no-log``) MLflow is only checked for reachability, without
+    importing mlflow, so a headless check stays fast and still reports MLflow's state.
+    """
+    from app.alerts import evaluate_alerts, retraining_recommended
     from app.data_status import data_status
+    from app.status import mlflow_status
 
     report = build_report(engine, window, config)
-    report["status"] = data_status(engine) + report["status"]
-    if mlflow:
-        try:
-            from app.status import mlflow_status
-        except ImportError:
-            mlflow_status = None
-        if mlflow_status is not None:
-            report["status"].extend(mlflow_status(config))
-    try:
-        from app.alerts import evaluate_alerts, retraining_recommended
-    except ImportError:
-        report["alerts"] = []
-    else:
-        report["alerts"] = evaluate_alerts(report, config)
-        report["retraining_recommended"] = retraining_recommended(report["alerts"])
+    report["status"] = data_status(engine) + report["status"] + mlflow_status(config, deep=mlflow)
+    report["alerts"] = evaluate_alerts(report, config)
+    report["retraining_recommended"] = retraining_recommended(report["alerts"])
     return report
