@@ -13,13 +13,15 @@ fonts.googleapis.com are dropped: the page falls back to system fonts.
 from __future__ import annotations
 
 import base64
+import functools
 import html as html_lib
 import io
 import json
 import logging
 import mimetypes
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,13 +29,15 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import bokeh
 import panel as pn
+from bokeh.document import Document
 from bokeh.resources import INLINE
+from panel.io.state import set_curdoc
 
 __all__ = [
     "export_html",
     "export_pages",
     "make_offline",
-    "remote_references",
+    "external_references",
     "render_html",
     "render_pages",
 ]
@@ -54,6 +58,9 @@ _CSS_IMPORT = re.compile(
     r"""@import\s+(?:url\(\s*)?(?:"([^"]*)"|'([^']*)'|([^\s'")]+))\s*\)?[^;]*;""", re.IGNORECASE
 )
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^\s'")]*))\s*\)""", re.IGNORECASE)
+_MODULE_IMPORT = re.compile(
+    r"""(?:\bfrom|\bimport)\s*\(?\s*(?:"([^"]+)"|'([^']+)')""", re.IGNORECASE
+)
 _FONT_FACE = re.compile(r"@font-face\s*\{[^}]*\}", re.IGNORECASE)
 _BOKEH_CDN = re.compile(
     r"/bokeh/(?:release|dev)/(bokeh(?:-(?:widgets|tables|gl|mathjax|api))?)-\d[^/]*?(\.min)?\.js$"
@@ -75,13 +82,24 @@ def export_html(content: Any, out: Path | str, title: str = "Driftdeck") -> Path
 
 def render_html(content: Any, title: str = "Driftdeck") -> str:
     """The self-contained HTML text of ``content`` (see :func:`export_html`)."""
-    if isinstance(content, Mapping):
-        viewable = pn.Tabs(*((str(name), pn.panel(item)) for name, item in content.items()))
-    else:
-        viewable = pn.panel(content)
-    buffer = io.StringIO()
-    viewable.save(buffer, resources=INLINE, title=title)
+    with standalone():
+        if isinstance(content, Mapping):
+            viewable = pn.Tabs(*((str(name), pn.panel(item)) for name, item in content.items()))
+        else:
+            viewable = pn.panel(content)
+        buffer = io.StringIO()
+        viewable.save(buffer, resources=INLINE, title=title)
     return make_offline(buffer.getvalue())
+
+
+@contextmanager
+def standalone() -> Iterator[None]:
+    """Build and save outside any browser session, even when called from one (the download
+    button): Panel caches stylesheets and settings per current document, and a save switches
+    resources to CDN URLs, which must not leak into the live session. Pages built here also
+    see that they are not served, so they compute their content before it is saved."""
+    with set_curdoc(Document()):
+        yield
 
 
 def make_offline(page: str) -> str:
@@ -93,24 +111,37 @@ def make_offline(page: str) -> str:
     return result
 
 
-def remote_references(page: str) -> list[str]:
-    """Every resource the page would fetch from a server: script/link URLs, CSS imports and
-    ``url()``s, and stylesheet models in the Bokeh documents. Text inside data is not counted."""
+def external_references(page: str) -> list[str]:
+    """Everything the page would fetch rather than find in itself: script and link URLs, CSS
+    imports and ``url()``s, ES module imports, and stylesheet models in the Bokeh documents,
+    remote or relative alike (``data:`` and ``blob:`` URIs are in the file). Links and text
+    inside the data are content, not fetched, and not counted."""
     found: list[str] = []
     for kind, attrs, body in _elements(page):
-        if kind == "link" and _is_remote(attrs.get("href", "")):
+        if kind == "link" and _fetched(attrs.get("href", "")):
             found.append(attrs["href"])
-        elif kind == "script" and _is_remote(attrs.get("src", "")):
+        elif kind == "script" and _fetched(attrs.get("src", "")):
             found.append(attrs["src"])
+        elif kind == "script" and attrs.get("type") == "module":
+            found += [ref for ref in _module_imports(body) if _fetched(ref)]
         elif kind == "style":
             found += _css_references(body)
         elif kind == "script" and attrs.get("type") == "application/json":
             for sheet_url, css in _stylesheets(json.loads(html_lib.unescape(body))):
-                if sheet_url is not None and _is_remote(sheet_url):
+                if sheet_url is not None and _fetched(sheet_url):
                     found.append(sheet_url)
                 if css:
                     found += _css_references(css)
     return found
+
+
+def _fetched(url: str) -> bool:
+    url = url.strip()
+    return bool(url) and not url.startswith(("data:", "blob:", "#"))
+
+
+def _module_imports(code: str) -> list[str]:
+    return [next(g for g in m.groups() if g is not None) for m in _MODULE_IMPORT.finditer(code)]
 
 
 def _is_remote(url: str) -> bool:
@@ -144,7 +175,7 @@ def _elements(page: str):
 def _css_references(css: str) -> list[str]:
     refs = [next(g for g in m.groups() if g is not None) for m in _CSS_IMPORT.finditer(css)]
     refs += [next(g for g in m.groups() if g is not None) for m in _CSS_URL.finditer(css)]
-    return [r for r in refs if _is_remote(r)]
+    return [r for r in refs if _fetched(r)]
 
 
 def _stylesheets(node: Any):
@@ -185,6 +216,28 @@ def local_file(url: str) -> Path | None:
             if found:
                 return found
     return None
+
+
+@functools.cache
+def _dist_files() -> dict[str, list[Path]]:
+    """Panel's dist files by file name."""
+    index: dict[str, list[Path]] = {}
+    for path in sorted(PANEL_DIST.rglob("*")):
+        if path.is_file():
+            index.setdefault(path.name, []).append(path)
+    return index
+
+
+def _dist_file_ending(relative: str) -> Path | None:
+    """The file in Panel's dist whose path ends like ``relative`` (``../webfonts/x.woff2`` →
+    ``bundled/font-awesome/webfonts/x.woff2``; of vendored copies, the least nested)."""
+    parts = [p for p in relative.split("/") if p not in ("", ".", "..")]
+    if not parts:
+        return None
+    matches = [
+        p for p in _dist_files().get(parts[-1], []) if p.parts[-len(parts) :] == tuple(parts)
+    ]
+    return min(matches, key=lambda p: len(p.parts)) if matches else None
 
 
 def _inside(root: Path, relative: str) -> Path | None:
@@ -265,12 +318,14 @@ class _Inliner:
 
         def do_url(m: re.Match) -> str:
             ref = next(g for g in m.groups() if g is not None)
-            if ref.startswith(("data:", "#")) or not ref:
+            if not _fetched(ref):
                 return m.group(0)
             url = self._resolve(ref, base)
-            if not (_is_remote(url) or url.startswith(LOCAL_DIST)):
-                return m.group(0)
-            path = local_file(url.split("#")[0])
+            if _is_remote(url) or url.startswith(LOCAL_DIST):
+                path = local_file(url.split("#")[0])
+            else:
+                # Panel inlines some package CSS as text, leaving its relative url()s behind.
+                path = _dist_file_ending(url.split("#")[0].split("?")[0])
             if path is None:
                 self.dropped.add(url)
                 return "none"
@@ -388,7 +443,8 @@ def pages_layout(monitor: Any, page: str | None = None, title: str = "Driftdeck"
 
 def render_pages(monitor: Any, page: str | None = None, title: str = "Driftdeck") -> str:
     """The self-contained HTML of one page or all six, for the Monitor's current window."""
-    return render_html(pages_layout(monitor, page, title), title)
+    with standalone():
+        return render_html(pages_layout(monitor, page, title), title)
 
 
 def export_pages(

@@ -13,9 +13,9 @@ from app.export import (
     BOKEH_JS,
     PANEL_DIST,
     export_html,
+    external_references,
     local_file,
     make_offline,
-    remote_references,
     render_html,
 )
 
@@ -69,7 +69,7 @@ def test_links_scripts_and_fonts_are_inlined_or_dropped():
         "</head><body><a href='https://panel.holoviz.org'>docs</a></body></html>"
     )
     out = make_offline(page)
-    assert remote_references(out) == []
+    assert external_references(out) == []
     assert "data:image/vnd.microsoft.icon;base64," in out
     assert "arc_spinner" not in out and "data:image/svg+xml;base64," in out  # loading.css url()s
     assert "fonts.googleapis" not in out and "example.com" not in out
@@ -88,7 +88,7 @@ def test_imported_stylesheets_in_documents_become_inline():
     raw = "@import url('https://fonts.googleapis.com/css?family=Lato'); .x { color: red }"
     page = f'<script type="application/json" id="d">{json_doc([sheet, raw])}</script>'
     out = make_offline(page)
-    assert remote_references(out) == []
+    assert external_references(out) == []
     body = out.split('id="d">', 1)[1].rsplit("</script>", 1)[0]
     doc = json.loads(html.unescape(body))
     inline, text = doc["roots"][0]["attributes"]["stylesheets"]
@@ -100,31 +100,45 @@ def test_imported_stylesheets_in_documents_become_inline():
     assert text.strip() == ".x { color: red }"
 
 
-def test_remote_references_sees_what_a_browser_would_fetch():
+def test_relative_urls_in_inlined_package_css_are_embedded():
+    css = "@font-face{font-family:X;src:url(../webfonts/fa-solid-900.woff2) format('woff2')}"
+    css += ".spin{background:url('../assets/arc_spinner.svg')} .gone{background:url(nowhere.png)}"
+    out = make_offline(f"<style>{css}</style>")
+    assert external_references(out) == []
+    assert "data:font/woff2;base64," in out and "data:image/svg+xml;base64," in out
+    assert "background:none" in out
+
+
+def test_external_references_sees_what_a_browser_would_fetch():
     page = (
         '<link rel="stylesheet" href="https://cdn.example.org/a.css">'
         '<script src="//cdn.example.org/b.js"></script>'
         "<style>@import 'https://cdn.example.org/c.css'; .y{background:url(https://x.org/d.png)}</style>"
         f'<script type="application/json" id="d">{json_doc([{"type": "object", "name": "ImportedStyleSheet", "id": "p2", "attributes": {"url": "https://cdn.example.org/e.css"}}])}</script>'
         "<p>https://example.com/plain-text</p>"
+        "<script type='module'>import {x} from '../../lib/x.js'; const y = import(\"./y.js\")</script>"
+        "<style>.z{background:url(fonts/z.woff2)} .d{background:url('data:image/png;base64,AA')}</style>"
     )
-    assert remote_references(page) == [
+    assert external_references(page) == [
         "https://cdn.example.org/a.css",
         "//cdn.example.org/b.js",
         "https://cdn.example.org/c.css",
         "https://x.org/d.png",
         "https://cdn.example.org/e.css",
+        "../../lib/x.js",
+        "./y.js",
+        "fonts/z.woff2",
     ]
 
 
 def test_saved_dashboard_has_no_remote_resources(tmp_path):
     out = export_html(small_dashboard(), tmp_path / "sub" / "dashboard.html", title="Test export")
     text = out.read_text(encoding="utf-8")
-    assert remote_references(text) == []
+    assert external_references(text) == []
     assert "<title>Test export</title>" in text
     assert "cdn.holoviz.org/panel" not in text.split('type="application/json"')[1]
 
 
 @pytest.mark.parametrize("content", ["# Just markdown", pn.pane.Markdown("**bold**")])
 def test_any_viewable_renders(content):
-    assert remote_references(render_html(content)) == []
+    assert external_references(render_html(content)) == []

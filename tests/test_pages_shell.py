@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from app.export import remote_references
+from app.export import external_references
 from app.monitor import Monitor
 from app.pages import PAGES, build_page
 from app.pages.shell import Shell, create_app
@@ -66,7 +66,7 @@ def test_update_notice_follows_the_monitor(shell):
 
 def test_download_gives_the_offline_export(shell):
     html = shell._export().getvalue().decode("utf-8")
-    assert remote_references(html) == []
+    assert external_references(html) == []
     for entry in PAGES.values():
         assert entry.title in html
     assert shell.download.filename.startswith("driftdeck-")

@@ -275,7 +275,7 @@ def create_app(config: Any = None, monitor: Any = None) -> pn.viewable.Viewable:
     ./driftdeck.toml); every session has its own Monitor (its own time window) while the
     engine behind it, and so every computed result, is shared by the whole process.
     """
-    pn.extension("tabulator", notifications=True)
+    pn.extension("tabulator")
     if monitor is None:
         from app.errors import DriftdeckError
         from app.monitor import Monitor

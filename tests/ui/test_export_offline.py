@@ -6,7 +6,7 @@ import pandas as pd
 import panel as pn
 import pytest
 
-from app.export import export_html, remote_references
+from app.export import export_html, external_references
 
 pytestmark = [
     pytest.mark.ui,
@@ -34,7 +34,7 @@ def dashboard():
 
 def test_export_renders_offline_from_disk(page, browser_log, wait_for_plots, tmp_path):
     out = export_html(dashboard(), tmp_path / "export.html", title="Offline")
-    assert remote_references(out.read_text(encoding="utf-8")) == []
+    assert external_references(out.read_text(encoding="utf-8")) == []
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
 

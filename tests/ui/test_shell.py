@@ -1,4 +1,4 @@
-"""The served shell: every page loads from its URL, navigation writes ?page=, back and forward work."""
+"""The served shell: pages load from their URL, navigation writes ?page=, back/forward work."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from app.export import external_references
 from app.pages import PAGES
 
 pytestmark = pytest.mark.ui
@@ -57,3 +58,17 @@ def test_dark_theme_keeps_the_page(page, server_url, wait_for_page):
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     red, green, blue = (int(v) for v in re.findall(r"\d+", background)[:3])
     assert red + green + blue < 3 * 100, background
+
+
+def test_download_button_gives_the_offline_export(page, server_url, wait_for_page, tmp_path):
+    page.goto(f"{server_url}?page=drift")
+    wait_for_page(page, "drift")
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Download static HTML").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name.startswith("driftdeck-") and saved.suffix == ".html"
+    html = saved.read_text(encoding="utf-8")
+    assert external_references(html) == []
+    page.goto(saved.as_uri())
+    page.get_by_text(PAGES["alerts"].title, exact=True).first.wait_for(state="visible")
