@@ -432,8 +432,12 @@ def pages_layout(monitor: Any, page: str | None = None, title: str = "Driftdeck"
     slugs = [page] if page else list(PAGES)
     window = theme.format_window(getattr(monitor, "start", None), getattr(monitor, "end", None))
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    header = pn.pane.Markdown(
-        f"# {html_lib.escape(title)}\n\nTime window: {window} · exported {stamp}",
+    header = pn.pane.HTML(
+        f'<div style="background:{theme.ACCENT};color:#fff;padding:12px 18px;border-radius:4px;'
+        f'font-family:{html_lib.escape(theme.SYSTEM_FONTS)}">'
+        f'<div style="font-size:22px;font-weight:600">{html_lib.escape(title)}</div>'
+        f'<div style="opacity:.85">Time window: {html_lib.escape(window)} · exported {stamp}</div>'
+        "</div>",
         sizing_mode="stretch_width",
     )
     views = {PAGES[slug].title: build_page(slug, monitor) for slug in slugs}

@@ -134,7 +134,7 @@ class Shell(pn.viewable.Viewer):
             callback=self._export,
             filename="driftdeck.html",
             label="Download static HTML",
-            color="default",
+            color="primary",
             variant="outline",
             sizing_mode="stretch_width",
         )
