@@ -32,6 +32,7 @@ import panel as pn
 from bokeh.document import Document
 from bokeh.resources import INLINE
 from panel.io.state import set_curdoc
+from panel.template.base import BaseTemplate
 
 __all__ = [
     "export_html",
@@ -81,7 +82,13 @@ def export_html(content: Any, out: Path | str, title: str = "Driftdeck") -> Path
 
 
 def render_html(content: Any, title: str = "Driftdeck") -> str:
-    """The self-contained HTML text of ``content`` (see :func:`export_html`)."""
+    """The self-contained HTML text of ``content`` (see :func:`export_html`).
+
+    Templates are refused: Panel's save leaves out their scripts (Bootstrap's JS) and the Fast
+    templates load ES modules by relative path, so export the layout inside them instead.
+    """
+    if isinstance(content, BaseTemplate):
+        raise TypeError("export a layout (e.g. the template's main area), not a Panel template")
     with standalone():
         if isinstance(content, Mapping):
             viewable = pn.Tabs(*((str(name), pn.panel(item)) for name, item in content.items()))
@@ -368,9 +375,12 @@ class _Inliner:
 
     def _link(self, tag: str, attrs: dict[str, str]) -> str:
         href = attrs.get("href", "")
+        rel = attrs.get("rel", "").lower()
+        if "icon" in rel and _fetched(href) and not _is_remote(href):
+            # Panel's templates point at ./favicon.ico, which only a server has.
+            href = f"{LOCAL_DIST}images/favicon.ico"
         if not (_is_remote(href) or href.startswith(LOCAL_DIST)):
             return tag
-        rel = attrs.get("rel", "").lower()
         if "stylesheet" in rel:
             css = self.css_file(href)
             return f"<style>{css}</style>" if css is not None else ""

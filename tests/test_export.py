@@ -142,3 +142,8 @@ def test_saved_dashboard_has_no_remote_resources(tmp_path):
 @pytest.mark.parametrize("content", ["# Just markdown", pn.pane.Markdown("**bold**")])
 def test_any_viewable_renders(content):
     assert external_references(render_html(content)) == []
+
+
+def test_templates_are_refused_with_a_reason():
+    with pytest.raises(TypeError, match="not a Panel template"):
+        render_html(pn.template.BootstrapTemplate(main=["x"]))
