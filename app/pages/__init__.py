@@ -13,6 +13,9 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from app.pages import placeholder
+from app.pages.drift import DriftMonitoring
+from app.pages.features import FeatureStatistics
+from app.pages.overview import Overview
 
 
 class PageEntry(NamedTuple):
@@ -23,9 +26,9 @@ class PageEntry(NamedTuple):
 
 
 PAGES: dict[str, PageEntry] = {
-    "overview": PageEntry("Overview", placeholder.Overview),
-    "drift": PageEntry("Drift Monitoring", placeholder.DriftMonitoring),
-    "features": PageEntry("Feature Statistics", placeholder.FeatureStatistics),
+    "overview": PageEntry("Overview", Overview),
+    "drift": PageEntry("Drift Monitoring", DriftMonitoring),
+    "features": PageEntry("Feature Statistics", FeatureStatistics),
     "performance": PageEntry("Performance Metrics", placeholder.PerformanceMetrics),
     "production": PageEntry("Production Data", placeholder.ProductionData),
     "alerts": PageEntry("Alerts", placeholder.Alerts),

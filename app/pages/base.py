@@ -1,0 +1,227 @@
+"""``MonitorPage``: a page whose sections fill in off the event loop while the layout shows at once.
+
+Each section is loaded by a task: ``fetch`` asks the Monitor (the heavy, cached engine work) and
+``draw`` turns the small result into Panel objects. In a served session ``fetch`` runs in a worker
+thread (``asyncio.to_thread``) while the section shows a loading indicator, so the server keeps
+answering every other session; the newest request for a section wins. Rendered outside a session
+(static export, tests, a script calling ``get_root``) every task runs before the page is drawn,
+so the saved HTML holds the numbers rather than spinners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import panel as pn
+import param
+from panel.io.state import set_curdoc
+
+from app import theme
+from app.errors import DriftdeckError
+from app.monitor import Monitor
+from app.pages.cards import NOTE_CSS, error_state, escape
+
+log = logging.getLogger(__name__)
+
+WINDOW_PARAMETERS = ("start", "end", "data_version")
+"""Monitor parameters that change what every section shows."""
+
+
+def data_report(monitor: Monitor) -> dict:
+    """The Monitor's report without MLflow's status checks.
+
+    ``Monitor.report()`` also asks MLflow how it is (up to its timeout when it is down); the drift
+    sections must not wait for that, and the alerts they count do not depend on it.
+    """
+    from app.report import full_report
+
+    return full_report(monitor.engine, monitor.window, monitor.config, mlflow=False)
+
+
+class PageLayout(pn.Column):
+    """The page's column; tells the page which document it is drawn into before it renders."""
+
+    def __init__(self, *objects: Any, on_render: Callable[[Any], None], **params: Any) -> None:
+        super().__init__(*objects, **params)
+        self._on_render = on_render
+
+    def _get_model(self, doc, root=None, parent=None, comm=None):
+        self._on_render(doc)
+        return super()._get_model(doc, root, parent, comm)
+
+
+class MonitorPage(pn.viewable.Viewer):
+    """Base of the Driftdeck pages: a Viewer on a Monitor whose sections load in the background."""
+
+    monitor = param.ClassSelector(
+        class_=Monitor, doc="""The Monitor whose results the page draws."""
+    )
+
+    title: ClassVar[str] = ""
+    """The page's heading."""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._layout: PageLayout | None = None
+        self._session_doc: Any = None
+        self._generations: dict[str, int] = {}
+        self._drawn: set[str] = set()
+        self._loaded_once = False
+
+    # -- to implement --------------------------------------------------------------------
+    def _build(self) -> list[Any]:
+        """The page's static skeleton: headings and empty section bodies."""
+        raise NotImplementedError
+
+    def reload(self) -> None:
+        """Start every section's task (called on first render and when the window or data change)."""
+        raise NotImplementedError
+
+    # -- Viewer --------------------------------------------------------------------------
+    def __panel__(self) -> pn.viewable.Viewable:
+        if self._layout is None:
+            self._layout = PageLayout(
+                self._header(),
+                *self._build(),
+                on_render=self._rendering,
+                sizing_mode="stretch_width",
+            )
+            self.monitor.param.watch(self._window_changed, list(WINDOW_PARAMETERS))
+        return self._layout
+
+    def _header(self) -> pn.Row:
+        """The page title, the time window it shows and a reset to all production rows."""
+        self.window_text = pn.pane.HTML(
+            "", stylesheets=[NOTE_CSS], sizing_mode="stretch_width", margin=(0, 10)
+        )
+        self.reset_button = pn.widgets.Button(
+            label="Reset time window", color="primary", variant="outline", width=170, margin=(8, 10)
+        )
+        self.reset_button.on_click(lambda _event: self.monitor.reset_window())
+        self._show_window()
+        self.monitor.param.watch(self._show_window, ["start", "end"])
+        title = pn.pane.HTML(
+            f"<h2 style='margin: 0'>{escape(self.title)}</h2>", margin=(6, 10, 0, 10)
+        )
+        return pn.Row(
+            pn.Column(title, self.window_text, sizing_mode="stretch_width"),
+            self.reset_button,
+            sizing_mode="stretch_width",
+        )
+
+    def _show_window(self, *_events: Any) -> None:
+        start, end = self.monitor.start, self.monitor.end
+        self.window_text.object = (
+            f'<p class="note">Time window: {escape(theme.format_window(start, end))}</p>'
+        )
+        self.reset_button.disabled = start is None and end is None
+
+    def select_window(self, window: tuple[Any, Any] | None) -> None:
+        """Set the Monitor's window (every page follows); None leaves it unchanged."""
+        if window is not None and window != (self.monitor.start, self.monitor.end):
+            self.monitor.set_window(*window)
+
+    def _rendering(self, doc: Any) -> None:
+        in_session = doc is not None and doc.session_context is not None
+        if in_session and self._session_doc is None:
+            self._session_doc = doc
+        if not self._loaded_once:
+            self._loaded_once = True
+            self.reload()
+        elif not in_session and self._session_doc is not None:
+            # A static copy of a live page (the download button): draw it complete.
+            self.reload()
+
+    def _window_changed(self, *_events: Any) -> None:
+        if self._loaded_once:
+            self.reload()
+
+    # -- loading -------------------------------------------------------------------------
+    @property
+    def background(self) -> bool:
+        """True when tasks run off the event loop: the page lives in a served session."""
+        doc = pn.state.curdoc
+        return (
+            self._session_doc is not None
+            and doc is self._session_doc
+            and doc.session_context is not None
+        )
+
+    def load(
+        self,
+        key: str,
+        fetch: Callable[[], Any],
+        draw: Callable[[Any], None],
+        *targets: pn.viewable.Viewable,
+    ) -> None:
+        """Run ``fetch`` (off the event loop when served), then ``draw`` its result.
+
+        ``targets`` are the section bodies the task fills: they show a loading indicator
+        meanwhile, and an explanation when the task fails (or keep the last good content).
+        """
+        generation = self._generations.get(key, 0) + 1
+        self._generations[key] = generation
+        if not self.background:
+            try:
+                value = fetch()
+            except Exception as exc:
+                self._failed(key, exc, targets)
+            else:
+                self._draw(key, draw, value, targets)
+            return
+        for target in targets:
+            target.loading = True
+
+        async def run() -> None:
+            try:
+                value = await asyncio.to_thread(fetch)
+            except Exception as exc:
+                if self._generations.get(key) == generation:
+                    self._failed(key, exc, targets)
+                    self._done(targets)
+                return
+            if self._generations.get(key) != generation:
+                return  # a newer request for this section is on its way
+            self._draw(key, draw, value, targets)
+            self._done(targets)
+
+        with set_curdoc(self._session_doc):
+            pn.state.execute(run)
+
+    @staticmethod
+    def _done(targets: tuple) -> None:
+        for target in targets:
+            target.loading = False
+
+    def _draw(self, key: str, draw: Callable[[Any], None], value: Any, targets: tuple) -> None:
+        try:
+            draw(value)
+        except Exception as exc:
+            self._failed(key, exc, targets)
+        else:
+            self._drawn.add(key)
+
+    def _failed(self, key: str, exc: Exception, targets: tuple) -> None:
+        if isinstance(exc, DriftdeckError):
+            message = str(exc)
+        else:
+            log.exception("page %s: section %s failed", type(self).__name__, key)
+            message = f"{type(exc).__name__}: {exc}"
+        if key in self._drawn:
+            # Keep the last good result (e.g. a file being rewritten) and say so.
+            for target in (t for t in targets if isinstance(t, pn.layout.ListLike)):
+                notice = error_state(
+                    "Could not update this section; showing the last result.",
+                    message,
+                    kind="warning",
+                )
+                objects = [o for o in target.objects if not getattr(o, "_driftdeck_notice", False)]
+                notice._driftdeck_notice = True
+                target.objects = [notice, *objects]
+            return
+        for target in targets:
+            if isinstance(target, pn.layout.ListLike):
+                target.objects = [error_state("This section could not be computed.", message)]

@@ -1,0 +1,211 @@
+"""Small building blocks shared by the pages: KPI cards, section frames and empty states.
+
+Everything that puts text into HTML escapes it here: feature names and category values come
+from the user's data, and an HTML or Markdown pane would otherwise run them.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import panel as pn
+
+from app import theme
+
+CARD_CSS = """
+.kpi {
+  border: 1px solid var(--neutral-stroke-rest, rgba(128, 128, 128, 0.35));
+  border-left: 6px solid var(--kpi-color);
+  border-radius: 6px;
+  padding: 10px 14px;
+  min-height: 92px;
+  box-sizing: border-box;
+  color: inherit;
+}
+.kpi .label { font-size: 0.85em; opacity: 0.75; text-transform: uppercase; letter-spacing: 0.03em; }
+.kpi .value { font-size: 1.9em; font-weight: 650; line-height: 1.25; margin-top: 4px; }
+.kpi .caption { font-size: 0.85em; opacity: 0.8; margin-top: 2px; }
+"""
+
+NOTE_CSS = """
+.note { font-size: 0.9em; opacity: 0.8; margin: 0; }
+.state {
+  border: 1px dashed var(--neutral-stroke-rest, rgba(128, 128, 128, 0.5));
+  border-radius: 6px;
+  padding: 14px 16px;
+  color: inherit;
+}
+.state .what { font-weight: 600; }
+.state .how { opacity: 0.85; margin-top: 4px; }
+.state.error { border-color: #d1342f; border-style: solid; }
+.state.warning { border-color: #e8a33d; border-style: solid; }
+.chips { display: flex; flex-wrap: wrap; gap: 6px; }
+.chip {
+  border: 1px solid var(--chip-color);
+  border-radius: 12px;
+  padding: 2px 10px;
+  font-size: 0.9em;
+}
+.chip b { color: var(--chip-color); }
+table.stats { border-collapse: collapse; width: 100%; font-size: 0.92em; }
+table.stats th, table.stats td {
+  text-align: right;
+  padding: 3px 8px;
+  border-bottom: 1px solid var(--neutral-stroke-rest, rgba(128, 128, 128, 0.25));
+}
+table.stats th:first-child, table.stats td:first-child { text-align: left; }
+.sev { font-weight: 600; }
+"""
+
+
+def escape(value: Any) -> str:
+    """Data as HTML text: ``<script>`` shows as the characters, never runs."""
+    return html.escape(str(value), quote=True)
+
+
+class KpiCard:
+    """One headline number with a label, a caption and a severity colour on its left edge."""
+
+    def __init__(self, label: str, width: int = 175) -> None:
+        self.label = label
+        self.value: Any = None
+        """The raw number shown (tests compare it with the report)."""
+        self.text = theme.NO_VALUE
+        """The formatted value as displayed."""
+        self.caption = ""
+        self.severity: str | None = None
+        self.pane = pn.pane.HTML(
+            self._html(),
+            stylesheets=[CARD_CSS],
+            min_width=width,
+            styles={"flex": f"1 1 {width}px"},
+            margin=(5, 6),
+        )
+
+    def show(
+        self,
+        value: Any,
+        text: str,
+        caption: str = "",
+        severity: str | None = None,
+        tooltip: str = "",
+    ) -> None:
+        """Display ``text`` (already formatted) for ``value``; caption and tooltip are escaped here."""
+        self.value, self.text, self.caption, self.severity = value, text, caption, severity
+        self.pane.object = self._html(tooltip)
+
+    def _html(self, tooltip: str = "") -> str:
+        color = theme.severity_color(self.severity) if self.severity else theme.ACCENT
+        title = f' title="{escape(tooltip)}"' if tooltip else ""
+        return (
+            f'<div class="kpi" style="--kpi-color: {color}"{title}>'
+            f'<div class="label">{escape(self.label)}</div>'
+            f'<div class="value">{escape(self.text)}</div>'
+            f'<div class="caption">{escape(self.caption)}</div>'
+            "</div>"
+        )
+
+
+def section(title: str, *objects: Any, note: str = "", **params: Any) -> tuple[pn.Card, pn.Column]:
+    """A titled card and its body (the column a loading task fills)."""
+    body = pn.Column(
+        *objects, sizing_mode="stretch_width", min_height=params.pop("min_height", 120)
+    )
+    header = [body]
+    if note:
+        header.insert(0, note_pane(note))
+    card = pn.Card(
+        *header,
+        title=title,
+        collapsible=False,
+        sizing_mode="stretch_width",
+        margin=(6, 6),
+        **params,
+    )
+    return card, body
+
+
+def note_pane(text: str) -> pn.pane.HTML:
+    """A one-line explanation under a section title (plain text, escaped)."""
+    return pn.pane.HTML(
+        f'<p class="note">{escape(text)}</p>',
+        stylesheets=[NOTE_CSS],
+        sizing_mode="stretch_width",
+        margin=(0, 10),
+    )
+
+
+def empty_state(what: str, how: str = "") -> pn.pane.HTML:
+    """What is missing and how to fix it, in place of a chart that has nothing to draw."""
+    how_html = f'<div class="how">{escape(how)}</div>' if how else ""
+    return pn.pane.HTML(
+        f'<div class="state"><div class="what">{escape(what)}</div>{how_html}</div>',
+        stylesheets=[NOTE_CSS],
+        sizing_mode="stretch_width",
+        margin=(5, 10),
+    )
+
+
+def error_state(what: str, detail: str, kind: str = "error") -> pn.pane.HTML:
+    """A section that failed: what happened, and the (escaped) reason."""
+    return pn.pane.HTML(
+        f'<div class="state {kind}"><div class="what">{escape(what)}</div>'
+        f'<div class="how">{escape(detail)}</div></div>',
+        stylesheets=[NOTE_CSS],
+        sizing_mode="stretch_width",
+        margin=(5, 10),
+    )
+
+
+def severity_label(level: str | None) -> str:
+    """A severity as HTML text in its colour (``—`` when unknown)."""
+    if not level:
+        return theme.NO_VALUE
+    return f'<span class="sev" style="color: {theme.severity_color(level)}">{escape(level)}</span>'
+
+
+def chips(items: list[tuple[str, str]], color: str) -> pn.pane.HTML:
+    """Values with a figure each (e.g. new categories and their share), as escaped chips."""
+    body = "".join(
+        f'<span class="chip" style="--chip-color: {color}">{escape(label)} <b>{escape(figure)}</b></span>'
+        for label, figure in items
+    )
+    return pn.pane.HTML(
+        f'<div class="chips">{body}</div>',
+        stylesheets=[NOTE_CSS],
+        sizing_mode="stretch_width",
+        margin=(5, 10),
+    )
+
+
+def stats_table(
+    header: list[str], rows: list[list[str]], raw_html_columns: tuple[int, ...] = ()
+) -> pn.pane.HTML:
+    """A small read-only table; cells are escaped unless their column is listed as pre-built HTML."""
+
+    def cell(i: int, value: str) -> str:
+        return value if i in raw_html_columns else escape(value)
+
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell(i, v)}</td>" for i, v in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return pn.pane.HTML(
+        f'<table class="stats"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>',
+        stylesheets=[NOTE_CSS],
+        sizing_mode="stretch_width",
+        margin=(5, 10),
+    )
+
+
+def missing_production(monitor: Any) -> pn.pane.HTML:
+    """The empty state of every production chart when no inputs could be read."""
+    config = monitor.config
+    return empty_state(
+        "No production data yet.",
+        f"Driftdeck reads {config.inputs} (and predictions from {config.predictions}), "
+        f"relative to {config.base_dir}. Point [data] inputs in driftdeck.toml at your logged "
+        "model inputs, or run `driftdeck demo` — see README.",
+    )

@@ -1,0 +1,543 @@
+"""HoloViews/Bokeh charts drawn from the Monitor's small aggregated results.
+
+Every chart takes what a Monitor method returned (lists and dicts of a few hundred values at
+most) and the severity levels of the config, so the colours and threshold lines match the
+Alerts page. Hover texts are formatted with the theme helpers; Bokeh escapes them, so category
+values from the data show as text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh backend for .opts)
+import pandas as pd
+import panel as pn
+from bokeh.models import ColumnDataSource
+from bokeh.plotting import figure
+from bokeh.transform import cumsum
+
+from app import theme
+from app.config import Level
+from app.window import BUCKET_WIDTHS
+
+HEIGHT = 300
+MIN_BUCKET_ROWS = 30
+"""Time buckets with fewer rows are drawn grey: a PSI or KL from a handful of rows is noise."""
+
+_TOOLS = ["hover", "save", "reset"]
+_BASE = {"responsive": True, "height": HEIGHT, "default_tools": [], "tools": _TOOLS}
+
+
+def plot_pane(chart: Any, height: int | None = None) -> pn.pane.HoloViews:
+    """A chart in a pane of its own: axes are not linked to other charts with the same dimension
+    names (Panel links them by default, which would mix feature axes across sections)."""
+    if height is None:
+        height = chart.opts.get("plot").kwargs.get("height", HEIGHT)
+    return pn.pane.HoloViews(chart, sizing_mode="stretch_width", height=height, linked_axes=False)
+
+
+def bucket_width(name: str | None) -> timedelta:
+    """The duration of one time bucket named by ``drift_over_time()['width']``."""
+    return BUCKET_WIDTHS.get(name or "", timedelta(days=1))
+
+
+def _naive(value: Any) -> datetime | None:
+    """A timestamp as naive UTC (Bokeh's datetime axis), or None."""
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value)
+    if pd.isna(stamp):
+        return None
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.to_pydatetime()
+
+
+def threshold_lines(level: Level, horizontal: bool = True) -> list[hv.Element]:
+    """Dashed warning and critical lines in the severity colours."""
+    line = hv.HLine if horizontal else hv.VLine
+    return [
+        line(level.warning).opts(
+            color=theme.SEVERITY_COLORS["warning"], line_dash="dashed", line_width=1.5
+        ),
+        line(level.critical).opts(
+            color=theme.SEVERITY_COLORS["critical"], line_dash="dashed", line_width=1.5
+        ),
+    ]
+
+
+def severity_bars(
+    rows: Sequence[Mapping[str, Any]],
+    level: Level,
+    value_label: str,
+    text: Any = theme.format_metric,
+    extra_hover: Sequence[tuple[str, str]] = (),
+    floor: float = 0.0,
+) -> hv.Overlay:
+    """One bar per feature (``rows``: feature, value, and extra columns) coloured by severity."""
+    frame = pd.DataFrame(list(rows))
+    frame["severity"] = [
+        theme.severity(v, level.critical, level.warning) or "n/a" for v in frame["value"]
+    ]
+    frame["color"] = [theme.severity_color(s) for s in frame["severity"]]
+    frame["text"] = [text(v) for v in frame["value"]]
+    extra = [c for c in frame.columns if c not in ("feature", "value")]
+    top = max([level.critical * 1.2, *[v * 1.08 for v in frame["value"] if theme.is_number(v)]])
+    bars = hv.Bars(
+        frame,
+        hv.Dimension("feature", label="Feature"),
+        [hv.Dimension("value", label=value_label), *extra],
+    )
+    bars = bars.opts(
+        color="color",
+        line_color=None,
+        hover_tooltips=[
+            ("Feature", "@feature"),
+            (value_label, "@text"),
+            ("Severity", "@severity"),
+            *extra_hover,
+        ],
+        xrotation=30 if len(frame) > 6 else 0,
+        ylim=(floor, top),
+        show_legend=False,
+        **_BASE,
+    )
+    return hv.Overlay([bars, *threshold_lines(level)]).opts(show_legend=False)
+
+
+def distribution_chart(dist: Mapping[str, Any], top: int = 15) -> hv.Element | None:
+    """Reference vs production shares of one feature: overlaid histograms or grouped bars."""
+    name = str(dist.get("feature", "value"))
+    if dist.get("kind") == "numerical":
+        edges = list(dist.get("edges") or [])
+        if len(edges) < 2:
+            return None
+        layers = []
+        for side, color in (
+            ("reference", theme.REFERENCE_COLOR),
+            ("production", theme.PRODUCTION_COLOR),
+        ):
+            counts = list(dist.get(side) or [])
+            total = sum(counts)
+            if not total:
+                continue
+            shares = [c / total for c in counts]
+            hist = hv.Histogram(
+                (edges, shares),
+                kdims=[hv.Dimension("x", label=name)],
+                vdims=[hv.Dimension("share", label="Share of rows")],
+                label=side,
+            )
+            layers.append(
+                hist.opts(
+                    color=color,
+                    fill_alpha=0.45,
+                    line_color=color,
+                    hover_tooltips=[
+                        ("Side", side),
+                        ("From", "@left{0,0.[00]}"),
+                        ("To", "@right{0,0.[00]}"),
+                        ("Share", "@share{0.0%}"),
+                    ],
+                    **_BASE,
+                )
+            )
+        if not layers:
+            return None
+        return hv.Overlay(layers).opts(legend_position="top_right", yformatter="%.2f")
+    reference = dict(dist.get("reference") or {})
+    production = dict(dist.get("production") or {})
+    ref_total, prod_total = sum(reference.values()), sum(production.values())
+    if not ref_total and not prod_total:
+        return None
+    shares = {
+        str(value): (
+            reference.get(value, 0) / ref_total if ref_total else 0.0,
+            production.get(value, 0) / prod_total if prod_total else 0.0,
+        )
+        for value in {*reference, *production}
+    }
+    values = sorted(shares, key=lambda v: (-max(shares[v]), v))[:top]
+    rows = []
+    # Horizontal bars, most frequent value on top: long category names stay readable.
+    for value in reversed(values):
+        for side, share in zip(("production", "reference"), shares[value][::-1], strict=True):
+            rows.append(
+                {"value": value, "side": side, "share": share, "text": theme.format_share(share)}
+            )
+    frame = pd.DataFrame(rows)
+    bars = hv.Bars(
+        frame,
+        [hv.Dimension("value", label=name), hv.Dimension("side", label="Side")],
+        [hv.Dimension("share", label="Share of rows"), "text"],
+    )
+    return bars.opts(
+        cmap={"reference": theme.REFERENCE_COLOR, "production": theme.PRODUCTION_COLOR},
+        multi_level=False,
+        invert_axes=True,
+        line_color=None,
+        hover_tooltips=[("Value", "@value"), ("Side", "@side"), ("Share", "@text")],
+        legend_position="bottom_right",
+        **{**_BASE, "height": max(HEIGHT, 70 + 30 * len(values))},
+    )
+
+
+def ecdf_chart(dist: Mapping[str, Any]) -> hv.Overlay | None:
+    """Cumulative share of rows at each bin edge, per side (numerical features)."""
+    edges = list(dist.get("edges") or [])
+    if len(edges) < 2:
+        return None
+    name = str(dist.get("feature", "value"))
+    layers = []
+    for side, color in (
+        ("reference", theme.REFERENCE_COLOR),
+        ("production", theme.PRODUCTION_COLOR),
+    ):
+        counts = list(dist.get(side) or [])
+        total = sum(counts)
+        if not total:
+            continue
+        cumulative, running = [0.0], 0
+        for count in counts:
+            running += count
+            cumulative.append(running / total)
+        curve = hv.Curve(
+            (edges, cumulative),
+            hv.Dimension("x", label=name),
+            hv.Dimension("F", label="Cumulative share"),
+            label=side,
+        )
+        layers.append(
+            curve.opts(
+                color=color,
+                line_width=2.5,
+                hover_tooltips=[
+                    ("Side", side),
+                    (name, "@x{0,0.[00]}"),
+                    ("Share at or below", "@F{0.0%}"),
+                ],
+                **_BASE,
+            )
+        )
+    if not layers:
+        return None
+    return hv.Overlay(layers).opts(legend_position="bottom_right", ylim=(0, 1.02))
+
+
+def class_share_bars(
+    reference: Mapping[str, float] | None, production: Mapping[str, float] | None
+) -> hv.Bars | None:
+    """Reference vs production share of each predicted class, side by side."""
+    reference, production = dict(reference or {}), dict(production or {})
+    classes = sorted({*reference, *production}, key=str)
+    if not classes:
+        return None
+    rows = [
+        {
+            "class": str(c),
+            "side": side,
+            "share": float(shares.get(c) or 0.0),
+            "text": theme.format_share(shares.get(c)),
+        }
+        for c in classes
+        for side, shares in (("reference", reference), ("production", production))
+    ]
+    bars = hv.Bars(
+        pd.DataFrame(rows),
+        [hv.Dimension("class", label="Class"), hv.Dimension("side", label="Side")],
+        [hv.Dimension("share", label="Share"), "text"],
+    )
+    return bars.opts(
+        cmap={"reference": theme.REFERENCE_COLOR, "production": theme.PRODUCTION_COLOR},
+        multi_level=False,
+        line_color=None,
+        hover_tooltips=[("Class", "@class"), ("Side", "@side"), ("Share", "@text")],
+        legend_position="right",
+        yformatter="%.2f",
+        **_BASE,
+    )
+
+
+def kl_trend(predictions: Sequence[Mapping[str, Any]], level: Level) -> hv.Overlay | None:
+    """Prediction KL per time bucket against the thresholds (tiny buckets left out)."""
+    rows = [
+        {
+            "start": _naive(p["start"]),
+            "kl": p["kl"],
+            "rows": p["rows"],
+            "text": theme.format_metric(p["kl"]),
+        }
+        for p in predictions
+        if theme.is_number(p.get("kl")) and p.get("rows", 0) >= MIN_BUCKET_ROWS
+    ]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    top = max(level.critical * 1.2, frame["kl"].max() * 1.08)
+    tooltips = [("Bucket", "@start{%F %H:%M}"), ("KL", "@text"), ("Rows", "@rows{0,0}")]
+    formatters = {"@start": "datetime"}
+    start, kl = hv.Dimension("start", label="Time"), hv.Dimension("kl", label="Prediction KL")
+    curve = hv.Curve(frame, start, [kl, "rows", "text"]).opts(
+        color=theme.ACCENT, line_width=2, **{**_BASE, "tools": ["save", "reset"]}
+    )
+    points = hv.Scatter(frame, start, [kl, "rows", "text"]).opts(
+        color=theme.ACCENT, size=6, hover_tooltips=tooltips, hover_formatters=formatters, **_BASE
+    )
+    return hv.Overlay([curve, points, *threshold_lines(level)]).opts(
+        ylim=(0, top), show_legend=False
+    )
+
+
+def drift_heatmap(over_time: Mapping[str, Any], level: Level) -> hv.HeatMap | None:
+    """PSI per feature and time bucket in the severity colours; grey where a bucket is too small.
+
+    Features are ordered by their highest PSI over the buckets, so drifting features come first.
+    """
+    buckets = list(over_time.get("buckets") or [])
+    features = dict(over_time.get("features") or {})
+    if not buckets or not features:
+        return None
+
+    def peak(name: str) -> float:
+        values = [
+            p
+            for b, p in zip(buckets, features[name], strict=False)
+            if b["rows"] >= MIN_BUCKET_ROWS and theme.is_number(p)
+        ]
+        return max(values, default=0.0)
+
+    names = sorted(features, key=lambda n: (-peak(n), str(n)))
+    width = bucket_width(over_time.get("width"))
+    rows = []
+    for name in names:
+        for bucket, psi in zip(buckets, features[name], strict=False):
+            small = bucket["rows"] < MIN_BUCKET_ROWS
+            value = psi if theme.is_number(psi) and not small else float("nan")
+            rows.append(
+                {
+                    "start": _naive(bucket["start"]) + width / 2,
+                    "feature": str(name),
+                    "psi": value,
+                    "rows": bucket["rows"],
+                    "bucket": theme.format_timestamp(bucket["start"]),
+                    "text": f"too few rows ({bucket['rows']})"
+                    if small
+                    else theme.format_metric(psi),
+                    "severity": (theme.severity(value, level.critical, level.warning) or "n/a"),
+                }
+            )
+    frame = pd.DataFrame(rows)
+    for column in ("feature", "bucket", "text", "severity"):
+        # HeatMap reshapes its value columns, which pandas' Arrow-backed strings refuse.
+        frame[column] = frame[column].astype(object)
+    upper = level.critical * 2
+    heat = hv.HeatMap(
+        frame,
+        [
+            hv.Dimension("start", label="Time"),
+            hv.Dimension("feature", label="Feature", values=[str(n) for n in names]),
+        ],
+        [hv.Dimension("psi", label="PSI"), "rows", "bucket", "text", "severity"],
+    )
+    return heat.opts(
+        cmap=[
+            theme.SEVERITY_COLORS["ok"],
+            theme.SEVERITY_COLORS["warning"],
+            theme.SEVERITY_COLORS["critical"],
+        ],
+        color_levels=[0, level.warning, level.critical, upper],
+        clim=(0, upper),
+        clipping_colors={"NaN": theme.MISSING_COLOR, "max": theme.SEVERITY_COLORS["critical"]},
+        colorbar=True,
+        colorbar_opts={"title": "PSI"},
+        line_color=None,
+        hover_tooltips=[
+            ("Feature", "@feature"),
+            ("Bucket", "@bucket"),
+            ("PSI", "@text"),
+            ("Severity", "@severity"),
+            ("Rows", "@rows{0,0}"),
+        ],
+        responsive=True,
+        height=max(HEIGHT, 60 + 34 * len(names)),
+        default_tools=[],
+        tools=["hover", "xbox_select", "save", "reset"],
+        active_tools=["xbox_select"],
+        invert_yaxis=True,
+    )
+
+
+def predictions_timeline(over_time: Mapping[str, Any]) -> hv.Overlay | None:
+    """Rows per time bucket, stacked by predicted class (inputs when there are no predictions)."""
+    width = bucket_width(over_time.get("width"))
+    predictions = list(over_time.get("predictions") or [])
+    if predictions:
+        classes = sorted({str(c) for p in predictions for c in (p.get("counts") or {})})
+        series = [
+            (p["start"], {str(k): v for k, v in (p.get("counts") or {}).items()}, p["rows"])
+            for p in predictions
+        ]
+    else:
+        buckets = list(over_time.get("buckets") or [])
+        classes = ["inputs"]
+        series = [(b["start"], {"inputs": b["rows"]}, b["rows"]) for b in buckets]
+    if not series:
+        return None
+    layers = []
+    for i, cls in enumerate(classes or ["rows"]):
+        rects = []
+        for start, counts, total in series:
+            left = _naive(start)
+            below = sum(counts.get(c, 0) for c in classes[:i])
+            count = counts.get(cls, 0)
+            rects.append(
+                (
+                    left,
+                    below,
+                    left + width,
+                    below + count,
+                    cls,
+                    count,
+                    theme.format_share(count / total if total else None),
+                    theme.format_timestamp(start),
+                )
+            )
+        color = theme.CATEGORY_COLORS[i % len(theme.CATEGORY_COLORS)]
+        layer = hv.Rectangles(
+            rects,
+            kdims=[hv.Dimension("x0", label="Time"), hv.Dimension("y0", label="Rows"), "x1", "y1"],
+            vdims=["class", "count", "share", "bucket"],
+            label=cls,
+        )
+        layers.append(
+            layer.opts(
+                color=color,
+                line_color=color,
+                line_alpha=0.6,
+                fill_alpha=0.85,
+                nonselection_alpha=0.85,
+                hover_tooltips=[
+                    ("Bucket", "@bucket"),
+                    ("Class", "@class"),
+                    ("Rows", "@count{0,0}"),
+                    ("Share", "@share"),
+                ],
+                responsive=True,
+                height=HEIGHT,
+                default_tools=[],
+                tools=["hover", "xbox_select", "save", "reset"],
+                active_tools=["xbox_select"],
+                yformatter="%d",
+            )
+        )
+    return hv.Overlay(layers).opts(legend_position="right", show_legend=len(layers) > 1)
+
+
+def donut(shares: Mapping[str, float], reference: Mapping[str, float] | None = None) -> Any:
+    """Production share of each predicted class as a donut (Bokeh: HoloViews has no pie)."""
+    classes = sorted(shares, key=str)
+    reference = reference or {}
+    total = sum(float(shares[c] or 0.0) for c in classes) or 1.0
+    source = ColumnDataSource(
+        {
+            "cls": [str(c) for c in classes],
+            "angle": [2 * math.pi * float(shares[c] or 0.0) / total for c in classes],
+            "share": [theme.format_share(shares[c]) for c in classes],
+            "reference": [theme.format_share(reference.get(c)) for c in classes],
+            "color": [
+                theme.CATEGORY_COLORS[i % len(theme.CATEGORY_COLORS)] for i in range(len(classes))
+            ],
+        }
+    )
+    plot = figure(
+        height=HEIGHT,
+        sizing_mode="stretch_width",
+        toolbar_location=None,
+        tools="hover",
+        tooltips=[
+            ("Class", "@cls"),
+            ("Production share", "@share"),
+            ("Reference share", "@reference"),
+        ],
+        x_range=(-1.6, 1.6),
+        y_range=(-1.1, 1.1),
+        match_aspect=True,
+    )
+    plot.annular_wedge(
+        x=0,
+        y=0,
+        inner_radius=0.5,
+        outer_radius=0.95,
+        start_angle=cumsum("angle", include_zero=True),
+        end_angle=cumsum("angle"),
+        fill_color="color",
+        line_color=None,
+        legend_field="cls",
+        source=source,
+    )
+    plot.axis.visible = False
+    plot.grid.grid_line_color = None
+    plot.outline_line_color = None
+    plot.legend.location = "center_right"
+    plot.legend.border_line_color = None
+    plot.legend.background_fill_alpha = 0
+    return plot
+
+
+def performance_trend(runs: Sequence[Mapping[str, Any]]) -> hv.Overlay | None:
+    """Accuracy and F1 of each training run over time (``runs``: start, run, metric, value)."""
+    frame = pd.DataFrame(list(runs))
+    if frame.empty:
+        return None
+    frame["text"] = [theme.format_metric(v) for v in frame["value"]]
+    layers = []
+    tooltips = [
+        ("Run", "@run"),
+        ("Started", "@start{%F %H:%M}"),
+        ("Metric", "@metric"),
+        ("Value", "@text"),
+    ]
+    start, value = hv.Dimension("start", label="Run start"), hv.Dimension("value", label="Score")
+    for i, (metric, group) in enumerate(frame.groupby("metric", sort=False)):
+        color = theme.CATEGORY_COLORS[i % len(theme.CATEGORY_COLORS)]
+        group = group.sort_values("start")
+        layers.append(
+            hv.Curve(group, start, [value, "run", "metric", "text"], label=str(metric)).opts(
+                color=color, line_width=2, **{**_BASE, "tools": ["save", "reset"]}
+            )
+        )
+        layers.append(
+            hv.Scatter(group, start, [value, "run", "metric", "text"], label=str(metric)).opts(
+                color=color,
+                size=7,
+                hover_tooltips=tooltips,
+                hover_formatters={"@start": "datetime"},
+                **_BASE,
+            )
+        )
+    low = float(frame["value"].min())
+    return hv.Overlay(layers).opts(
+        legend_position="bottom_right",
+        ylim=(max(0.0, low - 0.05), min(1.0, float(frame["value"].max()) + 0.03)),
+    )
+
+
+def snap_to_buckets(
+    x0: Any, x1: Any, buckets: Sequence[Mapping[str, Any]], width: timedelta
+) -> tuple[datetime, datetime] | None:
+    """The whole buckets a selection from ``x0`` to ``x1`` touches, as a [start, end) window."""
+    left, right = _naive(x0), _naive(x1)
+    if left is None or right is None:
+        return None
+    if left > right:
+        left, right = right, left
+    starts = [_naive(b["start"]) for b in buckets]
+    touched = [s for s in starts if s is not None and s + width > left and s < right]
+    if not touched:
+        return None
+    return min(touched), max(touched) + width

@@ -1,0 +1,378 @@
+"""Drift Monitoring: PSI per feature, cardinality growth, prediction drift, the distribution of
+any feature on both sides, the numerical drift tests and PSI over time (select time to set the window)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import holoviews as hv
+import pandas as pd
+import panel as pn
+from bokeh.models.widgets.tables import NumberFormatter
+
+from app import theme
+from app.pages import charts
+from app.pages.base import MonitorPage, data_report
+from app.pages.cards import KpiCard, empty_state, missing_production, note_pane, section
+
+METRIC = NumberFormatter(format="0.000", nan_format=theme.NO_VALUE, null_format=theme.NO_VALUE)
+
+
+def feature_severity(feature: dict, thresholds: dict) -> str | None:
+    """A feature's drift severity: PSI, or cardinality growth for high-cardinality features."""
+    if feature.get("kind") == "high_cardinality":
+        level = thresholds["cardinality_ratio"]
+        return theme.severity(
+            (feature.get("cardinality") or {}).get("ratio"), level.critical, level.warning
+        )
+    level = thresholds["psi"]
+    return theme.severity(feature.get("psi"), level.critical, level.warning)
+
+
+def drift_order(features: dict, thresholds: dict) -> list[str]:
+    """Feature names, most drifted first (severity, then PSI or cardinality ratio)."""
+    rank = {"critical": 0, "warning": 1, "ok": 2, None: 3}
+
+    def key(name: str) -> tuple:
+        f = features[name]
+        score = (
+            f.get("psi")
+            if f.get("kind") != "high_cardinality"
+            else (f.get("cardinality") or {}).get("ratio")
+        )
+        return (
+            rank[feature_severity(f, thresholds)],
+            -(score if theme.is_number(score) else 0),
+            name,
+        )
+
+    return sorted(features, key=key)
+
+
+class DriftMonitoring(MonitorPage):
+    """Every drift measure of the window, with the thresholds they are judged by."""
+
+    title: ClassVar[str] = "Drift Monitoring"
+
+    def _build(self) -> list[Any]:
+        thresholds = self.monitor.config.thresholds
+        psi, card = thresholds["psi"], thresholds["cardinality_ratio"]
+        kl = thresholds["prediction_kl"]
+        psi_card, self.psi_body = section(
+            "PSI per feature",
+            note=f"Population stability index of each numerical and categorical feature; dashed lines: "
+            f"warning {theme.format_metric(psi.warning, 2)}, critical {theme.format_metric(psi.critical, 2)}.",
+            min_height=charts.HEIGHT,
+        )
+        card_card, self.cardinality_body = section(
+            "Cardinality growth",
+            note=f"Distinct values in production ÷ in reference for high-cardinality features; dashed lines: "
+            f"warning {theme.format_number(card.warning)}, critical {theme.format_number(card.critical)}.",
+            min_height=charts.HEIGHT,
+        )
+        self.kl_card = KpiCard("Prediction KL")
+        self.js_card = KpiCard("Prediction JS")
+        prediction_card, self.prediction_body = section(
+            "Prediction drift",
+            note=f"Share of each predicted class in the reference and in production; KL warning at "
+            f"{theme.format_metric(kl.warning, 2)}, critical at {theme.format_metric(kl.critical, 2)}.",
+            min_height=charts.HEIGHT,
+        )
+        trend_card, self.kl_trend_body = section(
+            "Prediction KL over time",
+            note="KL divergence of each time bucket's predicted classes from the reference.",
+            min_height=charts.HEIGHT,
+        )
+        self.feature = pn.widgets.Select(label="Feature", options=[], width=280)
+        self.feature.param.watch(self._feature_changed, "value")
+        compare_card, self.compare_body = section(
+            "Reference vs production distribution",
+            self.feature,
+            note="Share of rows per bin (numerical) or per value (categorical, most frequent values).",
+            min_height=charts.HEIGHT,
+        )
+        self.distribution_body = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
+        self.compare_body.append(self.distribution_body)
+        table_card, self.table_body = section(
+            "Numerical drift",
+            note="PSI, two-sample Kolmogorov–Smirnov statistic D and its p-value, and the Wasserstein "
+            "distance in reference standard deviations. Categorical tests are on Feature Statistics.",
+        )
+        heat_card, self.heatmap_body = section(
+            "Drift over time",
+            note="PSI of each feature per time bucket in the severity colours (grey: fewer than "
+            f"{charts.MIN_BUCKET_ROWS} rows). Drag across the time axis to set the window of every page.",
+            min_height=charts.HEIGHT,
+        )
+        self.heatmap_stream: hv.streams.BoundsX | None = None
+        self._buckets: list[dict] = []
+        self._width = charts.bucket_width(None)
+        self._order: list[str] = []
+        return [
+            pn.Row(psi_card, card_card, sizing_mode="stretch_width"),
+            pn.Row(prediction_card, trend_card, sizing_mode="stretch_width"),
+            compare_card,
+            table_card,
+            heat_card,
+        ]
+
+    def reload(self) -> None:
+        monitor = self.monitor
+        self.load(
+            "report",
+            lambda: data_report(monitor),
+            self._draw_report,
+            self.psi_body,
+            self.cardinality_body,
+            self.prediction_body,
+            self.table_body,
+        )
+        self.load(
+            "over_time",
+            monitor.drift_over_time,
+            self._draw_over_time,
+            self.heatmap_body,
+            self.kl_trend_body,
+        )
+        self._load_distribution()
+
+    # -- from the report -------------------------------------------------------------------
+    def _draw_report(self, report: dict) -> None:
+        thresholds = self.monitor.config.thresholds
+        features = report.get("features") or {}
+        production = (report.get("rows") or {}).get("inputs")
+        self._order = drift_order(features, thresholds)
+        self._draw_psi(features, thresholds, production)
+        self._draw_cardinality(features, thresholds, production)
+        self._draw_prediction(report.get("prediction_drift") or {}, thresholds)
+        self._draw_table(features, thresholds, production)
+        options = list(self._order)
+        value = self.feature.value
+        if value not in options:
+            # The most drifted feature whose distribution reads as a chart (not an address).
+            readable = [n for n in options if features[n].get("kind") != "high_cardinality"]
+            value = (readable or options or [None])[0]
+        self.feature.param.update(options=options, value=value)
+        if not options:
+            self.distribution_body.objects = [
+                empty_state(
+                    "No features to compare.",
+                    "The reference file has no feature columns Driftdeck can read; see README, section Data.",
+                )
+            ]
+
+    def _draw_psi(self, features: dict, thresholds: dict, production: Any) -> None:
+        rows = [
+            {"feature": name, "value": f["psi"], "JS": theme.format_metric(f.get("js"))}
+            for name, f in features.items()
+            if f.get("kind") != "high_cardinality" and theme.is_number(f.get("psi"))
+        ]
+        if not rows:
+            self.psi_body.objects = [
+                missing_production(self.monitor)
+                if not production
+                else empty_state(
+                    "No feature has a PSI for this window.",
+                    "PSI needs a numerical or categorical feature present in both the reference and production inputs.",
+                )
+            ]
+            return
+        rows.sort(key=lambda r: -r["value"])
+        chart = charts.severity_bars(
+            rows, thresholds["psi"], "PSI", extra_hover=[("Jensen–Shannon", "@JS")]
+        )
+        self.psi_body.objects = [charts.plot_pane(chart, charts.HEIGHT)]
+
+    def _draw_cardinality(self, features: dict, thresholds: dict, production: Any) -> None:
+        rows = []
+        for name, f in features.items():
+            c = f.get("cardinality") or {}
+            if f.get("kind") == "high_cardinality" and theme.is_number(c.get("ratio")):
+                rows.append(
+                    {
+                        "feature": name,
+                        "value": c["ratio"],
+                        "reference": theme.format_count(c.get("reference")),
+                        "production": theme.format_count(c.get("production")),
+                        "new_share": theme.format_share(c.get("new_value_share")),
+                    }
+                )
+        if not rows:
+            has_high = any(f.get("kind") == "high_cardinality" for f in features.values())
+            if has_high and not production:
+                self.cardinality_body.objects = [missing_production(self.monitor)]
+            else:
+                self.cardinality_body.objects = [
+                    empty_state(
+                        "No high-cardinality features.",
+                        "Columns with many distinct values (addresses, ids) are judged by cardinality growth: "
+                        "list them in [columns] high_cardinality in driftdeck.toml.",
+                    )
+                ]
+            return
+        rows.sort(key=lambda r: -r["value"])
+        chart = charts.severity_bars(
+            rows,
+            thresholds["cardinality_ratio"],
+            "Cardinality ratio",
+            text=lambda v: f"{v:.2f}×",
+            extra_hover=[
+                ("Distinct (reference)", "@reference"),
+                ("Distinct (production)", "@production"),
+                ("New-value share", "@new_share"),
+            ],
+        )
+        lines = [
+            f"{r['feature']}: {r['reference']} → {r['production']} distinct values; "
+            f"{r['new_share']} of production rows carry a value never seen in the reference"
+            for r in rows
+        ]
+        self.cardinality_body.objects = [
+            charts.plot_pane(chart, charts.HEIGHT - 40),
+            *(note_pane(line) for line in lines),
+        ]
+
+    def _draw_prediction(self, prediction: dict, thresholds: dict) -> None:
+        level = thresholds["prediction_kl"]
+        kl, js = prediction.get("kl"), prediction.get("js")
+        self.kl_card.show(
+            kl,
+            theme.format_metric(kl),
+            "reference vs production classes",
+            theme.severity(kl, level.critical, level.warning),
+        )
+        self.js_card.show(js, theme.format_metric(js), "Jensen–Shannon distance (base 2)")
+        chart = charts.class_share_bars(prediction.get("reference"), prediction.get("production"))
+        if chart is None or not prediction.get("production"):
+            self.prediction_body.objects = [
+                empty_state(
+                    "No prediction drift to show.",
+                    f"Needs the reference target or prediction column ([columns] target) and production "
+                    f"predictions ({self.monitor.config.predictions}); see README.",
+                )
+            ]
+            return
+        self.prediction_body.objects = [
+            pn.FlexBox(self.kl_card.pane, self.js_card.pane, sizing_mode="stretch_width"),
+            charts.plot_pane(chart, charts.HEIGHT - 60),
+        ]
+
+    def _draw_table(self, features: dict, thresholds: dict, production: Any) -> None:
+        level = thresholds["psi"]
+        rows = []
+        for name in self._order:
+            f = features[name]
+            if f.get("kind") != "numerical":
+                continue
+            ks = f.get("ks") or {}
+            rows.append(
+                {
+                    "Feature": name,
+                    "Severity": theme.severity(f.get("psi"), level.critical, level.warning)
+                    or theme.NO_VALUE,
+                    "PSI": _float(f.get("psi")),
+                    "KS D": _float(ks.get("statistic")),
+                    "KS p-value": theme.format_pvalue(ks.get("pvalue")),
+                    "Wasserstein (σ)": _float(f.get("wasserstein")),
+                    "Jensen–Shannon": _float(f.get("js")),
+                    "Note": f.get("reason") or "",
+                }
+            )
+        if not rows:
+            self.table_body.objects = [
+                missing_production(self.monitor)
+                if not production
+                else empty_state(
+                    "No numerical features.",
+                    "List numerical columns in [columns] numerical, or check the column types; see README.",
+                )
+            ]
+            return
+        frame = pd.DataFrame(rows)
+        if not frame["Note"].any():
+            frame = frame.drop(columns="Note")
+        self.drift_table = pn.widgets.Tabulator(
+            frame,
+            disabled=True,
+            show_index=False,
+            selectable=False,
+            layout="fit_data_stretch",
+            sizing_mode="stretch_width",
+            formatters={c: METRIC for c in ("PSI", "KS D", "Wasserstein (σ)", "Jensen–Shannon")},
+            text_align={"KS p-value": "right", "Severity": "center"},
+        )
+        self.drift_table.style.map(_severity_style, subset=["Severity"])
+        self.table_body.objects = [self.drift_table]
+
+    # -- over time ---------------------------------------------------------------------------
+    def _draw_over_time(self, over_time: dict) -> None:
+        thresholds = self.monitor.config.thresholds
+        self._buckets = list(over_time.get("buckets") or [])
+        self._width = charts.bucket_width(over_time.get("width"))
+        heat = charts.drift_heatmap(over_time, thresholds["psi"])
+        if heat is None:
+            self.heatmap_stream = None
+            self.heatmap_body.objects = [
+                missing_production(self.monitor)
+                if not self._buckets
+                else empty_state(
+                    "No feature to follow over time.",
+                    "Needs production inputs with a timestamp column ([columns] timestamp).",
+                )
+            ]
+        else:
+            self.heatmap_stream = hv.streams.BoundsX(source=heat, boundsx=None)
+            self.heatmap_stream.add_subscriber(self._heatmap_selected)
+            self.heatmap_body.objects = [charts.plot_pane(heat)]
+        trend = charts.kl_trend(over_time.get("predictions") or [], thresholds["prediction_kl"])
+        if trend is None:
+            self.kl_trend_body.objects = [
+                empty_state(
+                    "No prediction KL over time.",
+                    f"Needs production predictions with a timestamp ({self.monitor.config.predictions}) and "
+                    "a reference target; see README.",
+                )
+            ]
+        else:
+            self.kl_trend_body.objects = [charts.plot_pane(trend, charts.HEIGHT)]
+
+    def _heatmap_selected(self, boundsx: tuple | None = None, **_: Any) -> None:
+        if boundsx:
+            self.select_window(charts.snap_to_buckets(*boundsx, self._buckets, self._width))
+
+    # -- any feature ---------------------------------------------------------------------------
+    def _feature_changed(self, _event: Any) -> None:
+        self._load_distribution()
+
+    def _load_distribution(self) -> None:
+        name = self.feature.value
+        if not name:
+            return
+        self.load(
+            "distribution",
+            lambda: self.monitor.distribution(name),
+            self._draw_distribution,
+            self.distribution_body,
+        )
+
+    def _draw_distribution(self, dist: dict) -> None:
+        chart = charts.distribution_chart(dist)
+        if chart is None:
+            self.distribution_body.objects = [
+                empty_state(
+                    f"No values of “{dist.get('feature')}” to compare in this window.",
+                    "The feature is missing on one side or has only missing values; widen the time window or check the inputs.",
+                )
+            ]
+            return
+        self.distribution_body.objects = [charts.plot_pane(chart)]
+
+
+def _float(value: Any) -> float:
+    return float(value) if theme.is_number(value) else float("nan")
+
+
+def _severity_style(value: Any) -> str:
+    if value in theme.SEVERITY_COLORS:
+        return f"color: {theme.severity_color(value)}; font-weight: 600"
+    return ""

@@ -1,0 +1,517 @@
+"""Feature Statistics: every feature's statistics on both sides with its drift and quality status,
+and a detail view of one feature (distributions, ECDF, new categories, data-quality findings)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pandas as pd
+import panel as pn
+
+from app import theme
+from app.pages import charts
+from app.pages.base import MonitorPage, data_report
+from app.pages.cards import (
+    KpiCard,
+    chips,
+    empty_state,
+    missing_production,
+    note_pane,
+    section,
+    severity_label,
+    stats_table,
+)
+from app.pages.drift import METRIC, drift_order
+
+DRIFT_METRICS = ("psi", "cardinality_ratio", "ks")
+QUALITY_METRICS = ("missing_share_increase", "unseen_share")
+RANK = {"critical": 0, "warning": 1, "ok": 2}
+KIND_LABELS = {
+    "numerical": "numerical",
+    "categorical": "categorical",
+    "high_cardinality": "high cardinality",
+}
+NUMERICAL_STATS = (
+    ("mean", "Mean"),
+    ("std", "Std (ddof=1)"),
+    ("min", "Min"),
+    ("p25", "25th percentile"),
+    ("median", "Median"),
+    ("p75", "75th percentile"),
+    ("max", "Max"),
+)
+
+
+def worst(levels: list[str | None]) -> str | None:
+    """The most severe of some severities (None when there are none)."""
+    known = [level for level in levels if level in RANK]
+    return min(known, key=RANK.__getitem__) if known else None
+
+
+def _side(feature: dict, side: str) -> dict:
+    return ((feature.get("summary") or {}).get(side)) or {}
+
+
+def _top(summary: dict) -> str:
+    top = summary.get("top") or []
+    if not top:
+        return theme.NO_VALUE
+    first = top[0]
+    return f"{first['value']} ({theme.format_share(first.get('share'))})"
+
+
+def _float(value: Any) -> float:
+    return float(value) if theme.is_number(value) else float("nan")
+
+
+class FeatureStatistics(MonitorPage):
+    """A table of every feature, and the details of the one selected."""
+
+    title: ClassVar[str] = "Feature Statistics"
+
+    def _build(self) -> list[Any]:
+        table_card, self.table_body = section(
+            "Every feature",
+            note="Summary statistics of the reference and of production in the window, the drift test of "
+            "each feature (KS for numerical, chi-square for categorical) and its drift and data-quality "
+            "status. Click a row for its details.",
+            min_height=200,
+        )
+        self.feature = pn.widgets.Select(label="Feature", options=[], width=280)
+        self.feature.param.watch(self._feature_changed, "value")
+        self.detail_cards = pn.FlexBox(sizing_mode="stretch_width")
+        self.distribution_body = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
+        self.ecdf_body = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
+        self.summary_body = pn.Column(sizing_mode="stretch_width")
+        self.quality_body = pn.Column(sizing_mode="stretch_width")
+        self._detail_objects = [
+            self.feature,
+            self.detail_cards,
+            pn.Row(self.distribution_body, self.ecdf_body, sizing_mode="stretch_width"),
+            pn.Row(
+                pn.Column(
+                    _heading("Summary statistics"), self.summary_body, sizing_mode="stretch_width"
+                ),
+                pn.Column(_heading("Data quality"), self.quality_body, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            ),
+        ]
+        detail_card, self.detail_body = section(
+            "Feature detail", *self._detail_objects, min_height=charts.HEIGHT
+        )
+        self.table: pn.widgets.Tabulator | None = None
+        self._report: dict = {}
+        return [table_card, detail_card]
+
+    def reload(self) -> None:
+        monitor = self.monitor
+        self.load(
+            "report",
+            lambda: data_report(monitor),
+            self._draw_report,
+            self.table_body,
+            self.detail_body,
+        )
+        self._load_distribution()
+
+    # -- the table -----------------------------------------------------------------------------
+    def feature_status(self, name: str) -> tuple[str | None, str | None]:
+        """(drift status, data-quality status) of a feature from the report's alerts."""
+        report = self._report
+        feature = (report.get("features") or {}).get(name) or {}
+        alerts = [a for a in report.get("alerts") or [] if a.get("feature") == name]
+        drift = worst([a["severity"] for a in alerts if a.get("metric") in DRIFT_METRICS])
+        quality = worst([a["severity"] for a in alerts if a.get("metric") in QUALITY_METRICS])
+        measured = theme.is_number(feature.get("psi")) or theme.is_number(
+            (feature.get("cardinality") or {}).get("ratio")
+        )
+        schema = (report.get("data_quality") or {}).get("schema") or {}
+        schema_issue = (
+            name in (schema.get("only_in_reference") or [])
+            or name in (schema.get("only_in_production") or [])
+            or any(c.get("column") == name for c in schema.get("type_changes") or [])
+        )
+        return (
+            drift or ("ok" if measured else None),
+            quality or ("warning" if schema_issue else "ok" if measured else None),
+        )
+
+    def rows(self) -> pd.DataFrame:
+        """The table: one row per feature, most drifted first."""
+        features = self._report.get("features") or {}
+        rows = []
+        for name in drift_order(features, self.monitor.config.thresholds):
+            f = features[name]
+            ref, prod = _side(f, "reference"), _side(f, "production")
+            drift, quality = self.feature_status(name)
+            kind = f.get("kind")
+            if kind == "numerical":
+                test, stat, pvalue = (
+                    "KS",
+                    (f.get("ks") or {}).get("statistic"),
+                    (f.get("ks") or {}).get("pvalue"),
+                )
+            elif kind == "categorical":
+                test, stat, pvalue = (
+                    "χ²",
+                    (f.get("chi2") or {}).get("statistic"),
+                    (f.get("chi2") or {}).get("pvalue"),
+                )
+            else:
+                test, stat, pvalue = (
+                    "cardinality ratio",
+                    (f.get("cardinality") or {}).get("ratio"),
+                    None,
+                )
+            numeric = kind == "numerical"
+            rows.append(
+                {
+                    "feature": name,
+                    "type": KIND_LABELS.get(kind, str(kind)),
+                    "drift": drift or theme.NO_VALUE,
+                    "quality": quality or theme.NO_VALUE,
+                    "psi": _float(f.get("psi")),
+                    "test": test,
+                    "statistic": _float(stat),
+                    "pvalue": theme.format_pvalue(pvalue),
+                    "rows_ref": theme.format_count(ref.get("rows")),
+                    "missing_ref": theme.format_share(ref.get("missing_share")),
+                    "distinct_ref": theme.format_count(ref.get("distinct")),
+                    "mean_ref": theme.format_number(ref.get("mean")) if numeric else theme.NO_VALUE,
+                    "std_ref": theme.format_number(ref.get("std")) if numeric else theme.NO_VALUE,
+                    "median_ref": theme.format_number(ref.get("median"))
+                    if numeric
+                    else theme.NO_VALUE,
+                    "top_ref": theme.NO_VALUE if numeric else _top(ref),
+                    "rows_prod": theme.format_count(prod.get("rows")),
+                    "missing_prod": theme.format_share(prod.get("missing_share")),
+                    "distinct_prod": theme.format_count(prod.get("distinct")),
+                    "mean_prod": theme.format_number(prod.get("mean"))
+                    if numeric
+                    else theme.NO_VALUE,
+                    "std_prod": theme.format_number(prod.get("std")) if numeric else theme.NO_VALUE,
+                    "median_prod": theme.format_number(prod.get("median"))
+                    if numeric
+                    else theme.NO_VALUE,
+                    "top_prod": theme.NO_VALUE if numeric else _top(prod),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def _draw_report(self, report: dict) -> None:
+        self._report = report
+        frame = self.rows()
+        if frame.empty:
+            self.table = None
+            self.table_body.objects = [
+                empty_state(
+                    "No features found.",
+                    "Driftdeck reads the feature columns of the reference file; see README, section Data.",
+                )
+            ]
+            self.detail_body.objects = [self.feature]
+            return
+        frame = frame.drop(columns=["rows_ref", "rows_prod"])
+        side = ("missing", "distinct", "mean", "std", "median", "top")
+        titles = {
+            "feature": "Feature",
+            "type": "Type",
+            "drift": "Drift",
+            "quality": "Quality",
+            "psi": "PSI",
+            "test": "Test",
+            "statistic": "Statistic",
+            "pvalue": "p-value",
+            **{
+                f"{s}_{k}": s.capitalize() if s != "top" else "Top value"
+                for s in side
+                for k in ("ref", "prod")
+            },
+        }
+        self.table = pn.widgets.Tabulator(
+            frame,
+            titles=titles,
+            groups={
+                "Reference": [f"{s}_ref" for s in side],
+                "Production (window)": [f"{s}_prod" for s in side],
+            },
+            formatters={"psi": METRIC, "statistic": METRIC},
+            text_align={
+                c: "right"
+                for c in frame.columns
+                if c not in ("feature", "type", "drift", "quality", "test", "top_ref", "top_prod")
+            },
+            frozen_columns=["feature"],
+            disabled=True,
+            show_index=False,
+            selectable=1,
+            layout="fit_data_table",
+            sizing_mode="stretch_width",
+            max_height=420,
+        )
+        self.table.style.map(_severity_style, subset=["drift", "quality"])
+        self.table.param.watch(self._row_selected, "selection")
+        if not (report.get("rows") or {}).get("inputs"):
+            self.table_body.objects = [missing_production(self.monitor), self.table]
+        else:
+            self.table_body.objects = [self.table]
+        options = list(frame["feature"])
+        value = self.feature.value
+        if value not in options:
+            features = report.get("features") or {}
+            readable = [n for n in options if features[n].get("kind") != "high_cardinality"]
+            value = (readable or options)[0]
+        self.detail_body.objects = list(self._detail_objects)
+        changed = value != self.feature.value
+        self.feature.param.update(options=options, value=value)
+        if not changed:
+            self._draw_detail()
+
+    def _row_selected(self, event: Any) -> None:
+        if event.new and self.table is not None:
+            self.feature.value = self.table.value.iloc[event.new[0]]["feature"]
+
+    # -- the detail ----------------------------------------------------------------------------
+    def _feature_changed(self, _event: Any) -> None:
+        self._draw_detail()
+        self._load_distribution()
+
+    def _load_distribution(self) -> None:
+        name = self.feature.value
+        if name:
+            self.load(
+                "distribution",
+                lambda: self.monitor.distribution(name),
+                self._draw_distribution,
+                self.distribution_body,
+                self.ecdf_body,
+            )
+
+    def _draw_distribution(self, dist: dict) -> None:
+        name = dist.get("feature")
+        chart = charts.distribution_chart(dist)
+        if chart is None:
+            self.distribution_body.objects = [
+                empty_state(
+                    f"No values of “{name}” to compare in this window.",
+                    "The feature is missing on one side or has only missing values.",
+                )
+            ]
+        else:
+            self.distribution_body.objects = [
+                _heading("Distribution"),
+                charts.plot_pane(chart),
+            ]
+        if dist.get("kind") == "numerical":
+            ecdf = charts.ecdf_chart(dist)
+            self.ecdf_body.objects = [
+                _heading("Cumulative distribution (ECDF)"),
+                charts.plot_pane(ecdf)
+                if ecdf is not None
+                else empty_state("No values to accumulate."),
+            ]
+        else:
+            self.ecdf_body.objects = self._new_categories(name)
+
+    def _new_categories(self, name: str) -> list[Any]:
+        feature = (self._report.get("features") or {}).get(name) or {}
+        unseen = _side(feature, "production").get("unseen") or []
+        header = _heading("New categories (never in the reference)")
+        if feature.get("kind") == "high_cardinality":
+            c = feature.get("cardinality") or {}
+            text = (
+                f"{theme.format_share(c.get('new_value_share'))} of production rows carry a value never seen in the "
+                f"reference ({theme.format_count(c.get('production'))} distinct values in production, "
+                f"{theme.format_count(c.get('reference'))} in the reference)."
+            )
+            return [header, note_pane(text)]
+        if not unseen:
+            return [header, note_pane("None: every production value occurs in the reference.")]
+        items = [(str(u.get("value")), theme.format_share(u.get("share"))) for u in unseen]
+        return [
+            header,
+            chips(items, theme.PRODUCTION_COLOR),
+            note_pane("Share of non-missing production rows."),
+        ]
+
+    def _draw_detail(self) -> None:
+        name = self.feature.value
+        features = self._report.get("features") or {}
+        if not name or name not in features:
+            return
+        feature = features[name]
+        thresholds = self.monitor.config.thresholds
+        drift, quality = self.feature_status(name)
+        kind = feature.get("kind")
+        cards = [KpiCard("Drift status"), KpiCard("Data quality")]
+        cards[0].show(drift, drift or theme.NO_VALUE, KIND_LABELS.get(kind, str(kind)), drift)
+        cards[1].show(quality, quality or theme.NO_VALUE, "see findings below", quality)
+        if kind == "high_cardinality":
+            c = feature.get("cardinality") or {}
+            level = thresholds["cardinality_ratio"]
+            ratio = KpiCard("Cardinality ratio")
+            ratio.show(
+                c.get("ratio"),
+                f"{theme.format_number(c.get('ratio'))}×",
+                f"{theme.format_count(c.get('reference'))} → {theme.format_count(c.get('production'))} distinct",
+                theme.severity(c.get("ratio"), level.critical, level.warning),
+            )
+            new = KpiCard("New-value share")
+            new.show(
+                c.get("new_value_share"),
+                theme.format_share(c.get("new_value_share")),
+                "production rows with unseen values",
+            )
+            cards += [ratio, new]
+        else:
+            level = thresholds["psi"]
+            psi = KpiCard("PSI")
+            psi.show(
+                feature.get("psi"),
+                theme.format_metric(feature.get("psi")),
+                f"Jensen–Shannon {theme.format_metric(feature.get('js'))}",
+                theme.severity(feature.get("psi"), level.critical, level.warning),
+            )
+            cards.append(psi)
+            if kind == "numerical":
+                ks = feature.get("ks") or {}
+                test = KpiCard("KS statistic D")
+                test.show(
+                    ks.get("statistic"),
+                    theme.format_metric(ks.get("statistic")),
+                    f"p-value {theme.format_pvalue(ks.get('pvalue'))}",
+                )
+                wasserstein = KpiCard("Wasserstein")
+                wasserstein.show(
+                    feature.get("wasserstein"),
+                    theme.format_metric(feature.get("wasserstein")),
+                    "in reference standard deviations",
+                )
+                cards += [test, wasserstein]
+            else:
+                chi2 = feature.get("chi2") or {}
+                test = KpiCard("Chi-square")
+                test.show(
+                    chi2.get("statistic"),
+                    theme.format_number(chi2.get("statistic")),
+                    f"p-value {theme.format_pvalue(chi2.get('pvalue'))}",
+                )
+                cards.append(test)
+        self.detail_cards.objects = [card.pane for card in cards]
+        self.summary_body.objects = [self._summary(feature)]
+        self.quality_body.objects = self._quality(name, feature)
+
+    def _summary(self, feature: dict) -> Any:
+        ref, prod = _side(feature, "reference"), _side(feature, "production")
+        rows = [
+            ["Rows", theme.format_count(ref.get("rows")), theme.format_count(prod.get("rows"))],
+            [
+                "Missing",
+                theme.format_count(ref.get("missing")),
+                theme.format_count(prod.get("missing")),
+            ],
+            [
+                "Missing share",
+                theme.format_share(ref.get("missing_share")),
+                theme.format_share(prod.get("missing_share")),
+            ],
+            [
+                "Distinct values",
+                theme.format_count(ref.get("distinct")),
+                theme.format_count(prod.get("distinct")),
+            ],
+        ]
+        if feature.get("kind") == "numerical":
+            rows += [
+                [label, theme.format_number(ref.get(key)), theme.format_number(prod.get(key))]
+                for key, label in NUMERICAL_STATS
+            ]
+        else:
+            ref_top, prod_top = ref.get("top") or [], prod.get("top") or []
+            for i in range(min(5, max(len(ref_top), len(prod_top)))):
+                rows.append(
+                    [
+                        f"Top value {i + 1}",
+                        *(
+                            f"{top[i]['value']} ({theme.format_share(top[i].get('share'))})"
+                            if i < len(top)
+                            else theme.NO_VALUE
+                            for top in (ref_top, prod_top)
+                        ),
+                    ]
+                )
+        return stats_table(["Statistic", "Reference", "Production"], rows)
+
+    def _quality(self, name: str, feature: dict) -> list[Any]:
+        report = self._report
+        thresholds = self.monitor.config.thresholds
+        found = ((report.get("data_quality") or {}).get("features") or {}).get(name) or {}
+        schema = (report.get("data_quality") or {}).get("schema") or {}
+        rows = []
+        if name in (schema.get("only_in_reference") or []):
+            rows.append(
+                [
+                    "Schema",
+                    "only in the reference (not in production inputs)",
+                    severity_label("warning"),
+                ]
+            )
+        if name in (schema.get("only_in_production") or []):
+            rows.append(
+                ["Schema", "only in production (not in the reference)", severity_label("warning")]
+            )
+        for change in schema.get("type_changes") or []:
+            if change.get("column") == name:
+                rows.append(
+                    [
+                        "Type change",
+                        f"{change.get('reference')} → {change.get('production')}",
+                        severity_label("warning"),
+                    ]
+                )
+        if feature.get("reason"):
+            rows.append(["Note", str(feature["reason"]), theme.NO_VALUE])
+        if found:
+            level = thresholds["missing_share_increase"]
+            increase = found.get("missing_share_increase")
+            rows.append(
+                [
+                    "Missing share",
+                    f"{theme.format_share(found.get('missing_share_reference'))} → {theme.format_share(found.get('missing_share_production'))}",
+                    severity_label(theme.severity(increase, level.critical, level.warning)),
+                ]
+            )
+            if "out_of_range_share" in found:
+                rows.append(
+                    [
+                        "Outside the reference range",
+                        theme.format_share(found.get("out_of_range_share"), 2),
+                        theme.NO_VALUE,
+                    ]
+                )
+            if "unseen_share" in found:
+                level = thresholds["unseen_share"]
+                share = found.get("unseen_share")
+                judged = feature.get("kind") != "high_cardinality"
+                rows.append(
+                    [
+                        "Unseen categories",
+                        theme.format_share(share, 2),
+                        severity_label(theme.severity(share, level.critical, level.warning))
+                        if judged
+                        else "by cardinality",
+                    ]
+                )
+        if not rows:
+            return [note_pane("No data-quality findings for this feature in this window.")]
+        return [stats_table(["Check", "Finding", "Status"], rows, raw_html_columns=(2,))]
+
+
+def _heading(text: str) -> pn.pane.HTML:
+    return pn.pane.HTML(f"<h4 style='margin: 4px 10px'>{text}</h4>", sizing_mode="stretch_width")
+
+
+def _severity_style(value: Any) -> str:
+    if value in theme.SEVERITY_COLORS:
+        return f"color: {theme.severity_color(value)}; font-weight: 600"
+    return ""

@@ -1,0 +1,267 @@
+"""Overview: the headline numbers, predictions over time (select a range to set the window),
+the predicted class mix and the model's performance across training runs."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import holoviews as hv
+import panel as pn
+
+from app import theme
+from app.pages import charts
+from app.pages.base import MonitorPage, data_report
+from app.pages.cards import KpiCard, empty_state, missing_production, section
+from app.pages.training import training_scores
+
+SEVERITY_ORDER = ("critical", "warning", "ok")
+
+
+class Overview(MonitorPage):
+    """KPI cards, the predictions timeline that sets the time window, class mix, performance trend."""
+
+    title: ClassVar[str] = "Overview"
+
+    def _build(self) -> list[Any]:
+        self.kpis: dict[str, KpiCard] = {
+            "predictions": KpiCard("Predictions"),
+            "critical": KpiCard("Critical alerts"),
+            "warnings": KpiCard("Warnings"),
+            "dataset_drift": KpiCard("Dataset drift"),
+            "max_psi": KpiCard("Max feature PSI"),
+            "prediction_kl": KpiCard("Prediction drift (KL)"),
+            "accuracy": KpiCard("Model accuracy"),
+        }
+        self.kpi_row = pn.FlexBox(
+            *(card.pane for card in self.kpis.values()), sizing_mode="stretch_width", min_height=110
+        )
+        self.accuracy_box = self.kpis["accuracy"].pane
+        timeline, self.timeline_body = section(
+            "Predictions over time",
+            note="Rows per time bucket by predicted class. Drag across the chart to set the time "
+            "window of every page; “Reset time window” returns to all rows.",
+            min_height=charts.HEIGHT,
+        )
+        classes, self.classes_body = section(
+            "Predicted classes (production)", min_height=charts.HEIGHT
+        )
+        trend, self.trend_body = section(
+            "Model performance across training runs", min_height=charts.HEIGHT
+        )
+        self.timeline_stream: hv.streams.BoundsX | None = None
+        self._buckets: list[dict] = []
+        self._width = charts.bucket_width(None)
+        return [
+            self.kpi_row,
+            timeline,
+            pn.Row(classes, trend, sizing_mode="stretch_width"),
+        ]
+
+    def reload(self) -> None:
+        monitor = self.monitor
+        report_cards = [card.pane for key, card in self.kpis.items() if key != "accuracy"]
+        self.load(
+            "report",
+            lambda: data_report(monitor),
+            self._draw_report,
+            *report_cards,
+            self.classes_body,
+        )
+        self.load("timeline", monitor.drift_over_time, self._draw_timeline, self.timeline_body)
+        self.load("accuracy", self._accuracy, self._draw_accuracy, self.accuracy_box)
+        self.load(
+            "runs", lambda: training_scores(monitor.config), self._draw_trend, self.trend_body
+        )
+
+    # -- KPI cards and class mix ----------------------------------------------------------
+    def _draw_report(self, report: dict) -> None:
+        thresholds = self.monitor.config.thresholds
+        rows = report.get("rows") or {}
+        windowed = self.monitor.start is not None or self.monitor.end is not None
+        scope = "in the selected window" if windowed else "all production rows"
+        predictions, inputs = rows.get("predictions"), rows.get("inputs")
+        card = self.kpis["predictions"]
+        if predictions is not None:
+            card.show(
+                predictions,
+                _count(predictions),
+                f"{scope} · {theme.format_count(inputs)} inputs",
+                tooltip=theme.format_count(predictions),
+            )
+        elif inputs is not None:
+            card.show(
+                inputs,
+                _count(inputs),
+                f"inputs {scope} (no predictions file)",
+                tooltip=theme.format_count(inputs),
+            )
+        else:
+            card.show(None, theme.NO_VALUE, "No production data yet")
+
+        alerts = report.get("alerts") or []
+        critical = [a for a in alerts if a.get("severity") == "critical"]
+        warnings = [a for a in alerts if a.get("severity") == "warning"]
+        self.kpis["critical"].show(
+            len(critical),
+            str(len(critical)),
+            "retraining recommended"
+            if report.get("retraining_recommended")
+            else _features(critical),
+            "critical" if critical else "ok",
+            tooltip="; ".join(a.get("message", "") for a in critical),
+        )
+        self.kpis["warnings"].show(
+            len(warnings),
+            str(len(warnings)),
+            _features(warnings),
+            "warning" if warnings else "ok",
+            tooltip="; ".join(a.get("message", "") for a in warnings),
+        )
+
+        drift = report.get("dataset_drift") or {}
+        share = drift.get("share")
+        judged, drifted = drift.get("judged_features") or 0, drift.get("drifted_features") or 0
+        level = (
+            "critical"
+            if drift.get("drifted")
+            else "warning"
+            if drifted
+            else "ok"
+            if judged
+            else None
+        )
+        psi_level = thresholds["psi"]
+        self.kpis["dataset_drift"].show(
+            share,
+            theme.format_share(share, 0),
+            f"{drifted} of {judged} features at PSI ≥ {theme.format_metric(psi_level.critical, 2)}"
+            if judged
+            else "no features to compare",
+            level,
+        )
+
+        psis = [
+            (name, f["psi"])
+            for name, f in (report.get("features") or {}).items()
+            if theme.is_number(f.get("psi"))
+        ]
+        if psis:
+            name, value = max(psis, key=lambda item: item[1])
+            self.kpis["max_psi"].show(
+                value,
+                theme.format_metric(value),
+                f"feature “{name}”",
+                theme.severity(value, psi_level.critical, psi_level.warning),
+            )
+        else:
+            self.kpis["max_psi"].show(None, theme.NO_VALUE, "no feature on both sides")
+
+        prediction = report.get("prediction_drift") or {}
+        kl = prediction.get("kl")
+        kl_level = thresholds["prediction_kl"]
+        self.kpis["prediction_kl"].show(
+            kl,
+            theme.format_metric(kl),
+            f"JS {theme.format_metric(prediction.get('js'))} · warn at {theme.format_metric(kl_level.warning, 2)}"
+            if theme.is_number(kl)
+            else "no predictions to compare",
+            theme.severity(kl, kl_level.critical, kl_level.warning),
+        )
+
+        if not rows.get("inputs") and not rows.get("predictions"):
+            self.classes_body.objects = [missing_production(self.monitor)]
+            return
+        production = prediction.get("production")
+        if not production:
+            self.classes_body.objects = [
+                empty_state(
+                    "No production predictions to show.",
+                    f"Driftdeck reads predictions from {self.monitor.config.predictions} (the column "
+                    "named in [columns] prediction); see README.",
+                )
+            ]
+            return
+        reference = prediction.get("reference") or {}
+        plot = charts.donut(production, reference)
+        self.classes_body.objects = [
+            pn.pane.Bokeh(plot, sizing_mode="stretch_width", height=charts.HEIGHT)
+        ]
+
+    # -- timeline ----------------------------------------------------------------------------
+    def _draw_timeline(self, over_time: dict) -> None:
+        self._buckets = list(over_time.get("buckets") or [])
+        self._width = charts.bucket_width(over_time.get("width"))
+        chart = charts.predictions_timeline(over_time)
+        if chart is None:
+            self.timeline_stream = None
+            self.timeline_body.objects = [missing_production(self.monitor)]
+            return
+        self.timeline_stream = hv.streams.BoundsX(source=chart, boundsx=None)
+        self.timeline_stream.add_subscriber(self._timeline_selected)
+        self.timeline_body.objects = [charts.plot_pane(chart, charts.HEIGHT)]
+
+    def _timeline_selected(self, boundsx: tuple | None = None, **_: Any) -> None:
+        if not boundsx:
+            return
+        self.select_window(charts.snap_to_buckets(*boundsx, self._buckets, self._width))
+
+    # -- accuracy ----------------------------------------------------------------------------
+    def _accuracy(self) -> dict:
+        production = self.monitor.accuracy_over_time()
+        if production.get("labelled") and theme.is_number(production.get("accuracy")):
+            return {"source": "production", **production}
+        training = training_scores(self.monitor.config)
+        return {"source": "training", "training": training}
+
+    def _draw_accuracy(self, result: dict) -> None:
+        card = self.kpis["accuracy"]
+        if result["source"] == "production":
+            value = result["accuracy"]
+            card.show(
+                value,
+                theme.format_share(value),
+                f"production, {theme.format_count(result['labelled'])} labelled rows",
+            )
+            return
+        training = result["training"]
+        if training.latest_accuracy is not None:
+            card.show(
+                training.latest_accuracy,
+                theme.format_share(training.latest_accuracy),
+                f"latest training run “{training.latest_run}” (no labels in window)",
+            )
+        else:
+            card.show(
+                None, theme.NO_VALUE, "no labels and no training accuracy", tooltip=training.message
+            )
+
+    # -- performance trend -------------------------------------------------------------------
+    def _draw_trend(self, scores: Any) -> None:
+        chart = charts.performance_trend(scores.points) if scores.points else None
+        if chart is None:
+            self.trend_body.objects = [
+                empty_state(
+                    "No training runs to show.",
+                    f"{scores.message} Driftdeck reads training runs from MLflow "
+                    f"({self.monitor.config.mlflow.training_experiment!r} experiment at [mlflow] tracking_uri); "
+                    "see README, section MLflow.",
+                )
+            ]
+            return
+        self.trend_body.objects = [charts.plot_pane(chart, charts.HEIGHT)]
+
+
+def _count(value: Any) -> str:
+    return (
+        theme.format_count(value)
+        if theme.is_number(value) and value < 1e6
+        else theme.format_compact(value)
+    )
+
+
+def _features(alerts: list[dict]) -> str:
+    names = list(dict.fromkeys(str(a.get("feature")) for a in alerts if a.get("feature")))
+    if not names:
+        return "none active"
+    shown = ", ".join(names[:3])
+    return shown + (f" +{len(names) - 3} more" if len(names) > 3 else "")
