@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from app.pages import placeholder
+from app.pages.alerts import Alerts
 from app.pages.drift import DriftMonitoring
 from app.pages.features import FeatureStatistics
 from app.pages.overview import Overview
+from app.pages.performance import PerformanceMetrics
+from app.pages.production import ProductionData
 
 
 class PageEntry(NamedTuple):
@@ -29,9 +31,9 @@ PAGES: dict[str, PageEntry] = {
     "overview": PageEntry("Overview", Overview),
     "drift": PageEntry("Drift Monitoring", DriftMonitoring),
     "features": PageEntry("Feature Statistics", FeatureStatistics),
-    "performance": PageEntry("Performance Metrics", placeholder.PerformanceMetrics),
-    "production": PageEntry("Production Data", placeholder.ProductionData),
-    "alerts": PageEntry("Alerts", placeholder.Alerts),
+    "performance": PageEntry("Performance Metrics", PerformanceMetrics),
+    "production": PageEntry("Production Data", ProductionData),
+    "alerts": PageEntry("Alerts", Alerts),
 }
 
 DEFAULT_PAGE = "overview"

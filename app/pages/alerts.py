@@ -1,0 +1,472 @@
+"""Alerts (SPEC §7.6): active alerts and warnings, recommendations, system status, and the
+alert history the monitor job logged to MLflow."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401 - the Bokeh backend draws every plot
+import pandas as pd
+import panel as pn
+
+from app import theme
+from app.alerts import CRITICAL, WARNING, recommendation, summarize_alerts
+from app.mlflow_reader import MLflowUnavailable
+from app.pages import blocks, charts
+from app.pages.base import MonitorPage, data_report
+from app.pages.cards import KpiCard, empty_state, note_pane, section
+from app.pages.mlflow_cache import MLflowCache, unavailable_note
+
+METRIC_LABELS = {
+    "psi": "PSI",
+    "cardinality_ratio": "Cardinality ratio",
+    "prediction_kl": "Prediction drift (KL)",
+    "missing_share_increase": "Missing-share increase",
+    "unseen_share": "Unseen-category share",
+    "ks": "KS statistic",
+}
+SHARE_METRICS = ("missing_share_increase", "unseen_share")
+COMPONENT_TITLES = {
+    "reference": "Reference data",
+    "inputs": "Production inputs",
+    "predictions": "Predictions",
+    "labels": "Delayed labels",
+    "mlflow": "MLflow",
+    "last monitor run": "Last monitor run",
+}
+# History plots: (value label, metric suffix or exact name, threshold key in [thresholds]).
+HISTORY_PLOTS = (
+    ("Prediction drift (KL)", "prediction_kl_drift", "prediction_kl"),
+    ("Feature PSI", "_psi", "psi"),
+    ("Cardinality ratio", "_cardinality_ratio", "cardinality_ratio"),
+)
+MAX_HISTORY_LINES = 8
+PLOT_HEIGHT = 260
+PLOT_OPTS = {
+    "responsive": True,
+    "height": PLOT_HEIGHT,
+    "default_tools": [],
+    "tools": ["hover", "save", "reset"],
+    "show_grid": True,
+}
+
+
+class Alerts(MonitorPage):
+    """What needs attention now, whether every component works, and how alerts evolved."""
+
+    title: ClassVar[str] = "Alerts"
+
+    def _build(self) -> list[Any]:
+        alerts, self.alerts_body = section(
+            "Active alerts and warnings",
+            note="Every drift metric of the time window against the [thresholds] of "
+            "driftdeck.toml: critical at or over the critical level, warning at or over the "
+            "warning level.",
+            min_height=200,
+        )
+        advice, self.advice_body = section("Recommendations")
+        status, self.status_body = section(
+            "System status",
+            note="Each data file, MLflow and the last monitor run: reachable, readable and fresh.",
+        )
+        history, self.history_body = section(
+            "Alert history",
+            note="One point per `driftdeck monitor` run logged to MLflow, with the warning and "
+            "critical levels as dashed lines.",
+            min_height=charts.HEIGHT,
+        )
+        self.summary_cards: dict[str, KpiCard] = {}
+        return [alerts, advice, status, history]
+
+    def reload(self) -> None:
+        self.load(
+            "alerts", self._read_alerts, self._draw_alerts, self.alerts_body, self.advice_body
+        )
+        self.load("status", self._read_status, self._draw_status, self.status_body)
+        self.load("history", self._read_history, self._draw_history, self.history_body)
+
+    # -- alerts ---------------------------------------------------------------------------
+    def _read_alerts(self) -> dict:
+        report = data_report(self.monitor)
+        return {
+            "alerts": list(report.get("alerts") or []),
+            "retraining": bool(report.get("retraining_recommended")),
+            "dataset_drift": report.get("dataset_drift") or {},
+        }
+
+    def _draw_alerts(self, result: dict) -> None:
+        alerts, retraining = result["alerts"], result["retraining"]
+        self.summary_cards, self.alerts_body.objects = alerts_view(
+            alerts, retraining, result["dataset_drift"]
+        )
+        self.advice_body.objects = [recommendations_view(alerts, retraining)]
+
+    # -- status ---------------------------------------------------------------------------
+    def _read_status(self) -> list[dict]:
+        return list(self.monitor.report().get("status") or [])
+
+    def _draw_status(self, status: list[dict]) -> None:
+        self.status_body.objects = status_view(status)
+
+    # -- history --------------------------------------------------------------------------
+    def _read_history(self) -> Any:
+        try:
+            return MLflowCache.get(self.monitor.config, "monitoring_history")
+        except MLflowUnavailable as exc:
+            return exc
+
+    def _draw_history(self, history: Any) -> None:
+        if isinstance(history, MLflowUnavailable):
+            self.history_body.objects = [unavailable_note(history, self.monitor.config)]
+        else:
+            self.history_body.objects = history_view(history, self.monitor.config)
+
+
+# -- alerts ---------------------------------------------------------------------------------
+
+
+def format_alert_value(metric: str, value: Any) -> str:
+    if metric in SHARE_METRICS:
+        return theme.format_share(value)
+    return theme.format_metric(value)
+
+
+def alerts_view(
+    alerts: list[dict], retraining: bool, dataset_drift: dict
+) -> tuple[dict[str, KpiCard], list]:
+    """Summary cards, then the critical alerts and the warnings as tables."""
+    summary = summarize_alerts(alerts)
+    critical = [a for a in alerts if a.get("severity") == CRITICAL]
+    warnings = [a for a in alerts if a.get("severity") == WARNING]
+    share = dataset_drift.get("share")
+    judged = dataset_drift.get("judged_features")
+    cards = {
+        "critical": blocks.kpi(
+            "Active alerts",
+            summary["critical"],
+            theme.format_count(summary["critical"]),
+            "critical",
+            CRITICAL if critical else "ok",
+        ),
+        "warning": blocks.kpi(
+            "Warnings",
+            summary["warning"],
+            theme.format_count(summary["warning"]),
+            "at or over a warning level",
+            WARNING if warnings else "ok",
+        ),
+        "retraining": blocks.kpi(
+            "Retraining",
+            retraining,
+            "Recommended" if retraining else "Not needed",
+            "two or more critical drift alerts"
+            if retraining
+            else "fewer than two critical drift alerts",
+            CRITICAL if retraining else "ok",
+        ),
+        "dataset_drift": blocks.kpi(
+            "Drifted features",
+            share,
+            theme.format_share(share),
+            f"{theme.format_count(dataset_drift.get('drifted_features'))} of "
+            f"{theme.format_count(judged)} at or over the critical PSI",
+            (CRITICAL if dataset_drift.get("drifted") else "ok")
+            if theme.is_number(share)
+            else None,
+        ),
+    }
+    objects: list = [blocks.kpi_row(cards.values())]
+    objects.append(blocks.subheading("Active alerts (critical)"))
+    objects.append(
+        alerts_table(critical)
+        if critical
+        else blocks.note("No critical alerts", "No metric is at or over its critical level.", "ok")
+    )
+    objects.append(blocks.subheading("Warnings"))
+    objects.append(
+        alerts_table(warnings)
+        if warnings
+        else blocks.note("No warnings", "No metric is at or over its warning level.", "ok")
+    )
+    return cards, objects
+
+
+def alerts_table(alerts: list[dict]) -> pn.pane.HTML:
+    """One row per alert, coloured by severity like the drift charts."""
+    rows, colors = [], []
+    for a in alerts:
+        severity = str(a.get("severity"))
+        color = theme.severity_color(severity)
+        metric = str(a.get("metric"))
+        rows.append(
+            [
+                blocks.pill(severity, color),
+                METRIC_LABELS.get(metric, metric),
+                a.get("feature"),
+                format_alert_value(metric, a.get("value")),
+                format_alert_value(metric, a.get("threshold")),
+                a.get("message"),
+            ]
+        )
+        colors.append(color)
+    markup = blocks.table(
+        ["Severity", "Metric", "Feature", "Value", "Threshold", "Message"],
+        rows,
+        numeric=[3, 4],
+        colors=colors,
+        raw=[0],
+    )
+    return blocks.html_pane(markup)
+
+
+def recommendations_view(alerts: list[dict], retraining: bool) -> pn.pane.HTML:
+    """The overall advice (retraining first), then each distinct per-alert recommendation."""
+    overall = recommendation(alerts)
+    if retraining:
+        kind = "critical"
+        title = "Retraining recommended"
+        body = overall
+    elif any(a.get("severity") == CRITICAL for a in alerts):
+        kind, title, body = "critical", "Investigate the critical alerts", overall
+    elif alerts:
+        kind, title, body = "warning", "Keep watching", overall
+    else:
+        kind, title, body = "ok", "Nothing to do", overall
+    markup = blocks.note_markup(title, body, kind)
+    advice = list(
+        dict.fromkeys(str(a["recommendation"]) for a in alerts if a.get("recommendation"))
+    )
+    if advice:
+        markup += blocks.bullet_list(advice)
+    return blocks.html_pane(markup)
+
+
+# -- status ---------------------------------------------------------------------------------
+
+
+def status_view(status: list[dict]) -> list:
+    """Every component with ok or failed, its message, and its numbers where it has them."""
+    if not status:
+        return [empty_state("No status entries.", "The report returned no system status.")]
+    rows, colors = [], []
+    for entry in status:
+        ok = bool(entry.get("ok"))
+        color = theme.severity_color("ok" if ok else CRITICAL)
+        component = str(entry.get("component"))
+        rows.append(
+            [
+                blocks.pill("ok" if ok else "failed", color),
+                COMPONENT_TITLES.get(component, component),
+                entry.get("message") or "",
+                _status_details(entry),
+            ]
+        )
+        colors.append(color)
+    failed = sum(1 for e in status if not e.get("ok"))
+    cards = [
+        blocks.kpi(
+            "Components ok",
+            len(status) - failed,
+            theme.format_count(len(status) - failed),
+            "",
+            "ok",
+        ),
+        blocks.kpi(
+            "Components failed",
+            failed,
+            theme.format_count(failed),
+            "see the messages below" if failed else "every check passed",
+            CRITICAL if failed else "ok",
+        ),
+    ]
+    markup = blocks.table(
+        ["Status", "Component", "Message", "Details"], rows, colors=colors, raw=[0]
+    )
+    return [blocks.kpi_row(cards), blocks.html_pane(markup)]
+
+
+def _status_details(entry: dict) -> str:
+    parts = []
+    if theme.is_number(entry.get("rows")):
+        parts.append(f"{theme.format_count(entry['rows'])} rows")
+    if entry.get("newest"):
+        parts.append(f"newest {theme.format_timestamp(entry['newest'])}")
+    if theme.is_number(entry.get("age_seconds")):
+        parts.append(f"age {theme.format_duration(max(entry['age_seconds'], 0.0))}")
+    if theme.is_number(entry.get("latency_seconds")):
+        parts.append(f"latency {theme.format_duration(entry['latency_seconds'])}")
+    if entry.get("time"):
+        parts.append(f"at {theme.format_timestamp(entry['time'])}")
+    return " · ".join(parts)
+
+
+# -- history --------------------------------------------------------------------------------
+
+
+def history_view(history: pd.DataFrame, config: Any) -> list:
+    """Alert counts and key drift metrics of every logged monitor run, with threshold lines."""
+    experiment = config.mlflow.monitoring_experiment
+    if history is None or len(history) == 0 or "total_alerts" not in history.columns:
+        reason = (
+            getattr(history, "attrs", {}).get("message") or f"no runs in experiment '{experiment}'"
+        )
+        return [
+            empty_state(
+                f"No alert history yet: {reason}.",
+                "Each `driftdeck monitor` run (without --no-log) logs one check to the MLflow "
+                f"experiment '{experiment}' ([mlflow] monitoring_experiment); schedule it (cron, "
+                "CI) to build the history shown here.",
+            )
+        ]
+    times = history["start_time"].dt.tz_convert(None)
+    objects: list = [
+        note_pane(
+            f"{len(history):,} checks logged to '{experiment}', "
+            f"{theme.format_timestamp(times.iloc[0])} → {theme.format_timestamp(times.iloc[-1])}."
+        ),
+        pn.pane.HoloViews(
+            alert_counts_plot(history, times),
+            sizing_mode="stretch_width",
+            height=charts.HEIGHT,
+            backend="bokeh",
+        ),
+    ]
+    plots = []
+    for title, name, threshold in HISTORY_PLOTS:
+        plot = metric_history_plot(history, times, title, name, config.thresholds.get(threshold))
+        if plot is not None:
+            plots.append(
+                pn.pane.HoloViews(
+                    plot, sizing_mode="stretch_width", height=PLOT_HEIGHT, backend="bokeh"
+                )
+            )
+    if plots:
+        objects.append(
+            pn.GridBox(*plots, ncols=2 if len(plots) > 1 else 1, sizing_mode="stretch_width")
+        )
+    objects.append(latest_checks(history, times))
+    return objects
+
+
+def _series(history: pd.DataFrame, column: str) -> pd.Series:
+    return (
+        pd.to_numeric(history[column], errors="coerce")
+        if column in history
+        else pd.Series(dtype=float)
+    )
+
+
+def alert_counts_plot(history: pd.DataFrame, times: pd.Series) -> hv.Overlay:
+    """Critical and warning alerts per check, stacked (total alone for older logs)."""
+    if "critical_alerts" in history and "warning_alerts" in history:
+        layers = [
+            ("critical", _series(history, "critical_alerts"), theme.SEVERITY_COLORS[CRITICAL]),
+            ("warning", _series(history, "warning_alerts"), theme.SEVERITY_COLORS[WARNING]),
+        ]
+    else:
+        layers = [("alerts", _series(history, "total_alerts"), theme.ACCENT)]
+    time = hv.Dimension("time", label="Check")
+    areas = [
+        hv.Area(
+            pd.DataFrame({"time": times, "alerts": values.fillna(0)}), time, "alerts", label=label
+        ).opts(
+            color=color,
+            line_color=color,
+            fill_alpha=0.7,
+            ylabel="Alerts",
+            hover_tooltips=[("Check", "@time{%F %H:%M}"), (label.title(), "@alerts{0}")],
+            hover_formatters={"@time": "datetime"},
+            **PLOT_OPTS,
+        )
+        for label, values, color in layers
+    ]
+    stacked = hv.Area.stack(hv.Overlay(areas)) if len(areas) > 1 else hv.Overlay(areas)
+    return stacked.opts(title="Alerts per check", legend_position="top_left")
+
+
+def metric_history_plot(
+    history: pd.DataFrame, times: pd.Series, title: str, name: str, level: Any
+) -> hv.Overlay | None:
+    """Lines of one drift metric (or one per feature) with warning and critical levels."""
+    if name.startswith("_"):
+        columns = [
+            c for c in history.columns if str(c).endswith(name) and not str(c).startswith("param.")
+        ]
+        # The features that matter most: highest latest values first.
+        latest = {c: _series(history, c).dropna() for c in columns}
+        columns = sorted(
+            (c for c in columns if len(latest[c])), key=lambda c: -float(latest[c].iloc[-1])
+        )[:MAX_HISTORY_LINES]
+        labels = {c: c[: -len(name)] for c in columns}
+    else:
+        columns = [name] if name in history.columns else []
+        labels = {name: "predictions"}
+    if not columns:
+        return None
+    layers = []
+    time, value = hv.Dimension("time", label="Check"), hv.Dimension("value", label=title)
+    for i, column in enumerate(columns):
+        color = theme.CATEGORY_COLORS[i % len(theme.CATEGORY_COLORS)]
+        frame = pd.DataFrame({"time": times, "value": _series(history, column)}).dropna()
+        frame["text"] = [theme.format_metric(v) for v in frame["value"]]
+        layers.append(
+            hv.Curve(frame, time, [value, "text"], label=labels[column]).opts(
+                color=color,
+                line_width=2,
+                hover_tooltips=[("Check", "@time{%F %H:%M}"), (labels[column], "@text")],
+                hover_formatters={"@time": "datetime"},
+                **PLOT_OPTS,
+            )
+        )
+    if level is not None:
+        layers += charts.threshold_lines(level)
+    return hv.Overlay(layers).opts(
+        title=f"{title} per check", legend_position="top_left", show_legend=len(columns) > 1
+    )
+
+
+def latest_checks(history: pd.DataFrame, times: pd.Series, count: int = 10) -> pn.pane.HTML:
+    """The newest checks as a table: alert counts, retraining flag, prediction drift."""
+    rows, colors = [], []
+    for position in range(len(history) - 1, max(len(history) - 1 - count, -1), -1):
+        run = history.iloc[position]
+        critical = _number(run.get("critical_alerts"))
+        warning = _number(run.get("warning_alerts"))
+        retrain = _number(run.get("retraining_recommended"))
+        severity = (
+            CRITICAL
+            if critical
+            else WARNING
+            if warning or _number(run.get("total_alerts"))
+            else "ok"
+        )
+        rows.append(
+            [
+                theme.format_timestamp(times.iloc[position]),
+                run.get("run_name") or "",
+                theme.format_count(_number(run.get("total_alerts"))),
+                theme.format_count(critical),
+                theme.format_count(warning),
+                "yes" if retrain else ("no" if retrain is not None else theme.NO_VALUE),
+                theme.format_metric(_number(run.get("prediction_kl_drift"))),
+            ]
+        )
+        colors.append(theme.severity_color(severity))
+    markup = blocks.table(
+        ["Check", "Run", "Alerts", "Critical", "Warnings", "Retraining", "Prediction KL"],
+        rows,
+        numeric=[2, 3, 4, 6],
+        colors=colors,
+    )
+    return blocks.html_pane(
+        f'<div class="dd-muted" style="margin: 6px 0">Latest checks</div>{markup}'
+    )
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if theme.is_number(number) else None

@@ -1,0 +1,379 @@
+"""Production Data (SPEC §7.5): row counts and freshness, recent rows paged from DuckDB, and a
+distribution explorer for any feature."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import holoviews.plotting.bokeh  # noqa: F401 - the Bokeh backend draws every plot
+import pandas as pd
+import panel as pn
+import param
+from bokeh.models import ColumnDataSource
+from bokeh.models.widgets.tables import NumberFormatter
+
+from app import theme
+from app.pages import blocks, charts
+from app.pages.base import MonitorPage, data_report
+from app.pages.cards import KpiCard, empty_state, missing_production, note_pane, section
+
+PAGE_SIZE = 25
+DATA_COMPONENTS = ("reference", "inputs", "predictions", "labels")
+COMPONENT_TITLES = {
+    "reference": "Reference",
+    "inputs": "Production inputs",
+    "predictions": "Predictions",
+    "labels": "Delayed labels",
+}
+
+
+class PagedTabulator(pn.widgets.Tabulator):
+    """A Tabulator whose ``value`` is only the page on screen, out of ``total`` rows.
+
+    Panel's ``pagination='remote'`` sends one page at a time to the browser but slices a
+    DataFrame that holds every row in Python. Here the owner fetches each page from DuckDB
+    when ``page`` changes and sets it as ``value``; the page count comes from ``total``.
+    Sorting and header filters would apply to one page only, so the owner disables them.
+    """
+
+    total = param.Integer(default=0, bounds=(0, None), doc="""Rows in all pages.""")
+
+    _rename: ClassVar[dict[str, str | None]] = {**pn.widgets.Tabulator._rename, "total": None}
+
+    @property
+    def _length(self) -> int:
+        return self.total
+
+    def _get_data(self) -> tuple[pd.DataFrame, dict]:
+        if self.pagination != "remote" or self.value is None:
+            return super()._get_data()
+        page = self.value
+        data = ColumnDataSource.from_df(page).items()
+        return page, {
+            k if isinstance(k, str) else str(k): self._process_column(v, k, page) for k, v in data
+        }
+
+
+class ProductionData(MonitorPage):
+    """Freshness of every data file, the newest production rows and per-feature distributions."""
+
+    title: ClassVar[str] = "Production Data"
+
+    page_size = param.Integer(default=PAGE_SIZE, bounds=(1, 500), doc="""Rows per table page.""")
+
+    def _build(self) -> list[Any]:
+        counts, self.counts_body = section(
+            "Row counts and freshness",
+            note="Every file Driftdeck reads: rows, newest timestamp and its age (now minus the "
+            "newest row).",
+        )
+        rows, self.rows_body = section(
+            "Recent inputs and predictions",
+            note="The newest production rows of the time window; each page is read from the "
+            "parquet files when you open it.",
+            min_height=300,
+        )
+        explorer, self.explorer_body = section(
+            "Feature distribution explorer",
+            note="Pick a feature to compare its production distribution (time window) with the "
+            "reference.",
+            min_height=charts.HEIGHT,
+        )
+        self.table: PagedTabulator | None = None
+        self._first_columns: list[str] = []
+        self.count_cards: dict[str, KpiCard] = {}
+        self.feature = pn.widgets.Select(label="Feature", options={}, width=300, margin=(5, 10))
+        self.feature.param.watch(self._feature_changed, "value")
+        self.distribution = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
+        self._features: dict[str, dict] = {}
+        self._choosing = False
+        return [counts, rows, explorer]
+
+    def reload(self) -> None:
+        self.load("counts", self._read_counts, self._draw_counts, self.counts_body)
+        self.load("rows", self._read_first_page, self._draw_table, self.rows_body)
+        self.load("features", self._read_features, self._draw_features, self.explorer_body)
+
+    # -- counts and freshness -------------------------------------------------------------
+    def _read_counts(self) -> dict:
+        report = data_report(self.monitor)
+        return {"status": report.get("status") or [], "rows": report.get("rows") or {}}
+
+    def _draw_counts(self, result: dict) -> None:
+        self.count_cards, self.counts_body.objects = freshness(result["status"], result["rows"])
+
+    # -- paged rows -----------------------------------------------------------------------
+    def _read_first_page(self) -> dict:
+        engine = self.monitor.engine
+        total = (engine.window_rows(self.monitor.window) or {}).get("inputs")
+        page = self.monitor.production_rows(0, self.page_size) if total else None
+        roles = engine.roles()
+        first = [roles.timestamp.get("inputs"), roles.id, roles.prediction]
+        return {"total": total, "page": page, "first": [c for c in first if c]}
+
+    def _draw_table(self, result: dict) -> None:
+        total, page = result["total"], result["page"]
+        if total is None or page is None and not total:
+            self.table = None
+            self.rows_body.objects = (
+                [missing_production(self.monitor)]
+                if total is None
+                else [
+                    empty_state(
+                        "No production rows in this time window.",
+                        "Widen the window, or press “Reset time window” to see every row.",
+                    )
+                ]
+            )
+            return
+        self._first_columns = result["first"]
+        frame = display_page(page, 0, self._first_columns)
+        self.table = PagedTabulator(
+            frame,
+            total=int(total),
+            pagination="remote",
+            page_size=self.page_size,
+            show_index=False,
+            disabled=True,
+            sortable=False,
+            selectable=False,
+            formatters=number_formatters(frame),
+            frozen_columns=self._first_columns[:1],
+            layout="fit_data_stretch",
+            sizing_mode="stretch_width",
+            margin=(5, 10),
+        )
+        self.table.param.watch(self._page_changed, "page")
+        self.rows_body.objects = [
+            note_pane(
+                f"{theme.format_count(total)} production rows in the window, newest first, "
+                f"{self.page_size} per page."
+            ),
+            self.table,
+        ]
+
+    def _page_changed(self, event: param.parameterized.Event) -> None:
+        table = event.obj
+        if table is not self.table:
+            return
+        offset = (int(event.new) - 1) * self.page_size
+
+        def fetch() -> pd.DataFrame | None:
+            return self.monitor.production_rows(offset, self.page_size)
+
+        def draw(page: pd.DataFrame | None) -> None:
+            if table is self.table and page is not None:
+                table.value = display_page(page, offset, self._first_columns)
+
+        self.load("page", fetch, draw, table)
+
+    # -- distribution explorer ------------------------------------------------------------
+    def _read_features(self) -> dict:
+        features = data_report(self.monitor).get("features") or {}
+        wanted = (
+            self.feature.value if self.feature.value in features else next(iter(features), None)
+        )
+        return {
+            "features": features,
+            "chosen": wanted,
+            "distribution": self.monitor.distribution(wanted) if wanted else None,
+        }
+
+    def _draw_features(self, result: dict) -> None:
+        features = result["features"]
+        self._features = features
+        if not features:
+            self.explorer_body.objects = [
+                empty_state(
+                    "No features to explore.",
+                    "Driftdeck found no feature columns shared by the reference and the production "
+                    "inputs; check [data] and [columns] in driftdeck.toml (README, Configuration).",
+                )
+            ]
+            return
+        options = {f"{name} ({entry.get('kind', '?')})": name for name, entry in features.items()}
+        self._choosing = True  # new options are not the user's choice
+        try:
+            self.feature.param.update(options=options, value=result["chosen"])
+        finally:
+            self._choosing = False
+        self._draw_distribution(result["distribution"])
+        self.explorer_body.objects = [self.feature, self.distribution]
+
+    def _feature_changed(self, event: param.parameterized.Event) -> None:
+        if self._choosing or event.new not in self._features:
+            return
+        name = event.new
+        self.load(
+            "distribution",
+            lambda: self.monitor.distribution(name),
+            self._draw_distribution,
+            self.distribution,
+        )
+
+    def _draw_distribution(self, result: dict | None) -> None:
+        name = (result or {}).get("feature")
+        self.distribution.objects = distribution_view(
+            result or {}, self._features.get(name, {}), self.monitor.config.thresholds
+        )
+
+
+# -- blocks ---------------------------------------------------------------------------------
+
+
+def freshness(status: list[dict], rows: dict) -> tuple[dict[str, KpiCard], list]:
+    """One card per data file (rows, newest row, age), rows in the window, and the details.
+
+    Returns the cards by name (data role, or ``window`` for the rows in the time window) and the
+    objects to show.
+    """
+    entries = {s.get("component"): s for s in status if s.get("component") in DATA_COMPONENTS}
+    if not entries:
+        return {}, [empty_state("No data status available.", "The report returned no status.")]
+    cards: dict[str, KpiCard] = {}
+    table_rows, colors = [], []
+    for component in DATA_COMPONENTS:
+        entry = entries.get(component)
+        if entry is None:
+            continue
+        ok = bool(entry.get("ok"))
+        count = entry.get("rows") if theme.is_number(entry.get("rows")) else None
+        optional_missing = component == "labels" and ok and count is None
+        severity = None if optional_missing else "ok" if ok else "critical"
+        age = entry.get("age_seconds")
+        age_text = theme.format_duration(max(age, 0.0)) if theme.is_number(age) else theme.NO_VALUE
+        newest = theme.format_timestamp(entry["newest"]) if entry.get("newest") else theme.NO_VALUE
+        if component == "reference":
+            caption = "the training-time baseline"
+        elif entry.get("newest"):
+            caption = f"newest {newest} · {age_text} old"
+        else:
+            caption = (
+                "optional, none yet" if optional_missing else entry.get("message") or "no rows"
+            )
+        text = theme.format_count(count) if count is not None else "none"
+        cards[component] = blocks.kpi(
+            f"{COMPONENT_TITLES[component]} rows", count, text, caption, severity
+        )
+        table_rows.append(
+            [
+                blocks.pill("ok" if ok else "failed", theme.severity_color(severity)),
+                COMPONENT_TITLES[component],
+                text,
+                newest,
+                age_text,
+                entry.get("location") or "",
+                entry.get("message") or "",
+            ]
+        )
+        colors.append(theme.severity_color(severity))
+    inputs, predictions = rows.get("inputs"), rows.get("predictions")
+    cards["window"] = blocks.kpi(
+        "Rows in time window",
+        inputs,
+        theme.format_count(inputs),
+        f"inputs · {theme.format_count(predictions)} predictions",
+    )
+    markup = blocks.table(
+        ["Status", "File", "Rows", "Newest row", "Age", "Location", "Details"],
+        table_rows,
+        numeric=[2],
+        colors=colors,
+        raw=[0],
+    )
+    return cards, [blocks.kpi_row(cards.values()), blocks.html_pane(markup)]
+
+
+def display_page(page: pd.DataFrame, offset: int, first: Sequence[str] = ()) -> pd.DataFrame:
+    """One page of rows ready for the table: the ``first`` columns (time, id, prediction) in
+    front, times as text, index = position in the window."""
+    leading = [c for c in dict.fromkeys(first) if c in page.columns]
+    frame = page[leading + [c for c in page.columns if c not in leading]].copy()
+    for column in frame.columns:
+        kind = frame[column].dtype.kind
+        if kind == "M":
+            values = frame[column]
+            if getattr(values.dt, "tz", None) is not None:
+                values = values.dt.tz_convert(None)
+            frame[column] = values.dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
+        elif kind == "O" or str(frame[column].dtype) in ("str", "string"):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    frame.index = pd.RangeIndex(offset, offset + len(frame))
+    return frame
+
+
+def number_formatters(frame: pd.DataFrame) -> dict:
+    return {
+        c: NumberFormatter(format="0,0.[00]", nan_format="—", null_format="—")
+        for c in frame.columns
+        if frame[c].dtype.kind == "f"
+    }
+
+
+def distribution_view(result: dict, feature: dict, thresholds: dict) -> list:
+    """Drift figures of one feature, then its reference vs production distribution."""
+    name = result.get("feature")
+    cards = blocks.kpi_row(feature_cards(feature, thresholds))
+    chart = charts.distribution_chart(result) if result else None
+    if chart is None:
+        return [
+            cards,
+            empty_state(
+                f"No values of {name} to plot." if name else "No distribution to plot.",
+                "The feature has no non-missing values on either side in this time window.",
+            ),
+        ]
+    return [
+        cards,
+        pn.pane.HoloViews(
+            chart, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh"
+        ),
+    ]
+
+
+def feature_cards(feature: dict, thresholds: dict) -> list:
+    """PSI (or cardinality growth) in its severity colour, then rows and missing share per side."""
+    kind = feature.get("kind")
+    cards = []
+    if kind == "high_cardinality":
+        growth = feature.get("cardinality") or {}
+        level, ratio = thresholds.get("cardinality_ratio"), growth.get("ratio")
+        severity = theme.severity(ratio, level.critical, level.warning) if level else None
+        cards.append(
+            blocks.kpi(
+                "Cardinality ratio",
+                ratio,
+                theme.format_metric(ratio),
+                "distinct production / reference",
+                severity,
+            )
+        )
+        share = growth.get("new_value_share")
+        cards.append(
+            blocks.kpi(
+                "New-value share",
+                share,
+                theme.format_share(share),
+                "rows with values unseen in the reference",
+            )
+        )
+    else:
+        level, psi = thresholds.get("psi"), feature.get("psi")
+        severity = theme.severity(psi, level.critical, level.warning) if level else None
+        cards.append(
+            blocks.kpi("PSI", psi, theme.format_metric(psi), "reference vs production", severity)
+        )
+    summary = feature.get("summary") or {}
+    for side in ("reference", "production"):
+        side_summary = summary.get(side) or {}
+        caption = f"{theme.format_share(side_summary.get('missing_share'))} missing"
+        if kind == "numerical":
+            caption += f" · median {theme.format_number(side_summary.get('median'))}"
+        else:
+            caption += f" · {theme.format_count(side_summary.get('distinct'))} distinct"
+        rows = side_summary.get("rows")
+        cards.append(blocks.kpi(f"{side.title()} rows", rows, theme.format_count(rows), caption))
+    if feature.get("reason"):
+        cards.append(blocks.kpi("Not compared", None, theme.NO_VALUE, str(feature["reason"])))
+    return cards
