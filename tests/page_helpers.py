@@ -1,0 +1,62 @@
+"""Helpers for the server-less page tests: small worlds, a Monitor on its own engine, and the
+text a page shows in its HTML panes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import panel as pn
+import pyarrow.parquet as pq
+
+from app.config import Config
+from app.engine import Engine
+from app.monitor import Monitor
+from tests.conftest import make_world, write
+
+XSS = "<script>alert(1)</script>"
+
+
+def monitor_on(config: Config) -> Monitor:
+    """A Monitor with an engine of its own (no results shared with other tests)."""
+    return Monitor(config, engine=Engine(config))
+
+
+def xss_world(root: Path) -> Config:
+    """The small world where some production districts (and predicted classes) are ``XSS``."""
+    config = make_world(root)
+    inputs = root / "data/production/inputs.parquet"
+    frame = pq.read_table(inputs).to_pandas()
+    frame.loc[frame.index[:400], "district"] = XSS
+    write(inputs, frame)
+    predictions = root / "data/production/predictions.parquet"
+    frame = pq.read_table(predictions).to_pandas()
+    frame.loc[frame.index[:300], "prediction"] = XSS
+    write(predictions, frame)
+    return config
+
+
+def render(page: pn.viewable.Viewer) -> pn.viewable.Viewable:
+    """Draw the page as the static export does (every section computed before it returns)."""
+    layout = page.__panel__()
+    layout.get_root()
+    return layout
+
+
+def html_texts(layout: pn.viewable.Viewable) -> list[str]:
+    """The markup of every HTML and Markdown pane in the layout."""
+    panes = layout.select(lambda p: isinstance(p, pn.pane.HTML | pn.pane.Markdown))
+    return [str(p.object) for p in panes]
+
+
+def shown_text(layout: pn.viewable.Viewable) -> str:
+    return "\n".join(html_texts(layout))
+
+
+def drop_production(root: Path) -> None:
+    for name in ("inputs", "predictions"):
+        (root / f"data/production/{name}.parquet").unlink()
+
+
+def bucket_starts(monitor: Monitor) -> list[pd.Timestamp]:
+    return [pd.Timestamp(b["start"]) for b in monitor.drift_over_time()["buckets"]]

@@ -1,0 +1,135 @@
+"""The Feature Statistics page: one table row per feature with the report's numbers, and details."""
+
+from __future__ import annotations
+
+import html
+import math
+from datetime import timedelta
+
+import holoviews as hv
+import pytest
+
+from app import theme
+from app.engine import Engine
+from app.monitor import Monitor
+from app.pages.base import data_report
+from app.pages.features import FeatureStatistics
+from tests.conftest import make_world
+from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
+
+pytestmark = pytest.mark.filterwarnings(
+    # Bokeh's ColumnDataSource.from_df (behind every Tabulator) calls reset_index(inplace=True).
+    "ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh.models.sources"
+)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    config = make_world(tmp_path_factory.mktemp("world"))
+    return config, Engine(config)
+
+
+@pytest.fixture
+def monitor(world):
+    config, engine = world
+    return Monitor(config, engine=engine)
+
+
+def test_one_row_per_feature_with_the_reports_numbers(monitor):
+    page = FeatureStatistics(monitor=monitor)
+    render(page)
+    report = data_report(monitor)
+    frame = page.table.value.set_index("feature")
+    assert set(frame.index) == set(report["features"])
+    for name, f in report["features"].items():
+        row = frame.loc[name]
+        assert row["type"] == f["kind"].replace("_", " ")
+        psi = f["psi"] if f["psi"] is not None else math.nan
+        assert row["psi"] == pytest.approx(psi, nan_ok=True)
+        ref, prod = f["summary"]["reference"], f["summary"]["production"]
+        assert row["missing_ref"] == theme.format_share(ref["missing_share"])
+        assert row["distinct_prod"] == theme.format_count(prod["distinct"])
+        if f["kind"] == "numerical":
+            assert row["test"] == "KS"
+            assert row["statistic"] == pytest.approx(f["ks"]["statistic"])
+            assert row["pvalue"] == theme.format_pvalue(f["ks"]["pvalue"])
+            assert row["mean_prod"] == theme.format_number(prod["mean"])
+        elif f["kind"] == "categorical":
+            assert row["test"] == "χ²"
+            assert row["statistic"] == pytest.approx(f["chi2"]["statistic"])
+    # Drift status follows the alerts: the new district and the address flood.
+    critical = {a["feature"] for a in report["alerts"] if a["severity"] == "critical"}
+    for name in critical & set(frame.index):
+        if any(
+            a["metric"] in ("psi", "cardinality_ratio")
+            for a in report["alerts"]
+            if a["feature"] == name
+        ):
+            assert frame.loc[name, "drift"] == "critical"
+    assert frame.loc["rooms", "drift"] == "ok"
+
+
+def test_selecting_a_row_shows_its_details(monitor):
+    page = FeatureStatistics(monitor=monitor)
+    layout = render(page)
+    frame = page.table.value
+    row = frame.index[frame["feature"] == "area"][0]
+    page.table.selection = [int(row)]
+    assert page.feature.value == "area"
+
+    dist = monitor.distribution("area")
+    ecdf = page.ecdf_body.objects[1].object
+    curves = [e for e in ecdf if isinstance(e, hv.Curve)]
+    assert [c.label for c in curves] == ["reference", "production"]
+    values = curves[1].dimension_values("F")
+    assert values[0] == 0 and values[-1] == pytest.approx(1.0)
+    assert len(values) == len(dist["edges"])
+    summary = data_report(monitor)["features"]["area"]["summary"]
+    text = shown_text(layout)
+    assert theme.format_number(summary["production"]["median"]) in text
+    assert "Missing share" in text
+
+
+def test_new_categories_and_quality_findings(monitor):
+    page = FeatureStatistics(monitor=monitor)
+    layout = render(page)
+    page.feature.value = "district"
+    text = shown_text(layout)
+    unseen = data_report(monitor)["features"]["district"]["summary"]["production"]["unseen"]
+    assert [u["value"] for u in unseen] == ["harbour"]
+    assert "harbour" in text
+    assert theme.format_share(unseen[0]["share"]) in text
+    assert "Unseen categories" in text
+
+
+def test_the_window_changes_the_table(monitor):
+    page = FeatureStatistics(monitor=monitor)
+    render(page)
+    before = page.table.value.set_index("feature")["distinct_prod"].to_dict()
+    first, _ = monitor.full_range()
+    monitor.set_window(first, first + timedelta(days=2))
+    after = page.table.value.set_index("feature")["distinct_prod"].to_dict()
+    report = data_report(monitor)
+    assert after != before
+    assert after["address"] == theme.format_count(
+        report["features"]["address"]["summary"]["production"]["distinct"]
+    )
+
+
+def test_no_production_data_is_an_explained_empty_state(tmp_path):
+    config = make_world(tmp_path)
+    drop_production(tmp_path)
+    page = FeatureStatistics(monitor=monitor_on(config))
+    text = shown_text(render(page))
+    assert "No production data yet." in text
+    # The reference side is still shown.
+    assert set(page.table.value["feature"]) >= {"area", "district"}
+
+
+def test_a_category_named_like_a_script_is_text(tmp_path):
+    page = FeatureStatistics(monitor=monitor_on(xss_world(tmp_path)))
+    layout = render(page)
+    page.feature.value = "district"
+    text = shown_text(layout)
+    assert XSS not in text
+    assert html.escape(XSS) in text  # the new category, shown as its characters
