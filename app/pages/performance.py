@@ -19,7 +19,15 @@ from app import theme
 from app.mlflow_reader import MLflowUnavailable, store_location
 from app.pages import blocks, charts
 from app.pages.base import MonitorPage, data_report
-from app.pages.cards import chips, empty_state, error_state, missing_production, note_pane, section
+from app.pages.cards import (
+    KpiCard,
+    chips,
+    empty_state,
+    error_state,
+    missing_production,
+    note_pane,
+    section,
+)
 from app.pages.mlflow_cache import MLflowCache, unavailable_note
 
 # Headline metrics in the order a reader scans them, with their card labels.
@@ -70,6 +78,9 @@ class PerformanceMetrics(MonitorPage):
             margin=(8, 10),
         )
         self.reload_mlflow.on_click(self._reload_mlflow)
+        self.latest_cards: dict[str, KpiCard] = {}
+        self.prediction_cards: dict[str, KpiCard] = {}
+        self.accuracy_cards: dict[str, KpiCard] = {}
         self.timeline_stream: hv.streams.BoundsX | None = None
         self._buckets: list[dict] = []
         self._width = charts.bucket_width(None)
@@ -114,10 +125,11 @@ class PerformanceMetrics(MonitorPage):
         runs, registry = result["training_runs"], result["registry"]
         bodies = (self.latest_body, self.trend_body, self.runs_body, self.registry_body)
         if isinstance(runs, MLflowUnavailable) and isinstance(registry, MLflowUnavailable):
+            self.latest_cards = {}
             for body in bodies:
                 body.objects = [unavailable_note(runs, self.monitor.config)]
             return
-        self.latest_body.objects = latest_model(runs, registry)
+        self.latest_cards, self.latest_body.objects = latest_model(runs, registry)
         self.trend_body.objects = run_trends(runs)
         self.runs_body.objects = runs_table(runs)
         self.registry_body.objects = registry_view(registry)
@@ -134,7 +146,7 @@ class PerformanceMetrics(MonitorPage):
         }
 
     def _draw_predictions(self, result: dict) -> None:
-        objects = prediction_statistics(result, self.monitor)
+        self.prediction_cards, objects = prediction_statistics(result, self.monitor)
         over_time = result["over_time"]
         chart = charts.predictions_timeline(over_time) if over_time.get("predictions") else None
         self.timeline_stream = None
@@ -155,7 +167,9 @@ class PerformanceMetrics(MonitorPage):
             self.select_window(charts.snap_to_buckets(*boundsx, self._buckets, self._width))
 
     def _draw_accuracy(self, result: dict) -> None:
-        self.accuracy_body.objects = production_accuracy(result, self.monitor.config)
+        self.accuracy_cards, self.accuracy_body.objects = production_accuracy(
+            result, self.monitor.config
+        )
 
 
 # -- MLflow blocks ------------------------------------------------------------------------------
@@ -234,25 +248,25 @@ def latest_metrics(runs: Any, registry: Any) -> tuple[dict[str, float], str] | N
     return values, origin
 
 
-def latest_model(runs: Any, registry: Any) -> list:
+def latest_model(runs: Any, registry: Any) -> tuple[dict[str, KpiCard], list]:
     """KPI cards of the latest model's headline metrics."""
     found = latest_metrics(runs, registry)
     if found is None:
         problem = _problem(runs, "training runs", RUNS_HINT)
-        return [problem] if problem else []
+        return {}, [problem] if problem else []
     values, origin = found
     if not values:
-        return [
+        return {}, [
             empty_state(
                 f"The latest model ({origin}) has no recognised metrics.",
                 "Log accuracy, f1, macro_f1, weighted_f1 or roc_auc to its MLflow run.",
             )
         ]
-    cards = [
-        blocks.kpi(HEADLINE_LABELS[name], value, theme.format_metric(value), origin)
+    cards = {
+        name: blocks.kpi(HEADLINE_LABELS[name], value, theme.format_metric(value), origin)
         for name, value in values.items()
-    ]
-    return [blocks.kpi_row(cards)]
+    }
+    return cards, [blocks.kpi_row(cards.values())]
 
 
 def trend_points(runs: Any) -> list[dict]:
@@ -382,15 +396,15 @@ def _float(value: Any) -> float | None:
 # -- production blocks --------------------------------------------------------------------------
 
 
-def prediction_statistics(result: dict, monitor: Any) -> list:
+def prediction_statistics(result: dict, monitor: Any) -> tuple[dict[str, KpiCard], list]:
     """KPI cards (rows, KL, JS, top class), class shares against the reference, and a table."""
     drift, rows = result["drift"], result["rows"]
     production = drift.get("production") or {}
     reference = drift.get("reference") or {}
     if not rows.get("inputs") and not rows.get("predictions"):
-        return [missing_production(monitor)]
+        return {}, [missing_production(monitor)]
     if not production:
-        return [
+        return {}, [
             empty_state(
                 "No production predictions in this window.",
                 f"Driftdeck reads predictions from {monitor.config.predictions} (the column named in "
@@ -401,30 +415,30 @@ def prediction_statistics(result: dict, monitor: Any) -> list:
     kl = drift.get("kl")
     top = max(production.items(), key=lambda kv: kv[1])
     predictions = rows.get("predictions")
-    cards = [
-        blocks.kpi(
+    cards = {
+        "predictions": blocks.kpi(
             "Predictions", predictions, theme.format_count(predictions), "in the time window"
         ),
-        blocks.kpi(
+        "kl": blocks.kpi(
             "Prediction drift (KL)",
             kl,
             theme.format_metric(kl),
             f"warning at {level.warning:g}, critical at {level.critical:g}",
             theme.severity(kl, level.critical, level.warning),
         ),
-        blocks.kpi(
+        "js": blocks.kpi(
             "Jensen–Shannon",
             drift.get("js"),
             theme.format_metric(drift.get("js")),
             "reference vs production",
         ),
-        blocks.kpi(
+        "top_class": blocks.kpi(
             "Most predicted class",
             top[1],
             str(top[0]),
             f"{theme.format_share(top[1])} of predictions",
         ),
-    ]
+    }
     classes = sorted(set(reference) | set(production), key=str)
     table_rows = [
         [
@@ -451,7 +465,7 @@ def prediction_statistics(result: dict, monitor: Any) -> list:
             table,
         ]
     )
-    return [blocks.kpi_row(cards), pn.Row(*row, sizing_mode="stretch_width")]
+    return cards, [blocks.kpi_row(cards.values()), pn.Row(*row, sizing_mode="stretch_width")]
 
 
 def _change(before: Any, after: Any) -> str:
@@ -460,12 +474,12 @@ def _change(before: Any, after: Any) -> str:
     return f"{(after - before) * 100:+.1f} pp"
 
 
-def production_accuracy(result: dict, config: Any) -> list:
+def production_accuracy(result: dict, config: Any) -> tuple[dict[str, KpiCard], list]:
     """Accuracy of the logged predictions against delayed labels, per time bucket."""
     buckets = [b for b in result.get("buckets") or [] if theme.is_number(b.get("accuracy"))]
     if not buckets:
         labels = config.labels or "data/production/labels.parquet"
-        return [
+        return {}, [
             empty_state(
                 "No delayed labels for this time window yet.",
                 f"Production accuracy needs ground truth: Driftdeck joins {labels} to the "
@@ -476,20 +490,20 @@ def production_accuracy(result: dict, config: Any) -> list:
         ]
     labelled, accuracy = result.get("labelled"), result.get("accuracy")
     width = result.get("width") or "bucket"
-    cards = [
-        blocks.kpi(
+    cards = {
+        "accuracy": blocks.kpi(
             "Production accuracy",
             accuracy,
             theme.format_share(accuracy),
             "over the labelled predictions",
         ),
-        blocks.kpi(
+        "labelled": blocks.kpi(
             "Labelled predictions", labelled, theme.format_count(labelled), "with a delayed label"
         ),
-        blocks.kpi(
+        "buckets": blocks.kpi(
             "Time buckets", len(buckets), theme.format_count(len(buckets)), f"one per {width}"
         ),
-    ]
+    }
     frame = pd.DataFrame(
         {
             "start": [charts._naive(b["start"]) for b in buckets],
@@ -518,7 +532,7 @@ def production_accuracy(result: dict, config: Any) -> list:
     )
     low = max(0.0, float(frame["accuracy"].min()) - 0.05)
     plot = (curve * points).opts(ylim=(low, 1.0), show_legend=False)
-    return [
-        blocks.kpi_row(cards),
+    return cards, [
+        blocks.kpi_row(cards.values()),
         pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh"),
     ]

@@ -1,0 +1,169 @@
+"""The Alerts page: alerts and warnings from the report, recommendations, system status and the
+alert history from MLflow (or why there is none)."""
+
+from __future__ import annotations
+
+import html
+
+import panel as pn
+import pytest
+
+from app import theme
+from app.pages.alerts import (
+    Alerts,
+    alerts_table,
+    format_alert_value,
+    recommendations_view,
+    status_view,
+)
+from app.pages.base import data_report
+from app.pages.mlflow_cache import MLflowCache
+from tests.conftest import make_world
+from tests.mlflow_helpers import fresh_store, restore_mlflow_env  # noqa: F401 - autouse fixture
+from tests.page_helpers import XSS, monitor_on, render, shown_text
+from tests.page_mlflow import N_CHECKS, check_metrics, mlflow_world, unreachable
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return mlflow_world(tmp_path_factory.mktemp("alerts"), labels=False)
+
+
+@pytest.fixture
+def monitor(world):
+    MLflowCache.clear()
+    return monitor_on(world)
+
+
+def test_alert_cards_and_tables_equal_the_report(monitor):
+    page = Alerts(monitor=monitor)
+    layout = render(page)
+    report = data_report(monitor)
+    alerts = report["alerts"]
+    critical = [a for a in alerts if a["severity"] == "critical"]
+    warnings = [a for a in alerts if a["severity"] == "warning"]
+    assert critical, "the small world has critical drift (new district, address flood)"
+    assert page.summary_cards["critical"].value == len(critical)
+    assert page.summary_cards["warning"].value == len(warnings)
+    assert page.summary_cards["retraining"].value == report["retraining_recommended"]
+    assert page.summary_cards["dataset_drift"].value == report["dataset_drift"]["share"]
+    text = shown_text(page.alerts_body)
+    for alert in alerts:
+        assert html.escape(alert["message"]) in text
+        assert format_alert_value(alert["metric"], alert["value"]) in text
+    # Severity colours are the theme's, the same as the drift charts'.
+    assert theme.SEVERITY_COLORS["critical"] in text
+    _, critical_label, critical_table, warning_label, warning_table = page.alerts_body.objects
+    assert "Active alerts (critical)" in critical_label.object
+    assert "Warnings" in warning_label.object
+    for alert in critical:
+        assert html.escape(alert["message"]) in critical_table.object
+    for alert in warnings:
+        assert html.escape(alert["message"]) in warning_table.object
+    assert text in shown_text(layout)
+
+
+def test_recommendations_include_retraining_when_recommended(monitor):
+    page = Alerts(monitor=monitor)
+    render(page)
+    report = data_report(monitor)
+    assert report["retraining_recommended"]
+    text = shown_text(page.advice_body)
+    assert "Retraining recommended" in text
+    for alert in report["alerts"]:
+        assert html.escape(alert["recommendation"]) in text
+
+
+def test_no_alerts_says_nothing_to_do():
+    text = shown_text(recommendations_view([], False))
+    assert "Nothing to do" in text and "Retraining" not in text
+
+
+def test_system_status_lists_every_component(monitor):
+    page = Alerts(monitor=monitor)
+    render(page)
+    status = monitor.report()["status"]
+    text = shown_text(page.status_body)
+    components = {s["component"] for s in status}
+    assert {
+        "reference",
+        "inputs",
+        "predictions",
+        "labels",
+        "mlflow",
+        "last monitor run",
+    } <= components
+    for entry in status:
+        assert html.escape(entry["message"]) in text
+    failed = sum(1 for s in status if not s["ok"])
+    assert f'<div class="value">{failed}</div>' in text
+
+
+def test_alert_history_from_mlflow(monitor):
+    page = Alerts(monitor=monitor)
+    render(page)
+    objects = page.history_body.objects
+    assert f"{N_CHECKS} checks logged to &#x27;monitoring&#x27;" in shown_text(page.history_body)
+    counts = objects[1].object  # alerts per check, critical and warning stacked
+    labels = {str(layer.label) for layer in counts}
+    assert labels == {"critical", "warning"}
+    history = {str(layer.label): list(layer.dimension_values(1)) for layer in counts}
+    critical = [check_metrics(day)["critical_alerts"] for day in range(N_CHECKS)]
+    assert history["critical"] == pytest.approx(critical)
+    # Key drift metrics with the thresholds as lines.
+    grid = objects[2]
+    titles = [pane.object.opts.get().kwargs.get("title") for pane in grid.objects]
+    assert titles == [
+        "Prediction drift (KL) per check",
+        "Feature PSI per check",
+        "Cardinality ratio per check",
+    ]
+    text = shown_text(page.history_body)
+    assert (
+        "check-3" in text and theme.format_metric(check_metrics(3)["prediction_kl_drift"]) in text
+    )
+
+
+def test_no_history_is_an_explained_empty_state(tmp_path):
+    config = make_world(tmp_path)
+    fresh_store(tmp_path / "mlflow.db")  # the config's store: empty, no monitoring experiment
+    page = Alerts(monitor=monitor_on(config))
+    render(page)
+    text = shown_text(page.history_body)
+    assert "No alert history yet: no experiment &#x27;monitoring&#x27;" in text
+    assert "driftdeck monitor" in text
+
+
+def test_mlflow_unreachable_history_says_so_and_alerts_still_show(world):
+    config = unreachable(world)
+    monitor = monitor_on(config)
+    page = Alerts(monitor=monitor)
+    render(page)
+    history = shown_text(page.history_body)
+    assert f"MLflow unreachable at {config.mlflow.tracking_uri}" in history
+    status = shown_text(page.status_body)
+    assert "MLflow unreachable at" in status and ">failed<" in status
+    report = data_report(monitor)
+    assert page.summary_cards["critical"].value == sum(
+        a["severity"] == "critical" for a in report["alerts"]
+    )
+
+
+def test_values_from_the_data_are_escaped():
+    alert = {
+        "severity": "critical",
+        "metric": "psi",
+        "feature": XSS,
+        "value": 0.5,
+        "threshold": 0.25,
+        "message": f"PSI of '{XSS}' is 0.5",
+        "recommendation": f"check {XSS}",
+    }
+    status = pn.Column(*status_view([{"component": XSS, "ok": False, "message": XSS}]))
+    for text in (
+        alerts_table([alert]).object,
+        recommendations_view([alert], False).object,
+        shown_text(status),
+    ):
+        assert XSS not in text
+        assert html.escape(XSS) in text

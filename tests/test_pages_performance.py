@@ -1,0 +1,154 @@
+"""The Performance Metrics page: MLflow runs and registry, production predictions and accuracy,
+and what it says when MLflow cannot be reached."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from app import theme
+from app.pages.base import data_report
+from app.pages.mlflow_cache import MLflowCache
+from app.pages.performance import PerformanceMetrics
+from tests.conftest import make_world
+from tests.mlflow_helpers import restore_mlflow_env  # noqa: F401 - an autouse fixture
+from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
+from tests.page_mlflow import N_RUNS, mlflow_world, run_metrics, unreachable
+
+pytestmark = [
+    # Bokeh's ColumnDataSource.from_df (behind every Tabulator) calls reset_index(inplace=True).
+    pytest.mark.filterwarnings(
+        "ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh.models.sources"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return mlflow_world(tmp_path_factory.mktemp("performance"))
+
+
+@pytest.fixture
+def monitor(world):
+    MLflowCache.clear()
+    return monitor_on(world)
+
+
+def test_latest_model_metrics_are_the_production_versions(monitor):
+    page = PerformanceMetrics(monitor=monitor)
+    layout = render(page)
+    expected = run_metrics(2)  # version 1, aliased production, came from run 2
+    for name in ("accuracy", "macro_f1", "weighted_f1", "roc_auc"):
+        card = page.latest_cards[name]
+        assert card.value == pytest.approx(expected[name])
+        assert card.text == theme.format_metric(expected[name])
+    assert "v1 (production) · run train-2" in page.latest_cards["accuracy"].caption
+    assert "0.720" in shown_text(layout)
+
+
+def test_every_training_run_is_in_the_table_and_the_trend(monitor):
+    page = PerformanceMetrics(monitor=monitor)
+    render(page)
+    table = page.runs_body.objects[-1]
+    frame = table.value
+    assert len(frame) == N_RUNS
+    assert list(frame["run_name"]) == [f"train-{i}" for i in reversed(range(N_RUNS))]
+    assert frame["accuracy"].tolist() == pytest.approx(
+        [run_metrics(i)["accuracy"] for i in reversed(range(N_RUNS))]
+    )
+    assert "max_depth (param)" in frame.columns
+
+    chart = page.trend_body.objects[0].object
+    metrics = {str(element.label) for element in chart}
+    assert {"Accuracy", "Macro F1", "Weighted F1"} <= metrics
+
+
+def test_registry_versions_and_aliases(monitor):
+    page = PerformanceMetrics(monitor=monitor)
+    render(page)
+    text = shown_text(page.registry_body)
+    assert "production <b>v1</b>" in text and "staging <b>v2</b>" in text
+    assert "<td>train-4</td>" in text
+    assert text.index("<td>v2</td>") < text.index("<td>v1</td>")  # newest version first
+
+
+def test_production_prediction_statistics_equal_the_report(monitor):
+    page = PerformanceMetrics(monitor=monitor)
+    layout = render(page)
+    report = data_report(monitor)
+    drift = report["prediction_drift"]
+    cards = page.prediction_cards
+    assert cards["predictions"].value == report["rows"]["predictions"] == 5000
+    assert cards["kl"].value == drift["kl"]
+    assert cards["kl"].text == theme.format_metric(drift["kl"])
+    assert cards["js"].value == drift["js"]
+    top = max(drift["production"], key=drift["production"].get)
+    assert cards["top_class"].text == top
+    text = shown_text(layout)
+    for cls, share in drift["production"].items():
+        assert f"<td>{cls}</td>" in text
+        assert theme.format_share(share) in text
+    assert page.timeline_stream is not None
+
+
+def test_production_accuracy_equals_the_monitor(monitor):
+    page = PerformanceMetrics(monitor=monitor)
+    render(page)
+    expected = monitor.accuracy_over_time()
+    assert expected["labelled"] == 2000
+    assert page.accuracy_cards["accuracy"].value == pytest.approx(expected["accuracy"])
+    assert page.accuracy_cards["labelled"].value == expected["labelled"]
+
+
+def test_the_window_changes_the_production_sections(monitor):
+    page = PerformanceMetrics(monitor=monitor)
+    render(page)
+    first, _ = monitor.full_range()
+    starts = [b["start"] for b in monitor.drift_over_time()["buckets"]]
+    monitor.set_window(first, starts[3])
+    report = data_report(monitor)
+    assert 0 < page.prediction_cards["predictions"].value == report["rows"]["predictions"] < 5000
+    assert page.prediction_cards["kl"].value == report["prediction_drift"]["kl"]
+
+
+def test_without_labels_accuracy_says_what_is_missing(tmp_path):
+    page = PerformanceMetrics(monitor=monitor_on(make_world(tmp_path)))
+    text = shown_text(render(page))
+    assert "No delayed labels for this time window yet." in text
+    assert "labels.parquet" in text
+    assert page.accuracy_cards == {}
+
+
+@pytest.mark.parametrize("credentials", ["", "alice:s3cret@"])
+def test_mlflow_unreachable_is_said_and_data_sections_still_work(world, credentials):
+    config = unreachable(world, credentials)
+    monitor = monitor_on(config)
+    page = PerformanceMetrics(monitor=monitor)
+    layout = render(page)
+    uri = config.mlflow.tracking_uri.replace(credentials, "***@" if credentials else "")
+    for body in (page.latest_body, page.trend_body, page.runs_body, page.registry_body):
+        text = shown_text(body)
+        assert f"MLflow unreachable at {uri}" in text
+    text = shown_text(layout)
+    assert "s3cret" not in text
+    report = data_report(monitor)
+    assert page.prediction_cards["predictions"].value == report["rows"]["predictions"]
+    assert page.prediction_cards["kl"].value == report["prediction_drift"]["kl"]
+    assert page.accuracy_cards["labelled"].value == monitor.accuracy_over_time()["labelled"]
+
+
+def test_no_production_data_is_an_explained_empty_state(tmp_path):
+    config = make_world(tmp_path)
+    drop_production(tmp_path)
+    page = PerformanceMetrics(monitor=monitor_on(config))
+    text = shown_text(render(page))
+    assert "No production data yet." in text
+    assert "data/production/inputs.parquet" in text
+
+
+def test_a_class_named_like_a_script_is_text(tmp_path):
+    page = PerformanceMetrics(monitor=monitor_on(xss_world(tmp_path)))
+    text = shown_text(render(page))
+    assert XSS not in text
+    assert html.escape(XSS) in text  # in the class-share table

@@ -1,0 +1,151 @@
+"""The Production Data page: freshness from the report's status, rows paged from DuckDB on demand,
+and the distribution explorer."""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+
+import pytest
+
+from app import theme
+from app.pages.base import data_report
+from app.pages.production import PAGE_SIZE, PagedTabulator, ProductionData
+from tests.conftest import make_world
+from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
+
+pytestmark = [
+    # Bokeh's ColumnDataSource.from_df (behind every Tabulator) calls reset_index(inplace=True).
+    pytest.mark.filterwarnings(
+        "ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh.models.sources"
+    ),
+]
+
+
+@pytest.fixture
+def monitor(tmp_path):
+    return monitor_on(make_world(tmp_path))
+
+
+class PageSpy:
+    """Wraps ``Monitor.production_rows`` and records every (offset, limit) asked for."""
+
+    def __init__(self, monitor):
+        self.calls: list[tuple[int, int]] = []
+        self._inner = monitor.production_rows
+        monitor.production_rows = self
+
+    def __call__(self, offset: int = 0, limit: int = 50):
+        self.calls.append((offset, limit))
+        return self._inner(offset, limit)
+
+
+def test_row_counts_and_freshness_equal_the_report(monitor):
+    page = ProductionData(monitor=monitor)
+    layout = render(page)
+    report = data_report(monitor)
+    status = {s["component"]: s for s in report["status"]}
+    for role in ("reference", "inputs", "predictions"):
+        card = page.count_cards[role]
+        assert card.value == status[role]["rows"]
+        assert card.text == theme.format_count(status[role]["rows"])
+    newest = theme.format_timestamp(status["inputs"]["newest"])
+    assert f"newest {newest}" in page.count_cards["inputs"].caption
+    assert (
+        theme.format_duration(status["inputs"]["age_seconds"]) in page.count_cards["inputs"].caption
+    )
+    assert page.count_cards["labels"].value is None
+    assert page.count_cards["labels"].caption == "optional, none yet"
+    assert page.count_cards["window"].value == report["rows"]["inputs"] == 5000
+    assert status["labels"]["message"] in shown_text(layout)
+
+
+def test_rows_are_paged_from_duckdb(monitor):
+    spy = PageSpy(monitor)
+    page = ProductionData(monitor=monitor)
+    render(page)
+    table = page.table
+    assert isinstance(table, PagedTabulator)
+    assert table.pagination == "remote"
+    assert table.total == monitor.engine.window_rows(monitor.window)["inputs"] == 5000
+    assert table.param.page.bounds == (1, 5000 // PAGE_SIZE)
+    assert spy.calls == [(0, PAGE_SIZE)]
+    assert len(table.value) == PAGE_SIZE
+    assert table.value["request_id"].iloc[0] == "r4999"  # newest first
+
+    table.page = 3
+    assert spy.calls[-1] == (2 * PAGE_SIZE, PAGE_SIZE)
+    assert table.value.index[0] == 2 * PAGE_SIZE
+    assert table.value["request_id"].iloc[0] == f"r{4999 - 2 * PAGE_SIZE}"
+    # Time, id and prediction come first; the rest follow as logged.
+    assert list(table.value.columns[:3]) == ["timestamp", "request_id", "prediction"]
+    data, _ = table._get_data()
+    assert len(data) == PAGE_SIZE  # the browser receives one page, never the window
+
+
+def test_the_window_resets_the_pages(monitor):
+    page = ProductionData(monitor=monitor)
+    render(page)
+    page.table.page = 4
+    first, _ = monitor.full_range()
+    monitor.set_window(first, first + timedelta(days=2))
+    rows = monitor.engine.window_rows(monitor.window)["inputs"]
+    assert 0 < rows < 5000
+    assert page.table.total == rows and page.table.page == 1
+    assert page.count_cards["window"].value == rows
+
+
+def test_a_window_without_rows_says_so(monitor):
+    first, _ = monitor.full_range()
+    monitor.set_window(first - timedelta(days=9), first - timedelta(days=8))
+    page = ProductionData(monitor=monitor)
+    text = shown_text(render(page))
+    assert page.table is None
+    assert "No production rows in this time window." in text
+
+
+def test_distribution_explorer_follows_the_selected_feature(monitor):
+    page = ProductionData(monitor=monitor)
+    render(page)
+    report = data_report(monitor)
+    assert set(page.feature.options.values()) == set(report["features"])
+    assert page.feature.value == next(iter(report["features"]))
+
+    page.feature.value = "district"
+    psi = page.distribution.objects[0].objects[0]
+    assert (
+        "PSI" in psi.object
+        and theme.format_metric(report["features"]["district"]["psi"]) in psi.object
+    )
+    chart = page.distribution.objects[1].object
+    assert "harbour" in set(chart.data["value"])
+
+    page.feature.value = "address"
+    text = shown_text(page.distribution)
+    ratio = report["features"]["address"]["cardinality"]["ratio"]
+    assert "Cardinality ratio" in text and theme.format_metric(ratio) in text
+
+
+def test_no_production_data_is_an_explained_empty_state(tmp_path):
+    config = make_world(tmp_path)
+    drop_production(tmp_path)
+    page = ProductionData(monitor=monitor_on(config))
+    text = shown_text(render(page))
+    assert "No production data yet." in text
+    assert "data/production/inputs.parquet" in text
+    assert page.table is None
+
+
+def test_a_category_named_like_a_script_is_text(tmp_path):
+    monitor = monitor_on(xss_world(tmp_path))
+    page = ProductionData(monitor=monitor)
+    render(page)
+    page.feature.value = "district"
+    text = shown_text(page.__panel__())
+    assert XSS not in text
+    # Tabulator cells get the raw value and Tabulator writes it as text (never as HTML).
+    page.table.page = 200
+    assert XSS in set(page.table.value["district"])
+    assert html.escape(XSS) not in set(page.table.value["district"])
+    chart = page.distribution.objects[1].object
+    assert XSS in set(chart.data["value"])  # Bokeh draws axis labels as text
