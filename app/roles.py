@@ -105,6 +105,9 @@ def infer_roles(sources: Sources, config: Config) -> Roles:
 
     reserved = {c for c in (id_col, target, prediction, *timestamp.values()) if c}
     reserved.update(cols.ignored)
+    # Request ids are never model inputs, even on a side where they cannot join anything.
+    listed = set(cols.numerical + cols.categorical + cols.high_cardinality)
+    reserved.update(c for c in (*inp, *ref) if c.lower() in ID_NAMES and c not in listed)
     names = [c for c in inp if c not in reserved] + [c for c in ref if c not in reserved and c not in inp]
     ignored = list(cols.ignored)
     # Prediction-side extras (probabilities, model version) are not model inputs.

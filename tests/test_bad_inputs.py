@@ -1,0 +1,70 @@
+"""Every case of the bad-input corpus through ``driftdeck monitor --json --no-log``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from app.cli import main
+from tests.bad_inputs import CASES
+
+CONFIG_CASES = {
+    "config with an unknown key": "server.prot",
+    "config with a wrong type": "thresholds.psi.critical",
+    "config with a negative threshold": "thresholds.cardinality_ratio.critical",
+}
+
+
+def _hashes(root):
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_case_gives_json_or_one_line(name, tmp_path, capsys):
+    config = CASES[name](tmp_path)
+    before = _hashes(tmp_path)
+    code = main(["monitor", "--json", "--no-log", "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert _hashes(tmp_path) == before, "the user's files must stay byte-identical"
+    if name in CONFIG_CASES:
+        assert code == 2
+        assert out == ""
+        assert len(err.strip().splitlines()) == 1 and CONFIG_CASES[name] in err
+        return
+    if code == 2:
+        assert out == "" and len(err.strip().splitlines()) == 1
+        assert "parquet" in err  # names the file
+        return
+    assert code in (0, 3), err
+    report = json.loads(out)
+    assert {"features", "status", "alerts", "rows"} <= set(report)
+    if name != "healthy":
+        problems = [s for s in report["status"] if not s["ok"]]
+        assert problems or report["data_quality"]["schema"] != {
+            "only_in_reference": [],
+            "only_in_production": [],
+            "type_changes": [],
+        }
+
+
+def test_hostile_names_are_measured(tmp_path, capsys):
+    main(["monitor", "--json", "--no-log", "--config", str(CASES["hostile column names"](tmp_path))])
+    features = json.loads(capsys.readouterr().out)["features"]
+    for name in ("a b", "it's \"q\"", "ünïcode ☃", "select", 'x"; DROP TABLE reference; --', "{format}"):
+        assert features[name]["psi"] is not None, name
+
+
+def test_xss_values_stay_data(tmp_path, capsys):
+    main(["monitor", "--json", "--no-log", "--config", str(CASES["HTML and JS in category values"](tmp_path))])
+    unseen = json.loads(capsys.readouterr().out)["features"]["colour"]["summary"]["production"]["unseen"]
+    assert "<script>alert(1)</script>" in {u["value"] for u in unseen}
+
+
+def test_unreadable_file_is_named_in_status(tmp_path, capsys):
+    main(["monitor", "--json", "--no-log", "--config", str(CASES["truncated parquet"](tmp_path))])
+    status = json.loads(capsys.readouterr().out)["status"]
+    inputs = next(s for s in status if s["component"] == "inputs")
+    assert not inputs["ok"] and "inputs.parquet" in inputs["message"]
