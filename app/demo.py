@@ -5,8 +5,9 @@
 
 The story, told by the data (day 1 is the first of the 30 production days):
 - days 1-10: production looks like the reference;
-- days 11-30: buyers move to the larger, cheaper outskirts and square metres inflate, more each
-  day; prices rise with them, so the model's accuracy slips while labels still arrive;
+- days 11-30: buyers move to the larger, cheaper outskirts, and listings inflate their gross
+  square metres more each day (the flats, and so their prices, stay the same): the model
+  predicts ever higher categories and its accuracy slips while labels still arrive;
 - days 21-30: a new district (never in the reference) opens and a flood of new addresses arrives;
 - labels (delayed ground truth) exist only for days 1-20.
 
@@ -19,7 +20,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
+import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from app.errors import DriftdeckError
 from app.progress import Progress, quiet
 
 NUMERICAL = ("gross_sqm", "net_sqm", "building_age", "rooms")
@@ -43,7 +48,7 @@ DRIFT_STARTS = 10  # days of calm before the mix shift and the inflation begin
 NEW_DISTRICT_OPENS = 20  # days before the new district and the address flood appear
 LABELLED_DAYS = 20  # ground truth arrives late: only the first days have it
 
-CHUNK_ROWS = 1 << 20  # rows generated, predicted and written at a time
+CHUNK_ROWS = 1 << 18  # rows generated, predicted and written at a time (~150 MB of work space)
 ROW_GROUP_ROWS = 1 << 17  # divides CHUNK_ROWS, so every file has the same row groups
 TRAINING_ROWS = 8_000
 TEST_ROWS = 2_000
@@ -65,13 +70,15 @@ _DISTRICTS = (
     ("Beylikduzu", 0.05, 0.09, -0.25, 0.08, 9),
     ("Esenyurt", 0.07, 0.10, -0.45, 0.02, 11),
 )
-NEW_DISTRICT = ("Arnavutkoy", -0.30, 0.12, 2)  # name, price level, log size, mean age
-DISTRICT_NAMES = tuple(d[0] for d in _DISTRICTS) + (NEW_DISTRICT[0],)
+# The district that opens on day 21: new builds near the new airport, never in the reference.
+NEW_DISTRICT = "Arnavutkoy"
+_NEW_DISTRICT_MARKET = (NEW_DISTRICT, None, None, -0.30, 0.12, 2)
+DISTRICT_NAMES = tuple(d[0] for d in _DISTRICTS) + (NEW_DISTRICT,)
 _SHARE_BEFORE = np.array([d[1] for d in _DISTRICTS])
 _SHARE_AFTER = np.array([d[2] for d in _DISTRICTS])
-_PRICE_LEVEL = np.array([d[3] for d in _DISTRICTS] + [NEW_DISTRICT[1]])
-_SIZE = np.array([d[4] for d in _DISTRICTS] + [NEW_DISTRICT[2]])
-_AGE = np.array([d[5] for d in _DISTRICTS] + [NEW_DISTRICT[3]], dtype=float)
+_PRICE_LEVEL = np.array([d[3] for d in (*_DISTRICTS, _NEW_DISTRICT_MARKET)])
+_SIZE = np.array([d[4] for d in (*_DISTRICTS, _NEW_DISTRICT_MARKET)])
+_AGE = np.array([d[5] for d in (*_DISTRICTS, _NEW_DISTRICT_MARKET)], dtype=float)
 
 _STREETS = (
     "Ataturk Street", "Cumhuriyet Street", "Inonu Street", "Bagdat Avenue", "Lale Street",
@@ -121,13 +128,14 @@ _ROOMS = np.array([1, 2, 3, 4, 5, 6])
 _ROOM_SHARES = np.array([0.07, 0.22, 0.38, 0.22, 0.08, 0.03])
 
 # Class boundaries on the log price, fixed so that the reference market splits about evenly.
-_LOW_BELOW, _HIGH_FROM = 4.52, 4.93
-_PRICE_NOISE = 0.12
+_LOW_BELOW, _HIGH_FROM = 4.43, 4.87
+_PRICE_NOISE = 0.16
 _MISSING = {"building_age": 0.02, "net_sqm": 0.01, "heating_type": 0.015}
 
 # Drift strengths at the end of the 30 days
-_SQM_INFLATION = 0.30  # gross m² of listings grow by this share
-_MARKET_RISE = 0.10  # log prices rise this much beyond what the features explain
+# More and more listings quote gross area with shared spaces included: the reported gross m²
+# grows by up to this share (fast at first, then slower) while the flats stay what they were.
+_SQM_INFLATION = 0.60
 _NEW_DISTRICT_SHARE = (0.05, 0.20)  # share of rows in the new district on day 21 and day 30
 _ADDRESS_FLOOD = (0.10, 0.45)  # share of other rows with a never-seen address, day 21 and day 30
 
@@ -228,14 +236,366 @@ def _by_age(rng: np.random.Generator, table: tuple, age: np.ndarray) -> np.ndarr
     return _pick(rng, shares[group], len(age))
 
 
-def _strings(values: tuple[str, ...], index: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
+def _strings(
+    values: tuple[str, ...], index: np.ndarray, missing: np.ndarray | None = None
+) -> pa.Array:
     return pa.array(values).take(pa.array(index, mask=missing))
 
 
-def market(rng: np.random.Generator, day: np.ndarray | None, pool: int) -> dict[str, pa.Array]:
-    """One listing per row, as of ``day`` (days since production began; None = the reference market).
+def market(rng: np.random.Generator, day: np.ndarray, pool: int) -> dict[str, pa.Array]:
+    """One listing per row as of ``day`` (days since production began; 0 = the reference market).
 
-    Returns the feature columns and the true ``price_category``.
+    Returns the feature columns and the true ``price_category``. ``pool`` is the number of
+    distinct addresses of the stable market.
     """
-    n = pool if day is None and False else (len(day) if day is not None else 0)
-    raise NotImplementedError(n)
+    n = len(day)
+    shift = _ramp(day, DRIFT_STARTS, DAYS)
+    opened = day >= NEW_DISTRICT_OPENS
+    since_opening = _ramp(day, NEW_DISTRICT_OPENS, DAYS)
+
+    # The district mix moves from one set of shares to another: a mixture of the two.
+    district = np.where(
+        rng.random(n) < shift, _pick(rng, _SHARE_AFTER, n), _pick(rng, _SHARE_BEFORE, n)
+    )
+    lo, hi = _NEW_DISTRICT_SHARE
+    in_new_district = opened & (rng.random(n) < lo + (hi - lo) * since_opening)
+    district = np.where(in_new_district, len(_DISTRICTS), district)
+
+    rooms = _ROOMS[_pick(rng, _ROOM_SHARES, n)]
+    log_gross = np.log(20 + 28 * rooms) + _SIZE[district] + rng.normal(0.0, 0.16, n)
+    gross = np.round(np.exp(log_gross), 1)
+    net = np.round(gross * rng.uniform(0.78, 0.90, n), 1)
+    reported_gross = np.round(gross * (1 + _SQM_INFLATION * shift**0.7), 1)
+    age = np.minimum(np.round(rng.gamma(2.0, _AGE[district] / 2.0)), 80).astype(np.int64)
+
+    heating = _by_age(rng, _HEATING, age)
+    structure = _by_age(rng, _STRUCTURE, age)
+    floor = _pick(rng, np.array([f[2] for f in _FLOORS]), n)
+    subscription_shares = np.array([[s[2] for s in _SUBSCRIPTION], [s[3] for s in _SUBSCRIPTION]])
+    subscription = _pick(rng, subscription_shares[(age >= 2).astype(int)], n)
+
+    log_price = (
+        np.log(gross)
+        + _PRICE_LEVEL[district]
+        - 0.007 * age
+        + np.where(age < 5, 0.10, 0.0)  # new builds sell at a premium
+        - 0.4 * np.maximum(0.0, np.log(gross / 160))  # very large flats sell for less per m²
+        + _effects(_HEATING)[heating]
+        + _effects(_STRUCTURE)[structure]
+        + _effects(_FLOORS)[floor]
+        + _effects(_SUBSCRIPTION)[subscription]
+        + rng.normal(0.0, _PRICE_NOISE, n)
+    )
+    category = np.where(log_price < _LOW_BELOW, 0, np.where(log_price >= _HIGH_FROM, 2, 1))
+
+    # Addresses: the stable market reuses a fixed pool; the flood and the new district bring new ones.
+    lo, hi = _ADDRESS_FLOOD
+    new_address = in_new_district | (opened & (rng.random(n) < lo + (hi - lo) * since_opening))
+    pool_sizes = np.maximum(1, np.round(pool * _SHARE_BEFORE)).astype(np.int64)
+    pool_sizes = np.append(pool_sizes, 1)  # the new district has no old addresses
+    k = np.floor(rng.random(n) * pool_sizes[district]).astype(np.int64)
+    street = (k + 11 * district) % len(_STREETS)
+    number = k // len(_STREETS) + 1
+    street = np.where(new_address, len(_STREETS) + rng.integers(0, len(_NEW_STREETS), n), street)
+    number = np.where(new_address, rng.integers(1, _NEW_STREET_NUMBERS + 1, n), number)
+    district_names = _strings(DISTRICT_NAMES, district)
+    address = pc.binary_join_element_wise(
+        _strings(_STREETS + _NEW_STREETS, street),
+        " No. ",
+        pc.cast(pa.array(number), pa.string()),
+        ", ",
+        district_names,
+        "",
+    )
+
+    missing = {name: rng.random(n) < share for name, share in _MISSING.items()}
+    return {
+        "gross_sqm": pa.array(reported_gross),
+        "net_sqm": pa.array(net, mask=missing["net_sqm"]),
+        "building_age": pa.array(age, mask=missing["building_age"]),
+        "rooms": pa.array(rooms.astype(np.int64)),
+        "district": district_names,
+        "heating_type": _strings(_names(_HEATING), heating, missing["heating_type"]),
+        "structure_type": _strings(_names(_STRUCTURE), structure),
+        "floor_location": _strings(_names(_FLOORS), floor),
+        "subscription": _strings(_names(_SUBSCRIPTION), subscription),
+        "address": address,
+        TARGET: _strings(CLASSES, category),
+    }
+
+
+def _names(table: tuple) -> tuple[str, ...]:
+    return tuple(row[0] for row in table)
+
+
+def _effects(table: tuple) -> np.ndarray:
+    return np.array([row[1] for row in table])
+
+
+def _timestamps(
+    seed: int, chunk: int, start: datetime, first: int, stop: int, rows: int
+) -> np.ndarray:
+    """Microseconds since ``start`` of rows ``first..stop`` of ``rows``, in time order.
+
+    Traffic follows the clock (quiet nights, busy evenings), is higher at weekends and grows a
+    little over the month. Row i lands where the cumulative traffic reaches (i + jitter) / rows,
+    so every chunk is sorted and follows on from the one before.
+    """
+    minutes = np.arange(DAYS * 24 * 60)
+    moment = np.datetime64(start, "m") + minutes
+    hour = (minutes + start.hour * 60 + start.minute) % 1440 / 60
+    weekday = (moment.astype("datetime64[D]").view("int64") + 3) % 7  # 1970-01-01 was a Thursday
+    traffic = (
+        (0.15 + np.exp(-(((hour - 13.5) / 4.0) ** 2)) + 0.8 * np.exp(-(((hour - 20.5) / 2.0) ** 2)))
+        * np.where(weekday >= 5, 1.25, 1.0)
+        * (1 + 0.2 * minutes / minutes[-1])
+    )
+    cumulative = np.concatenate([[0.0], np.cumsum(traffic)])
+    cumulative /= cumulative[-1]
+    position = (
+        np.arange(first, stop) + _rng(seed, _STREAM_TIMES, chunk).random(stop - first)
+    ) / rows
+    at = np.interp(position, cumulative, np.arange(len(cumulative), dtype=float))
+    return np.minimum(np.floor(at * 60e6).astype(np.int64), DAYS * 86_400_000_000 - 1)
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _request_ids(rng: np.random.Generator, n: int) -> pa.Array:
+    """``n`` random version-4 UUID strings, built without a Python loop."""
+    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    digits = np.empty((n, 32), dtype=np.uint8)
+    digits[:, 0::2] = _HEX[raw >> 4]
+    digits[:, 1::2] = _HEX[raw & 0x0F]
+    text = np.full((n, 36), ord("-"), dtype=np.uint8)
+    for begin, end, at in ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24)):
+        text[:, at : at + end - begin] = digits[:, begin:end]
+    offsets = pa.py_buffer(np.arange(0, 36 * (n + 1), 36, dtype=np.int32))
+    return pa.StringArray.from_buffers(n, offsets, pa.py_buffer(text.tobytes()))
+
+
+def _chunks(rows: int) -> Iterator[tuple[int, int, int]]:
+    """(chunk number, first row, stop row) covering ``rows`` rows."""
+    for number, first in enumerate(range(0, rows, CHUNK_ROWS)):
+        yield number, first, min(rows, first + CHUNK_ROWS)
+
+
+def _market_table(columns: dict[str, pa.Array], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+
+
+def _writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    # No pandas metadata and no wall-clock values: the bytes depend only on the data.
+    return pq.ParquetWriter(path, schema, compression="snappy", write_statistics=True)
+
+
+def _write(writer: pq.ParquetWriter, table: pa.Table) -> None:
+    writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
+
+def _training_sample(seed: int, pool: int) -> tuple[pa.Table, pa.Table]:
+    """Listings the model learns from and is scored on, drawn from the stable market."""
+    columns = market(_rng(seed, _STREAM_TRAINING), np.zeros(TRAINING_ROWS + TEST_ROWS), pool)
+    table = _market_table(columns, REFERENCE_SCHEMA)
+    return table.slice(0, TRAINING_ROWS), table.slice(TRAINING_ROWS)
+
+
+def _write_reference(path: Path, seed: int, rows: int, pool: int) -> None:
+    with _writer(path, REFERENCE_SCHEMA) as writer:
+        for number, first, stop in _chunks(rows):
+            columns = market(_rng(seed, _STREAM_REFERENCE, number), np.zeros(stop - first), pool)
+            _write(writer, _market_table(columns, REFERENCE_SCHEMA))
+
+
+def _write_production(
+    files: dict[str, Path],
+    model,
+    seed: int,
+    rows: int,
+    pool: int,
+    start: datetime,
+    progress: Progress,
+) -> None:
+    from app.demo_model import model_input, predict
+
+    start_us = np.datetime64(start, "us")
+    labelled_until = LABELLED_DAYS * 86_400_000_000
+    chunks = -(-rows // CHUNK_ROWS)
+    with (
+        _writer(files["inputs"], INPUTS_SCHEMA) as inputs,
+        _writer(files["predictions"], PREDICTIONS_SCHEMA) as predictions,
+        _writer(files["labels"], LABELS_SCHEMA) as labels,
+    ):
+        for number, first, stop in _chunks(rows):
+            offset = _timestamps(seed, number, start, first, stop, rows)
+            rng = _rng(seed, _STREAM_PRODUCTION, number)
+            columns = market(rng, offset / 86_400_000_000, pool)
+            columns["timestamp"] = pa.array(start_us + offset.astype("timedelta64[us]"))
+            columns["request_id"] = _request_ids(rng, stop - first)
+            table = _market_table(columns, INPUTS_SCHEMA)
+            _write(inputs, table)
+
+            predicted, probability = predict(model, model_input(table.select(FEATURES), NUMERICAL))
+            columns["prediction"] = pa.array(predicted.astype(str), pa.string())
+            columns["probability"] = pa.array(np.round(probability, 4))
+            _write(predictions, _market_table(columns, PREDICTIONS_SCHEMA))
+
+            known = int(np.searchsorted(offset, labelled_until))
+            if known:
+                _write(labels, _market_table(columns, LABELS_SCHEMA).slice(0, known))
+            if chunks > 1 and (10 * stop // rows) > (10 * first // rows):  # every tenth
+                progress(f"production: {stop:,} of {rows:,} rows")
+
+
+def config_text() -> str:
+    """The demo's ``driftdeck.toml`` (SPEC §3); every path is relative to the file's folder."""
+
+    def names(values: tuple[str, ...]) -> str:
+        return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+    return f'''# Driftdeck demo world, written by `driftdeck demo`; paths are relative to this file.
+
+[data]
+reference = "data/reference/reference.parquet"
+inputs = "data/production/inputs.parquet"
+predictions = "data/production/predictions.parquet"
+labels = "data/production/labels.parquet"
+
+[columns]
+timestamp = "timestamp"
+id = "request_id"
+target = "{TARGET}"
+prediction = "prediction"
+numerical = {names(NUMERICAL)}
+categorical = {names(CATEGORICAL)}
+high_cardinality = {names(HIGH_CARDINALITY)}
+ignored = ["probability"]
+
+[thresholds]
+psi = {{ critical = 0.25, warning = 0.10 }}
+cardinality_ratio = {{ critical = 1.3, warning = 1.15 }}
+prediction_kl = {{ critical = 0.15, warning = 0.10 }}
+
+[mlflow]
+tracking_uri = "sqlite:///mlflow.db"
+training_experiment = "training"
+monitoring_experiment = "monitoring"
+registered_model = "HousingPriceClassifier"
+timeout_seconds = 5
+
+[server]
+port = 8501
+refresh_seconds = 30
+'''
+
+
+def _utc_naive(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _publish_sqlite(source: Path, target: Path) -> None:
+    """Copy a SQLite database over ``target`` with SQLite's backup API.
+
+    Unlike replacing the file, this updates the database that open connections (a running
+    dashboard, MLflow's cached engines) already hold.
+    """
+    with closing(sqlite3.connect(source)) as built:
+        try:
+            with closing(sqlite3.connect(target)) as published:
+                built.backup(published)
+        except sqlite3.DatabaseError:  # not a database we can write into: start afresh
+            target.unlink()
+            with closing(sqlite3.connect(target)) as published:
+                built.backup(published)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def build_demo(
+    out: Path,
+    rows: int = 100_000,
+    seed: int = 0,
+    now: datetime | None = None,
+    progress: Progress = quiet,
+) -> None:
+    """Write the demo world into ``out``: config, MLflow store, reference and 30 days of production.
+
+    ``rows`` production rows end at ``now`` (naive UTC; default: this second). The same ``seed``
+    and ``now`` give the same data. Only the demo's own files in ``out`` are replaced: the
+    config, the four parquet files, ``mlflow.db`` and ``mlartifacts/``.
+    """
+    from app.demo_model import REGISTERED_MODEL, create_store, model_input, train_and_register
+
+    if rows < 1:
+        raise DriftdeckError(f"demo: rows must be positive, got {rows}")
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise DriftdeckError(f"{out}: is not a folder, cannot build the demo world in it")
+    now = _utc_naive(now)
+    start = now - timedelta(days=DAYS)
+    files = DemoFiles(out)
+    pool = address_pool_size(rows)
+
+    files.reference.parent.mkdir(parents=True, exist_ok=True)
+    files.inputs.parent.mkdir(parents=True, exist_ok=True)
+    _remove(files.artifacts)
+
+    progress(f"training {REGISTERED_MODEL} in MLflow ({files.mlflow_db})")
+    train, test = _training_sample(seed, pool)
+    # MLflow keeps a store per URI for the life of the process, so a store rebuilt in place would
+    # be read through the old one: build under a fresh name, then copy it into mlflow.db.
+    handle, building = tempfile.mkstemp(prefix=".mlflow-", suffix=".db", dir=out)
+    os.close(handle)
+    try:
+        model = train_and_register(
+            create_store(Path(building)),
+            files.artifacts,
+            model_input(train, NUMERICAL),
+            model_input(test, NUMERICAL),
+            target=TARGET,
+            numerical=NUMERICAL,
+            categorical=CATEGORICAL,
+            classes=CLASSES,
+            trained_at=start - timedelta(days=2),
+            progress=progress,
+        )
+        _publish_sqlite(Path(building), files.mlflow_db)
+    finally:
+        Path(building).unlink(missing_ok=True)
+
+    # Write beside the final files and swap them in at the end: a dashboard reading the folder
+    # meanwhile never meets a half-written parquet file.
+    final = {
+        "reference": files.reference,
+        "inputs": files.inputs,
+        "predictions": files.predictions,
+        "labels": files.labels,
+    }
+    partial = {role: path.with_name(path.name + ".partial") for role, path in final.items()}
+    try:
+        count = reference_rows(rows)
+        progress(f"reference: {count:,} rows")
+        _write_reference(partial["reference"], seed, count, pool)
+        progress(
+            f"production: {rows:,} rows from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
+        )
+        _write_production(partial, model, seed, rows, pool, start, progress)
+        for role, path in final.items():
+            os.replace(partial[role], path)
+    finally:
+        for path in partial.values():
+            path.unlink(missing_ok=True)
+    files.config.write_text(config_text(), encoding="utf-8")
+    progress(f"demo world ready: {files.config}")

@@ -1,0 +1,245 @@
+"""The demo world: deterministic files, real MLflow runs and registry, and the drift story."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from app.config import load_config
+from app.demo import (
+    CATEGORICAL,
+    CLASSES,
+    DISTRICT_NAMES,
+    NEW_DISTRICT,
+    NUMERICAL,
+    DemoFiles,
+    build_demo,
+    market,
+    reference_rows,
+)
+from app.demo_model import REGISTERED_MODEL, model_input
+
+ROWS = 20_000
+SEED = 7
+NOW = datetime(2025, 3, 14, 9, 30)
+START = NOW - timedelta(days=30)
+ROLES = ("reference", "inputs", "predictions", "labels")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> DemoFiles:
+    out = tmp_path_factory.mktemp("demo")
+    tracking_before = mlflow.get_tracking_uri()
+    env_before = os.environ.get("MLFLOW_TRACKING_URI")
+    build_demo(out, rows=ROWS, seed=SEED, now=NOW)
+    # The build points MLflow at its own store only while it runs.
+    assert mlflow.get_tracking_uri() == tracking_before
+    assert os.environ.get("MLFLOW_TRACKING_URI") == env_before
+    return DemoFiles(out)
+
+
+def read(files: DemoFiles, role: str) -> pa.Table:
+    return pq.read_table(getattr(files, role))
+
+
+def frame(files: DemoFiles, role: str) -> pd.DataFrame:
+    return read(files, role).to_pandas()
+
+
+def day_of(timestamps: pd.Series) -> np.ndarray:
+    return ((timestamps - pd.Timestamp(START)) / pd.Timedelta(days=1)).to_numpy()
+
+
+def psi(reference: np.ndarray, production: np.ndarray) -> float:
+    """Numerical PSI as SPEC §4 defines it (decile edges of the reference, ε = 1e-4)."""
+    edges = np.unique(np.quantile(reference, np.arange(1, 10) / 10))
+
+    def shares(values: np.ndarray) -> np.ndarray:
+        counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+        return np.maximum(counts / len(values), 1e-4)
+
+    p, q = shares(reference), shares(production)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def test_rebuild_gives_identical_data_and_keeps_other_files(demo, capfd):
+    before = {role: read(demo, role) for role in ROLES}
+    config_before = demo.config.read_text()
+    notes = demo.out / "notes.txt"
+    notes.write_text("mine")
+    other_log = demo.inputs.parent / "2025-01-01.csv"
+    other_log.write_text("a,b\n")
+
+    build_demo(demo.out, rows=ROWS, seed=SEED, now=NOW)
+
+    captured = capfd.readouterr()
+    assert captured.out == ""  # stdout stays clean (`driftdeck demo` may be piped)
+    for role in ROLES:
+        assert read(demo, role).equals(before[role]), role
+    assert demo.config.read_text() == config_before
+    assert notes.read_text() == "mine" and other_log.read_text() == "a,b\n"
+    assert not list(demo.out.rglob("*.partial"))
+    # The old MLflow store was replaced, not appended to.
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{demo.mlflow_db}")
+    experiment = client.get_experiment_by_name("training")
+    assert len(client.search_runs([experiment.experiment_id])) == 7
+    other_log.unlink()
+    notes.unlink()
+
+
+def test_seed_changes_the_market():
+    day = np.zeros(1_000)
+    first = market(np.random.default_rng([1, 1]), day, 500)
+    again = market(np.random.default_rng([1, 1]), day, 500)
+    other = market(np.random.default_rng([2, 1]), day, 500)
+    assert all(first[name].equals(again[name]) for name in first)
+    assert not first["gross_sqm"].equals(other["gross_sqm"])
+
+
+def test_schemas(demo):
+    features = [*NUMERICAL, *CATEGORICAL, "address"]
+    ts = pa.timestamp("us")
+    reference = read(demo, "reference")
+    assert reference.column_names == [*features, "price_category"]
+    assert reference.num_rows == reference_rows(ROWS) == 5_000
+    inputs = read(demo, "inputs")
+    assert inputs.column_names == ["timestamp", "request_id", *features]
+    assert inputs.schema.field("timestamp").type == ts
+    assert inputs.num_rows == ROWS
+    for name in ("gross_sqm", "net_sqm"):
+        assert inputs.schema.field(name).type == pa.float64()
+    for name in ("building_age", "rooms", *CATEGORICAL, "address", "request_id"):
+        assert (
+            pa.types.is_integer(inputs.schema.field(name).type)
+            or inputs.schema.field(name).type == pa.string()
+        )
+    predictions = read(demo, "predictions")
+    assert predictions.column_names == ["timestamp", "request_id", "prediction", "probability"]
+    assert predictions.schema.field("timestamp").type == ts
+    labels = read(demo, "labels")
+    assert labels.column_names == ["request_id", "timestamp", "price_category"]
+    assert labels.schema.field("timestamp").type == ts
+    assert pq.read_metadata(demo.inputs).num_row_groups >= 1
+    assert pq.read_schema(demo.inputs).metadata is None  # no pandas or wall-clock metadata
+
+
+def test_production_values(demo):
+    inputs, predictions = frame(demo, "inputs"), frame(demo, "predictions")
+    assert inputs["timestamp"].is_monotonic_increasing
+    assert inputs["timestamp"].min() >= pd.Timestamp(START)
+    assert inputs["timestamp"].max() < pd.Timestamp(NOW)
+    assert inputs["request_id"].is_unique
+    assert (
+        inputs["request_id"]
+        .str.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+        .all()
+    )
+    assert (predictions["request_id"] == inputs["request_id"]).all()
+    assert (predictions["timestamp"] == inputs["timestamp"]).all()
+    assert set(predictions["prediction"]) == set(CLASSES)
+    assert predictions["probability"].between(0.333, 1).all()  # the most likely of 3 classes
+    assert set(inputs["district"]) <= set(DISTRICT_NAMES)
+    assert inputs["rooms"].between(1, 6).all()
+    assert (inputs["net_sqm"].dropna() < inputs["gross_sqm"][inputs["net_sqm"].notna()]).all()
+    assert 0 < inputs["building_age"].isna().mean() < 0.05  # real logs have gaps
+    assert inputs["address"].str.fullmatch(r"[A-Za-z ]+ No\. \d+, [A-Za-z]+").all()
+    reference = frame(demo, "reference")
+    shares = reference["price_category"].value_counts(normalize=True)
+    assert set(shares.index) == set(CLASSES) and shares.min() > 0.2
+
+
+def test_labels_only_for_the_first_20_days(demo):
+    labels, inputs = frame(demo, "labels"), frame(demo, "inputs")
+    assert day_of(labels["timestamp"]).max() < 20
+    early = inputs[day_of(inputs["timestamp"]) < 20]
+    assert labels["request_id"].tolist() == early["request_id"].tolist()
+    assert set(labels["price_category"]) == set(CLASSES)
+
+
+def test_config_points_at_the_demo(demo):
+    config = load_config(demo.config)
+    for role in ROLES:
+        assert Path(config.path(role)) == getattr(demo, role)
+    assert config.columns.timestamp == "timestamp"
+    assert config.columns.id == "request_id"
+    assert config.columns.target == "price_category"
+    assert config.columns.prediction == "prediction"
+    assert config.columns.high_cardinality == ("address",)
+    assert config.thresholds["psi"].critical == 0.25
+    assert config.mlflow.tracking_uri == "sqlite:///mlflow.db"  # relative: the folder can move
+    assert config.tracking_uri == f"sqlite:///{demo.mlflow_db}"
+    assert config.mlflow.registered_model == REGISTERED_MODEL
+
+
+def test_training_runs_and_registry(demo):
+    uri = f"sqlite:///{demo.mlflow_db}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.get_experiment_by_name("training")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) >= 5
+    expected = {"accuracy", "macro_f1", "weighted_f1", "roc_auc"}
+    expected |= {f"{kind}_{c}" for kind in ("precision", "recall", "f1") for c in CLASSES}
+    for run in runs:
+        assert expected <= set(run.data.metrics)
+        assert 0.6 < run.data.metrics["accuracy"] < 0.9
+        assert run.data.params["model_type"]
+        assert run.info.status == "FINISHED"
+        assert run.info.start_time < (START - datetime(1970, 1, 1)).total_seconds() * 1000
+    assert len({run.data.params["model_type"] for run in runs}) >= 3
+
+    versions = client.search_model_versions(f"name = '{REGISTERED_MODEL}'")
+    assert len(versions) >= 2
+    production = client.get_model_version_by_alias(REGISTERED_MODEL, "production")
+    staging = client.get_model_version_by_alias(REGISTERED_MODEL, "staging")
+    assert production.version != staging.version
+    assert int(staging.version) == max(int(v.version) for v in versions)
+    best = max(runs, key=lambda run: run.data.metrics["accuracy"])
+    assert production.run_id == best.info.run_id
+
+
+def test_predictions_come_from_the_production_model(demo):
+    uri = f"sqlite:///{demo.mlflow_db}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version_by_alias(REGISTERED_MODEL, "production")
+    path = mlflow.artifacts.download_artifacts(
+        client.get_model_version_download_uri(REGISTERED_MODEL, version.version),
+        dst_path=str(demo.out / "downloaded"),
+    )
+    model = mlflow.sklearn.load_model(path)
+    inputs = read(demo, "inputs").slice(0, 500)
+    predicted = model.predict(
+        model_input(inputs.drop_columns(["timestamp", "request_id"]), NUMERICAL)
+    )
+    logged = read(demo, "predictions").slice(0, 500).column("prediction").to_pylist()
+    assert list(predicted) == logged
+
+
+def test_drift_story(demo):
+    reference, inputs = frame(demo, "reference"), frame(demo, "inputs")
+    day = day_of(inputs["timestamp"])
+    early, late = inputs[day < 10], inputs[day >= 20]
+
+    gross = reference["gross_sqm"].to_numpy()
+    assert psi(gross, early["gross_sqm"].to_numpy()) < 0.05  # days 1-10 look like the reference
+    assert psi(gross, inputs["gross_sqm"].to_numpy()) > 0.25  # but the month as a whole drifted
+    assert late["gross_sqm"].mean() > 1.3 * early["gross_sqm"].mean()
+
+    assert NEW_DISTRICT not in set(reference["district"])
+    assert (inputs.loc[day < 20, "district"] != NEW_DISTRICT).all()
+    assert (late["district"] == NEW_DISTRICT).mean() > 0.05
+
+    distinct_reference = reference["address"].nunique()
+    assert early["address"].nunique() / distinct_reference < 1.15
+    assert inputs["address"].nunique() / distinct_reference > 1.3
+
+    predictions = frame(demo, "predictions")
+    high_share = predictions.groupby(day >= 20)["prediction"].apply(lambda p: (p == "high").mean())
+    assert high_share[True] > high_share[False]  # prediction drift follows the inflation
