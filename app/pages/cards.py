@@ -67,7 +67,7 @@ def escape(value: Any) -> str:
 class KpiCard:
     """One headline number with a label, a caption and a severity colour on its left edge."""
 
-    def __init__(self, label: str, width: int = 175) -> None:
+    def __init__(self, label: str, width: int = 200) -> None:
         self.label = label
         self.value: Any = None
         """The raw number shown (tests compare it with the report)."""
@@ -79,6 +79,7 @@ class KpiCard:
             self._html(),
             stylesheets=[CARD_CSS],
             min_width=width,
+            max_width=int(width * 1.6),
             styles={"flex": f"1 1 {width}px"},
             margin=(5, 6),
         )

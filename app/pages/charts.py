@@ -257,6 +257,7 @@ def class_share_bars(
         multi_level=False,
         line_color=None,
         hover_tooltips=[("Class", "@class"), ("Side", "@side"), ("Share", "@text")],
+        xrotation=25 if max(len(str(c)) for c in classes) > 8 else 0,
         legend_position="right",
         yformatter="%.2f",
         **_BASE,
@@ -454,9 +455,10 @@ def donut(shares: Mapping[str, float], reference: Mapping[str, float] | None = N
             ],
         }
     )
+    # A fixed frame keeps the donut round; the legend sits outside it, so long names never overlap.
     plot = figure(
-        height=HEIGHT,
-        sizing_mode="stretch_width",
+        frame_width=250,
+        frame_height=250,
         toolbar_location=None,
         tools="hover",
         tooltips=[
@@ -464,15 +466,15 @@ def donut(shares: Mapping[str, float], reference: Mapping[str, float] | None = N
             ("Production share", "@share"),
             ("Reference share", "@reference"),
         ],
-        x_range=(-1.6, 1.6),
-        y_range=(-1.1, 1.1),
-        match_aspect=True,
+        x_range=(-1.02, 1.02),
+        y_range=(-1.02, 1.02),
+        min_border=8,
     )
     plot.annular_wedge(
         x=0,
         y=0,
         inner_radius=0.5,
-        outer_radius=0.95,
+        outer_radius=1.0,
         start_angle=cumsum("angle", include_zero=True),
         end_angle=cumsum("angle"),
         fill_color="color",
@@ -483,9 +485,10 @@ def donut(shares: Mapping[str, float], reference: Mapping[str, float] | None = N
     plot.axis.visible = False
     plot.grid.grid_line_color = None
     plot.outline_line_color = None
-    plot.legend.location = "center_right"
-    plot.legend.border_line_color = None
-    plot.legend.background_fill_alpha = 0
+    legend = plot.legend[0]
+    legend.border_line_color = None
+    legend.background_fill_alpha = 0
+    plot.add_layout(legend, "right")
     return plot
 
 

@@ -98,6 +98,7 @@ class Overview(MonitorPage):
         else:
             card.show(None, theme.NO_VALUE, "No production data yet")
 
+        has_data = predictions is not None or inputs is not None
         alerts = report.get("alerts") or []
         critical = [a for a in alerts if a.get("severity") == "critical"]
         warnings = [a for a in alerts if a.get("severity") == "warning"]
@@ -107,14 +108,14 @@ class Overview(MonitorPage):
             "retraining recommended"
             if report.get("retraining_recommended")
             else _features(critical),
-            "critical" if critical else "ok",
+            "critical" if critical else "ok" if has_data else None,
             tooltip="; ".join(a.get("message", "") for a in critical),
         )
         self.kpis["warnings"].show(
             len(warnings),
             str(len(warnings)),
             _features(warnings),
-            "warning" if warnings else "ok",
+            "warning" if warnings else "ok" if has_data else None,
             tooltip="; ".join(a.get("message", "") for a in warnings),
         )
 
@@ -183,9 +184,7 @@ class Overview(MonitorPage):
             return
         reference = prediction.get("reference") or {}
         plot = charts.donut(production, reference)
-        self.classes_body.objects = [
-            pn.pane.Bokeh(plot, sizing_mode="stretch_width", height=charts.HEIGHT)
-        ]
+        self.classes_body.objects = [pn.pane.Bokeh(plot, align="center")]
 
     # -- timeline ----------------------------------------------------------------------------
     def _draw_timeline(self, over_time: dict) -> None:
@@ -242,7 +241,7 @@ class Overview(MonitorPage):
             self.trend_body.objects = [
                 empty_state(
                     "No training runs to show.",
-                    f"{scores.message} Driftdeck reads training runs from MLflow "
+                    f"{scores.message.rstrip('.')}. Driftdeck reads training runs from MLflow "
                     f"({self.monitor.config.mlflow.training_experiment!r} experiment at [mlflow] tracking_uri); "
                     "see README, section MLflow.",
                 )
