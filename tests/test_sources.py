@@ -127,3 +127,18 @@ def test_reference_with_subset_of_columns(tmp_path):
     assert "only in production" in report["features"]["c"]["reason"]
     assert report["features"]["x"]["psi"] is not None
     assert set(report["data_quality"]["schema"]["only_in_production"]) == {"c", "extra"}
+
+
+def test_real_nan_counts_as_missing(tmp_path):
+    """pyarrow writes NaN without NaN statistics; DuckDB must still see it (duckdb#25521)."""
+    import numpy as np
+
+    values = np.array([1.0, np.nan, 3.0, np.nan, 5.0])
+    write(tmp_path / "ref.parquet", pa.table({"x": np.array([1.0, 2.0, 3.0, 4.0, 5.0])}))
+    write(tmp_path / "in.parquet", pa.table({"x": values}))
+    config = _config(tmp_path, reference="ref.parquet", inputs="in.parquet")
+    report = build_report(Engine(config), Window(), config)
+    summary = report["features"]["x"]["summary"]["production"]
+    assert summary["missing"] == 2
+    assert summary["max"] == 5.0 and summary["mean"] == 3.0
+    assert report["features"]["x"]["ks"]["statistic"] is not None
