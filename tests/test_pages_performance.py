@@ -4,10 +4,13 @@ and what it says when MLflow cannot be reached."""
 from __future__ import annotations
 
 import html
+import threading
+import time
 
 import pytest
 
 from app import theme
+from app.mlflow_reader import MLflowUnavailable, store_location
 from app.pages.base import data_report
 from app.pages.mlflow_cache import MLflowCache
 from app.pages.performance import PerformanceMetrics
@@ -31,7 +34,6 @@ def world(tmp_path_factory):
 
 @pytest.fixture
 def monitor(world):
-    MLflowCache.clear()
     return monitor_on(world)
 
 
@@ -152,3 +154,38 @@ def test_a_class_named_like_a_script_is_text(tmp_path):
     text = shown_text(render(page))
     assert XSS not in text
     assert html.escape(XSS) in text  # in the class-share table
+
+
+def test_mlflow_reads_are_shared_by_sessions_and_failures_remembered(world):
+    calls = []
+
+    class SlowReader:
+        location = store_location(world)
+
+        def training_runs(self):
+            calls.append("runs")
+            time.sleep(0.3)
+            return "the runs"
+
+        def registry(self):
+            calls.append("registry")
+            raise MLflowUnavailable("MLflow unreachable at http://example: connection refused")
+
+    reader = SlowReader()
+    results = []
+    sessions = [
+        threading.Thread(
+            target=lambda: results.append(MLflowCache.get(world, "training_runs", reader))
+        )
+        for _ in range(8)
+    ]
+    for session in sessions:
+        session.start()
+    for session in sessions:
+        session.join()
+    assert results == ["the runs"] * 8 and calls == ["runs"]
+
+    for _ in range(3):
+        with pytest.raises(MLflowUnavailable, match="MLflow unreachable at http://example"):
+            MLflowCache.get(world, "registry", reader)
+    assert calls == ["runs", "registry"]
