@@ -12,6 +12,7 @@ import pytest
 from app import theme
 from app.mlflow_reader import MLflowUnavailable, store_location
 from app.pages.base import data_report
+from app.pages.charts import bucket_width
 from app.pages.mlflow_cache import MLflowCache
 from app.pages.performance import PerformanceMetrics
 from tests.conftest import make_world
@@ -189,3 +190,16 @@ def test_mlflow_reads_are_shared_by_sessions_and_failures_remembered(world):
         with pytest.raises(MLflowUnavailable, match="MLflow unreachable at http://example"):
             MLflowCache.get(world, "registry", reader)
     assert calls == ["runs", "registry"]
+
+
+def test_a_timeline_selection_sets_the_window(monitor):
+    page = PerformanceMetrics(monitor=monitor)
+    render(page)
+    over_time = monitor.drift_over_time()
+    width = bucket_width(over_time["width"])
+    starts = [b["start"] for b in over_time["buckets"]]
+    page.timeline_stream.event(boundsx=(starts[1] + width / 2, starts[3] + width / 2))
+    assert (monitor.start, monitor.end) == (starts[1], starts[3] + width)
+    expected = sum(p["rows"] for p in over_time["predictions"][1:4])
+    assert page.prediction_cards["predictions"].value == expected
+    monitor.reset_window()
