@@ -133,3 +133,22 @@ def test_a_category_named_like_a_script_is_text(tmp_path):
     text = shown_text(layout)
     assert XSS not in text
     assert html.escape(XSS) in text  # the new category, shown as its characters
+
+
+def test_schema_differences_are_listed(tmp_path):
+    import pyarrow.parquet as pq
+
+    from tests.conftest import write
+
+    config = make_world(tmp_path)
+    inputs = tmp_path / "data/production/inputs.parquet"
+    frame = pq.read_table(inputs).to_pandas()
+    frame["channel"] = "web"
+    write(inputs, frame.drop(columns=["rooms"]))
+    page = FeatureStatistics(monitor=monitor_on(config))
+    text = shown_text(render(page))
+    assert "Schema differences" in text
+    assert "only in production: channel" in text
+    assert "only in the reference: rooms" in text
+    page.feature.value = "rooms"
+    assert "only in the reference (not in production inputs)" in shown_text(page.__panel__())

@@ -15,6 +15,7 @@ from app.pages.cards import (
     KpiCard,
     chips,
     empty_state,
+    error_state,
     missing_production,
     note_pane,
     section,
@@ -251,10 +252,11 @@ class FeatureStatistics(MonitorPage):
         )
         self.table.style.map(_severity_style, subset=["drift", "quality"])
         self.table.param.watch(self._row_selected, "selection")
+        schema_note = self._schema_note()
+        notes = [schema_note] if schema_note is not None else []
         if not (report.get("rows") or {}).get("inputs"):
-            self.table_body.objects = [missing_production(self.monitor), self.table]
-        else:
-            self.table_body.objects = [self.table]
+            notes.insert(0, missing_production(self.monitor))
+        self.table_body.objects = [*notes, self.table]
         options = list(frame["feature"])
         value = self.feature.value
         if value not in options:
@@ -266,6 +268,26 @@ class FeatureStatistics(MonitorPage):
         self.feature.param.update(options=options, value=value)
         if not changed:
             self._draw_detail()
+
+    def _schema_note(self) -> Any:
+        """Columns on one side only and type changes between reference and production."""
+        schema = (self._report.get("data_quality") or {}).get("schema") or {}
+        parts = []
+        if schema.get("only_in_reference"):
+            parts.append(
+                "only in the reference: " + ", ".join(map(str, schema["only_in_reference"]))
+            )
+        if schema.get("only_in_production"):
+            parts.append("only in production: " + ", ".join(map(str, schema["only_in_production"])))
+        if schema.get("type_changes"):
+            changes = (
+                f"{c.get('column')} ({c.get('reference')} → {c.get('production')})"
+                for c in schema["type_changes"]
+            )
+            parts.append("type changes: " + ", ".join(changes))
+        if not parts:
+            return None
+        return error_state("Schema differences", "; ".join(parts), kind="warning")
 
     def _row_selected(self, event: Any) -> None:
         if event.new and self.table is not None:
