@@ -30,17 +30,45 @@ def test_registry_has_the_six_pages_in_order():
         build_page("nope", None)
 
 
+def shown(shell):
+    """Slugs of the page frames visible in the main area."""
+    return [
+        c.replace("driftdeck-page-", "")
+        for frame in shell._main.objects
+        if frame.visible
+        for c in frame.css_classes
+        if c.startswith("driftdeck-page-")
+    ]
+
+
 def test_navigation_switches_and_reuses_pages(shell):
     first = shell.views["overview"]
     assert isinstance(first, PAGES["overview"].view)
+    assert shown(shell) == ["overview"]
     shell.navigation.value = "drift"
     assert shell.page == "drift"
     assert isinstance(shell.views["drift"], PAGES["drift"].view)
-    assert "driftdeck-page-drift" in shell._main.css_classes
+    assert shown(shell) == ["drift"]
     shell.page = "overview"
     assert shell.views["overview"] is first  # built once per session
     assert shell.navigation.value == "overview"
-    assert "driftdeck-page-overview" in shell._main.css_classes
+    assert shown(shell) == ["overview"]
+    assert len(shell._main.objects) == 2
+
+
+def test_a_failing_page_shows_why_and_is_tried_again(shell, monkeypatch):
+    def broken(**_params):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(PAGES, "alerts", PAGES["alerts"]._replace(view=broken))
+    shell.page = "alerts"
+    assert shown(shell) == ["alerts"]
+    assert "boom" in shell._main.objects[-1][0].object
+    assert "alerts" not in shell.views
+    shell.page = "overview"
+    assert shown(shell) == ["overview"]
+    shell.page = "alerts"
+    assert sum("driftdeck-page-alerts" in f.css_classes for f in shell._main.objects) == 1
 
 
 def test_time_window_text_and_reset(shell):

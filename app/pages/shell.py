@@ -99,6 +99,8 @@ class Shell(pn.viewable.Viewer):
         super().__init__(**params)
         # The pages built so far in this session, by slug: each is built once.
         self.views: dict[str, Any] = {}
+        self._frames: dict[str, pn.Column] = {}
+        self._failed: pn.Column | None = None
         # Pages are built once the browser has drawn the shell (fast first paint).
         self._ready = False
         self._main = pn.Column(
@@ -154,20 +156,38 @@ class Shell(pn.viewable.Viewer):
         self.navigation.value = self.page
         if not self._ready:
             return
+        slug = self.page
+        shown = self._frames.get(slug)
+        if shown is None:
+            shown = self._build_frame(slug)
+        # Built pages stay in the document and are only hidden: switching back to one is a
+        # visibility change, not a re-render of every plot.
+        with pn.io.hold():
+            for frame in self._main.objects:
+                frame.visible = frame is shown
+
+    def _build_frame(self, slug: str) -> pn.Column:
         self._main.loading = True
         try:
-            if self.page not in self.views:
-                self.views[self.page] = build_page(self.page, self.monitor)
-            self._main.objects = [self.views[self.page]]
-            # Lets tests (and user CSS) see which page is drawn.
-            self._main.css_classes = ["driftdeck-main", f"driftdeck-page-{self.page}"]
+            self.views[slug] = build_page(slug, self.monitor)
+            content = self.views[slug]
         except Exception as exc:  # a broken page must not take the dashboard down
-            log.exception("page %s failed to build", self.page)
-            self._main.objects = [
-                pn.pane.Alert(f"This page could not be drawn: {exc}", alert_type="danger")
-            ]
-        finally:
-            self._main.loading = False
+            log.exception("page %s failed to build", slug)
+            content = pn.pane.Alert(f"This page could not be drawn: {exc}", alert_type="danger")
+        # The class lets tests (and user CSS) see which page is shown.
+        frame = pn.Column(
+            content, sizing_mode="stretch_width", css_classes=[f"driftdeck-page-{slug}"]
+        )
+        if self._failed is not None:
+            self._main.remove(self._failed)
+            self._failed = None
+        if slug in self.views:
+            self._frames[slug] = frame
+        else:
+            self._failed = frame  # not kept: the next visit tries again
+        self._main.append(frame)
+        self._main.loading = False
+        return frame
 
     def _start(self) -> None:
         self._ready = True

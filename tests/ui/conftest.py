@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Request, Route, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Page,
+    Playwright,
+    Request,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DRIFTDECK_CHROMIUM", "/usr/bin/chromium")
@@ -34,6 +42,9 @@ CHROMIUM_ARGS = [
 LOCAL = ("http://127.0.0.1:", "http://localhost:", "file://", "data:", "blob:")
 SERVER_START_SECONDS = 120
 UI_ROWS = 20_000
+
+# Pages compute on a shared 2-core machine: give assertions time before they fail.
+expect.set_options(timeout=30_000)
 
 
 def free_port() -> int:
@@ -187,7 +198,7 @@ def page(browser: Browser, browser_log: BrowserLog) -> Iterator[Page]:
     browser_log.assert_clean()
 
 
-def _wait_for_plots(page: Page, count: int = 1, timeout: float = 20.0) -> None:
+def _wait_for_plots(page: Page, count: int = 1, timeout: float = 60.0) -> None:
     """Wait until at least ``count`` Bokeh plots have drawn a canvas with a size."""
     deadline = time.monotonic() + timeout
     canvases = page.locator("canvas")
@@ -201,14 +212,14 @@ def _wait_for_plots(page: Page, count: int = 1, timeout: float = 20.0) -> None:
     raise AssertionError(f"fewer than {count} Bokeh plot(s) drawn within {timeout}s")
 
 
-def _wait_for_page(page: Page, slug: str, timeout: float = 20_000) -> None:
+def _wait_for_page(page: Page, slug: str, timeout: float = 60_000) -> None:
     """Wait until the shell shows the page ``slug`` (its main area is filled and not loading)."""
     page.locator(f".driftdeck-page-{slug}").first.wait_for(state="visible", timeout=timeout)
 
 
 @pytest.fixture
 def wait_for_plots():
-    """``wait_for_plots(page, count=1, timeout=20)``: at least ``count`` Bokeh canvases drawn."""
+    """``wait_for_plots(page, count=1, timeout=60)``: at least ``count`` Bokeh canvases drawn."""
     return _wait_for_plots
 
 
