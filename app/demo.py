@@ -598,4 +598,10 @@ def build_demo(
         for path in partial.values():
             path.unlink(missing_ok=True)
     files.config.write_text(config_text(), encoding="utf-8")
+
+    from app.config import load_config
+    from app.monitoring_history import backfill
+
+    progress("monitoring history: one monitor run per production day")
+    backfill(load_config(files.config), start, now, progress)
     progress(f"demo world ready: {files.config}")
