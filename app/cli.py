@@ -43,43 +43,71 @@ def to_json(report: dict) -> str:
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="driftdeck.toml to use (default: $DRIFTDECK_CONFIG or ./driftdeck.toml)")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="driftdeck.toml to use (default: $DRIFTDECK_CONFIG or ./driftdeck.toml)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="driftdeck", description="Monitoring dashboard for models in production.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, metavar="COMMAND"
+    )
 
-    serve = sub.add_parser("serve", help="serve the dashboard (builds the demo world on first run with no data)")
+    serve = sub.add_parser(
+        "serve", help="serve the dashboard (builds the demo world on first run with no data)"
+    )
     _config_arg(serve)
     serve.add_argument("--port", type=int, help="port (default: $DASHBOARD_PORT or 8501)")
     serve.add_argument("--address", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--show", action="store_true", help="open a browser tab")
 
-    monitor = sub.add_parser("monitor", help="compute every metric headless; print JSON; log to MLflow")
+    monitor = sub.add_parser(
+        "monitor", help="compute every metric headless; print JSON; log to MLflow"
+    )
     _config_arg(monitor)
     monitor.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     monitor.add_argument("--no-log", action="store_true", help="do not log the run to MLflow")
-    monitor.add_argument("--window", nargs=2, metavar=("START", "END"), help="ISO timestamps, END exclusive")
+    monitor.add_argument(
+        "--window", nargs=2, metavar=("START", "END"), help="ISO timestamps, END exclusive"
+    )
 
     export = sub.add_parser("export", help="write pages to one self-contained static HTML file")
     _config_arg(export)
     export.add_argument("--out", required=True, metavar="FILE.html", help="the HTML file to write")
     export.add_argument("--page", choices=PAGE_SLUGS, help="one page only (default: all six)")
-    export.add_argument("--window", nargs=2, metavar=("START", "END"), help="ISO timestamps, END exclusive")
+    export.add_argument(
+        "--window", nargs=2, metavar=("START", "END"), help="ISO timestamps, END exclusive"
+    )
 
     demo = sub.add_parser("demo", help="build the demo world (data, MLflow runs, registered model)")
     _config_arg(demo)
     demo.add_argument("--out", default=".", metavar="DIR", help="folder to write into (default: .)")
-    demo.add_argument("--rows", type=int, default=100_000, metavar="N", help="production rows (default 100000)")
+    demo.add_argument(
+        "--rows", type=int, default=100_000, metavar="N", help="production rows (default 100000)"
+    )
     demo.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     demo.add_argument("--now", metavar="ISO", help="end of the 30 production days (default: now)")
 
-    bench = sub.add_parser("bench", help="benchmark the engine against the scan floor and pandas+scipy")
+    bench = sub.add_parser(
+        "bench", help="benchmark the engine against the scan floor and pandas+scipy"
+    )
     _config_arg(bench)
-    bench.add_argument("--rows", type=int, default=10_000_000, metavar="N", help="production rows (default 10M)")
-    bench.add_argument("--out", default=".bench", metavar="DIR", help="where data and results go (default .bench)")
-    bench.add_argument("--naive-max-rows", type=int, default=None, metavar="N", help="largest size for the naive way")
+    bench.add_argument(
+        "--rows", type=int, default=10_000_000, metavar="N", help="production rows (default 10M)"
+    )
+    bench.add_argument(
+        "--out", default=".bench", metavar="DIR", help="where data and results go (default .bench)"
+    )
+    bench.add_argument(
+        "--naive-max-rows",
+        type=int,
+        default=None,
+        metavar="N",
+        help="largest size for the naive way",
+    )
     return parser
 
 
@@ -140,11 +168,15 @@ def _log(report: dict, config, window) -> None:
     try:
         from app.monitor_log import log_monitor_run
     except ImportError:
-        report["status"].append({"component": "monitor log", "ok": False, "message": "MLflow logging unavailable"})
+        report["status"].append(
+            {"component": "monitor log", "ok": False, "message": "MLflow logging unavailable"}
+        )
         return
     try:
         run_id = log_monitor_run(jsonable(report), config)
-        report["status"].append({"component": "monitor log", "ok": True, "message": f"logged run {run_id}"})
+        report["status"].append(
+            {"component": "monitor log", "ok": True, "message": f"logged run {run_id}"}
+        )
     except DriftdeckError as exc:
         report["status"].append({"component": "monitor log", "ok": False, "message": str(exc)})
     if config.webhooks:
@@ -153,7 +185,9 @@ def _log(report: dict, config, window) -> None:
 
             notify_critical(report.get("alerts", []), config)
         except DriftdeckError as exc:
-            report["status"].append({"component": "notifications", "ok": False, "message": str(exc)})
+            report["status"].append(
+                {"component": "notifications", "ok": False, "message": str(exc)}
+            )
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -170,7 +204,9 @@ def _summary(report: dict) -> str:
     w = report["window"]
     rows = report["rows"]
     lines.append(f"window {w['start'] or 'first row'} → {w['end'] or 'last row'}")
-    lines.append(" ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}=—" for k, v in rows.items()))
+    lines.append(
+        " ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}=—" for k, v in rows.items())
+    )
     lines.append(f"{'feature':<28} {'kind':<16} {'psi':>8} {'js':>8}  other")
     for name, f in report["features"].items():
         other = ""
@@ -180,7 +216,9 @@ def _summary(report: dict) -> str:
             other = f"chi2={_fmt(f['chi2']['statistic'], 1)} p={_fmt(f['chi2']['pvalue'], 3)}"
         else:
             other = f"cardinality ratio={_fmt(f['cardinality']['ratio'], 3)}"
-        lines.append(f"{name[:28]:<28} {f['kind']:<16} {_fmt(f['psi']):>8} {_fmt(f['js']):>8}  {other}")
+        lines.append(
+            f"{name[:28]:<28} {f['kind']:<16} {_fmt(f['psi']):>8} {_fmt(f['js']):>8}  {other}"
+        )
     pd = report["prediction_drift"]
     lines.append(f"prediction drift: kl={_fmt(pd['kl'])} js={_fmt(pd['js'])}")
     dd = report["dataset_drift"]
@@ -201,8 +239,13 @@ def cmd_demo(args) -> int:
     if args.rows < 1000:
         raise DriftdeckError(f"--rows must be at least 1000, got {args.rows}")
     out = Path(args.out)
-    build_demo(out, rows=args.rows, seed=args.seed, now=now, progress=terminal_progress("driftdeck demo"))
-    print(f"demo world written to {out.resolve()} (config: {out.resolve() / 'driftdeck.toml'})", file=sys.stderr)
+    build_demo(
+        out, rows=args.rows, seed=args.seed, now=now, progress=terminal_progress("driftdeck demo")
+    )
+    print(
+        f"demo world written to {out.resolve()} (config: {out.resolve() / 'driftdeck.toml'})",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 
@@ -222,7 +265,9 @@ def ensure_demo_world(config_arg: str | None) -> None:
         return
     from app.demo import build_demo
 
-    print(f"driftdeck: no data found; building the demo world in {os.getcwd()} first", file=sys.stderr)
+    print(
+        f"driftdeck: no data found; building the demo world in {os.getcwd()} first", file=sys.stderr
+    )
     build_demo(Path.cwd(), progress=terminal_progress("driftdeck demo"))
 
 
@@ -247,7 +292,13 @@ def cmd_export(args) -> int:
         raise DriftdeckError("export is not implemented yet") from None
     out = Path(args.out)
     window = _window(args)
-    export_pages(config, out, page=args.page, window=(window.start, window.end), progress=terminal_progress("driftdeck export"))
+    export_pages(
+        config,
+        out,
+        page=args.page,
+        window=(window.start, window.end),
+        progress=terminal_progress("driftdeck export"),
+    )
     print(f"wrote {out.resolve()}", file=sys.stderr)
     return EXIT_OK
 
@@ -260,7 +311,13 @@ def cmd_bench(args) -> int:
     return run_bench(args)
 
 
-COMMANDS = {"serve": cmd_serve, "monitor": cmd_monitor, "export": cmd_export, "demo": cmd_demo, "bench": cmd_bench}
+COMMANDS = {
+    "serve": cmd_serve,
+    "monitor": cmd_monitor,
+    "export": cmd_export,
+    "demo": cmd_demo,
+    "bench": cmd_bench,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

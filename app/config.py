@@ -139,7 +139,12 @@ def _check_keys(where: str, section: str, table: dict, allowed: tuple[str, ...])
 
 
 def _parse(raw: dict, where: str, base: Config) -> Config:
-    _check_keys(where, "", raw, ("data", "columns", "thresholds", "mlflow", "server", "engine", "notifications"))
+    _check_keys(
+        where,
+        "",
+        raw,
+        ("data", "columns", "thresholds", "mlflow", "server", "engine", "notifications"),
+    )
     changes: dict[str, Any] = {}
 
     data = _table(where, "data", raw.get("data", {}))
@@ -159,7 +164,9 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
             if isinstance(value, str):
                 value = [value]
             if not isinstance(value, list):
-                raise _fail(where, f"columns.{key}", f"must be a list of column names, got {value!r}")
+                raise _fail(
+                    where, f"columns.{key}", f"must be a list of column names, got {value!r}"
+                )
             col_changes[key] = tuple(_string(where, f"columns.{key}", v) for v in value)
     if col_changes:
         changes["columns"] = replace(base.columns, **col_changes)
@@ -212,7 +219,9 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
     if "address" in server:
         changes["address"] = _string(where, "server.address", server["address"])
     if "refresh_seconds" in server:
-        changes["refresh_seconds"] = _number(where, "server.refresh_seconds", server["refresh_seconds"])
+        changes["refresh_seconds"] = _number(
+            where, "server.refresh_seconds", server["refresh_seconds"]
+        )
 
     engine = _table(where, "engine", raw.get("engine", {}))
     _check_keys(where, "engine", engine, ("memory_limit", "threads"))
@@ -272,7 +281,9 @@ def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> Conf
 
     env_changes: dict[str, Any] = {}
     if os.environ.get("MLFLOW_TRACKING_URI"):
-        env_changes["mlflow"] = replace(config.mlflow, tracking_uri=os.environ["MLFLOW_TRACKING_URI"])
+        env_changes["mlflow"] = replace(
+            config.mlflow, tracking_uri=os.environ["MLFLOW_TRACKING_URI"]
+        )
     if os.environ.get("DASHBOARD_PORT"):
         env_changes["port"] = _port("environment", "DASHBOARD_PORT", os.environ["DASHBOARD_PORT"])
     config = replace(config, **env_changes)

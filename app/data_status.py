@@ -26,7 +26,13 @@ def data_status(engine: Engine, now: datetime | None = None) -> list[dict]:
     out = []
     for role in ("reference", "inputs", "predictions", "labels"):
         state = engine.sources.state(role)
-        entry = {"component": role, "ok": False, "message": "", "location": state.location, "files": len(state.files)}
+        entry = {
+            "component": role,
+            "ok": False,
+            "message": "",
+            "location": state.location,
+            "files": len(state.files),
+        }
         if not engine.sources.available(role):
             optional = role == "labels"
             entry["ok"] = optional and not state.skipped
@@ -35,7 +41,9 @@ def data_status(engine: Engine, now: datetime | None = None) -> list[dict]:
                 entry["message"] = f"optional, none yet ({state.problem})"
             out.append(entry)
             continue
-        rows, _first, newest = engine.time_range(role) if role != "reference" else (None, None, None)
+        rows, _first, newest = (
+            engine.time_range(role) if role != "reference" else (None, None, None)
+        )
         if role == "reference":
             rows = engine.window_rows_all()["reference"]
         entry.update(

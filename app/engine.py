@@ -120,7 +120,11 @@ class Engine:
             if ts is None:
                 rows = self.sources.fetchall(f"SELECT count(*) FROM {ident(role)}")[0][0]  # noqa: S608
                 return rows, None, None
-            return tuple(self.sources.fetchall(render("time_range", timestamp=ident(ts), view=ident(role)))[0])
+            return tuple(
+                self.sources.fetchall(render("time_range", timestamp=ident(ts), view=ident(role)))[
+                    0
+                ]
+            )
 
         return self._once(f"time_range:{role}", self.version, compute)
 
@@ -132,13 +136,17 @@ class Engine:
         """Per feature: summary, PSI edges and bin counts, categories, exact-distance profile."""
         roles = self.roles()
         key = (self.reference_version, roles.features)
-        return self._once("reference_profile", key, lambda: self._profile("reference", Window(), None))
+        return self._once(
+            "reference_profile", key, lambda: self._profile("reference", Window(), None)
+        )
 
     def production_profile(self, window: Window) -> dict[str, dict]:
         """The same per-feature aggregates over production inputs in the window."""
         reference = self.reference_profile()
         return self._once(
-            "production_profile", (self.version, window), lambda: self._profile("inputs", window, reference)
+            "production_profile",
+            (self.version, window),
+            lambda: self._profile("inputs", window, reference),
         )
 
     def _features_on(self, role: str) -> list[Feature]:
@@ -149,7 +157,9 @@ class Engine:
         if not self.sources.available(role):
             return {}
         features = self._features_on(role)
-        where, window_params = self._window_sql(role, window) if role != "reference" else ("TRUE", {})
+        where, window_params = (
+            self._window_sql(role, window) if role != "reference" else ("TRUE", {})
+        )
         params = dict(window_params)
         is_ref = reference is None
 
@@ -159,7 +169,8 @@ class Engine:
         numerical = [
             f
             for f in features
-            if f.kind == "numerical" and (type_family(self._type(f, role)) == "numeric" or self._type(f, role) == NULL_TYPE)
+            if f.kind == "numerical"
+            and (type_family(self._type(f, role)) == "numeric" or self._type(f, role) == NULL_TYPE)
         ]
         categorical = [f for f in features if f.kind == "categorical"]
         high = [f for f in features if f.kind == "high_cardinality"]
@@ -171,14 +182,21 @@ class Engine:
             if not is_ref and comparable(f):
                 edges = reference[f.name]["edges"]
                 bin_sql = self._bin_expression(v, edges, f"e{i}", params)
-                params[f"lo{i}"], params[f"hi{i}"] = reference[f.name]["min"], reference[f.name]["max"]
-                parts.append(fragment("numerical_bins", v=v, bin=bin_sql, lo=f"$lo{i}", hi=f"$hi{i}"))
+                params[f"lo{i}"], params[f"hi{i}"] = (
+                    reference[f.name]["min"],
+                    reference[f.name]["max"],
+                )
+                parts.append(
+                    fragment("numerical_bins", v=v, bin=bin_sql, lo=f"$lo{i}", hi=f"$hi{i}")
+                )
                 layout.append((f, "numerical_bins", 2))
         for f in categorical:
             parts.append(fragment("categorical_summary", v=text(f.name)))
             layout.append((f, "categorical_summary", 2))
         view = ident(role)
-        sql = render("profile", aggregates="".join(",\n" + p for p in parts), view=view, where=where)
+        sql = render(
+            "profile", aggregates="".join(",\n" + p for p in parts), view=view, where=where
+        )
         row = self.sources.fetchall(sql, params)[0]
         rows = row[0]
         result: dict[str, dict] = {}
@@ -198,7 +216,9 @@ class Engine:
         if is_ref:
             self._reference_bins(result, numerical)
         for f in high:
-            result[f.name] = self._high_cardinality(f, role, where, window_params, rows, comparable(f))
+            result[f.name] = self._high_cardinality(
+                f, role, where, window_params, rows, comparable(f)
+            )
         self._exact(result, numerical, role, where, window_params, reference)
         return result
 
@@ -237,7 +257,12 @@ class Engine:
 
     @staticmethod
     def _categorical_summary(missing: int, counts: dict[str, int], rows: int) -> dict:
-        return {"missing": missing, "present": rows - missing, "counts": counts, "distinct": len(counts)}
+        return {
+            "missing": missing,
+            "present": rows - missing,
+            "counts": counts,
+            "distinct": len(counts),
+        }
 
     def _reference_bins(self, result: dict, numerical: list[Feature]) -> None:
         """PSI bin counts of the reference, once its edges are known."""
@@ -245,30 +270,46 @@ class Engine:
         for i, f in enumerate(numerical):
             v = numeric(f.name)
             bin_sql = self._bin_expression(v, result[f.name]["edges"], f"e{i}", params)
-            parts.append(f"histogram(CASE WHEN {v} IS NULL OR isnan({v}) THEN -1 ELSE {bin_sql} END)")
+            parts.append(
+                f"histogram(CASE WHEN {v} IS NULL OR isnan({v}) THEN -1 ELSE {bin_sql} END)"
+            )
         if not parts:
             return
-        sql = render("profile", aggregates="".join(",\n" + p for p in parts), view=ident("reference"), where="TRUE")
+        sql = render(
+            "profile",
+            aggregates="".join(",\n" + p for p in parts),
+            view=ident("reference"),
+            where="TRUE",
+        )
         row = self.sources.fetchall(sql, params)[0]
         for f, hist in zip(numerical, row[1:], strict=True):
             result[f.name]["bins"] = {int(k): int(v) for k, v in (hist or {}).items()}
 
-    def _high_cardinality(self, f: Feature, role: str, where: str, params: dict, rows: int, compare: bool) -> dict:
+    def _high_cardinality(
+        self, f: Feature, role: str, where: str, params: dict, rows: int, compare: bool
+    ) -> dict:
         col = ident(f.name)
         entry: dict[str, Any] = {"kind": f.kind, "rows": rows}
         if role == "reference" or not compare:
             total, missing, present, distinct = self.sources.fetchall(
-                render("high_cardinality_reference", column=col, view=f"(SELECT * FROM {ident(role)} WHERE {where})"),
+                render("high_cardinality_reference", column=col, view=ident(role), where=where),
                 params,
             )[0]
             new_rows = None
         else:
             total, missing, present, distinct, new_rows = self.sources.fetchall(
-                render("high_cardinality", column=col, reference=ident("reference"), view=ident(role), where=where),
+                render(
+                    "high_cardinality",
+                    column=col,
+                    reference=ident("reference"),
+                    view=ident(role),
+                    where=where,
+                ),
                 params,
             )[0]
         top = self.sources.fetchall(
-            render("top_values", column=col, view=ident(role), where=where), {**params, "limit": TOP_VALUES}
+            render("top_values", column=col, view=ident(role), where=where),
+            {**params, "limit": TOP_VALUES},
         )
         entry.update(
             {
@@ -281,7 +322,9 @@ class Engine:
         )
         return entry
 
-    def _exact(self, result: dict, numerical: list[Feature], role: str, where: str, params: dict, reference) -> None:
+    def _exact(
+        self, result: dict, numerical: list[Feature], role: str, where: str, params: dict, reference
+    ) -> None:
         """Exact KS and Wasserstein per numerical feature (reference side: its cacheable profile)."""
         from app import exact_distance
 
@@ -291,7 +334,9 @@ class Engine:
                 continue
             if reference is None:
                 side = exact_distance.Side("reference", f.name)
-                entry["exact_profile"] = exact_distance.reference_profile(self.sources.fetchall, side)
+                entry["exact_profile"] = exact_distance.reference_profile(
+                    self.sources.fetchall, side
+                )
             elif (
                 f.name in reference
                 and "exact_profile" in reference[f.name]
@@ -316,14 +361,21 @@ class Engine:
             ref_col = roles.prediction if roles.prediction in ref_schema else roles.target
             if ref_col and ref_col in ref_schema:
                 rows, hist = self.sources.fetchall(
-                    render("class_counts", column=ident(ref_col), view=ident("reference"), where="TRUE")
+                    render(
+                        "class_counts", column=ident(ref_col), view=ident("reference"), where="TRUE"
+                    )
                 )[0]
                 out["reference"] = {str(k): int(v) for k, v in (hist or {}).items()}
                 out["reference_column"] = ref_col
             if roles.prediction and roles.prediction in self.sources.schema("predictions"):
                 where, params = self._window_sql("predictions", window)
                 rows, hist = self.sources.fetchall(
-                    render("class_counts", column=ident(roles.prediction), view=ident("predictions"), where=where),
+                    render(
+                        "class_counts",
+                        column=ident(roles.prediction),
+                        view=ident("predictions"),
+                        where=where,
+                    ),
                     params,
                 )[0]
                 out["production"] = {str(k): int(v) for k, v in (hist or {}).items()}
@@ -344,7 +396,9 @@ class Engine:
                 if not self.sources.available(role):
                     counts[role] = None
                     continue
-                where, params = ("TRUE", {}) if role == "reference" else self._window_sql(role, window)
+                where, params = (
+                    ("TRUE", {}) if role == "reference" else self._window_sql(role, window)
+                )
                 sql = render("profile", aggregates="", view=ident(role), where=where)
                 counts[role] = int(self.sources.fetchall(sql, params)[0][0])
             return counts
@@ -354,7 +408,11 @@ class Engine:
     # -- over time ------------------------------------------------------------------------
     def drift_over_time(self, window: Window, bucket: str = "auto") -> dict:
         """Per time bucket: rows, per-feature PSI, prediction class counts and KL."""
-        return self._once("drift_over_time", (self.version, window, bucket), lambda: self._over_time(window, bucket))
+        return self._once(
+            "drift_over_time",
+            (self.version, window, bucket),
+            lambda: self._over_time(window, bucket),
+        )
 
     def _over_time(self, window: Window, bucket: str) -> dict:
         roles = self.roles()
@@ -365,7 +423,9 @@ class Engine:
         if start is None or end is None or ts is None:
             return {"width": None, "buckets": [], "features": {}, "predictions": []}
         name, width = bucket_width(start, end, bucket)
-        origin = datetime(2000, 1, 3)  # a Monday at midnight: day and week buckets align to calendar
+        origin = datetime(
+            2000, 1, 3
+        )  # a Monday at midnight: day and week buckets align to calendar
         reference = self.reference_profile()
         where, params = self._window_sql("inputs", window)
         params.update({"width": f"{int(width.total_seconds())} seconds", "origin": origin})
@@ -376,7 +436,9 @@ class Engine:
             if f.kind == "numerical" and "bins" in reference[f.name]:
                 v = numeric(f.name)
                 bin_sql = self._bin_expression(v, reference[f.name]["edges"], f"e{i}", params)
-                parts.append(f"histogram(CASE WHEN {v} IS NULL OR isnan({v}) THEN -1 ELSE {bin_sql} END)")
+                parts.append(
+                    f"histogram(CASE WHEN {v} IS NULL OR isnan({v}) THEN -1 ELSE {bin_sql} END)"
+                )
                 layout.append(f)
             elif f.kind == "categorical":
                 v = text(f.name)
@@ -417,7 +479,14 @@ class Engine:
         for start, rows, hist in self.sources.fetchall(sql, params):
             counts = {str(k): int(v) for k, v in (hist or {}).items()}
             keys, ref, prod = drift.aligned(reference, counts)
-            out.append({"start": start, "rows": int(rows), "counts": counts, "kl": drift.kl(ref, prod) if reference else None})
+            out.append(
+                {
+                    "start": start,
+                    "rows": int(rows),
+                    "counts": counts,
+                    "kl": drift.kl(ref, prod) if reference else None,
+                }
+            )
         return out
 
     @staticmethod
@@ -426,7 +495,10 @@ class Engine:
         if f.kind == "numerical":
             nbins = len(reference["edges"]) + 1
             keys = [-1, *range(nbins)]
-            return drift.psi([reference["bins"].get(k, 0) for k in keys], [production_counts.get(k, 0) for k in keys])
+            return drift.psi(
+                [reference["bins"].get(k, 0) for k in keys],
+                [production_counts.get(k, 0) for k in keys],
+            )
         ref_counts = dict(reference["counts"])
         ref_counts["\0"] = reference["missing"]
         _, ref, prod = drift.aligned(ref_counts, production_counts)
@@ -444,7 +516,10 @@ class Engine:
 
     def _distribution(self, name: str, window: Window, bins: int) -> dict:
         f = self.roles().feature(name)
-        reference, production = self.reference_profile().get(name), self.production_profile(window).get(name)
+        reference, production = (
+            self.reference_profile().get(name),
+            self.production_profile(window).get(name),
+        )
         out: dict[str, Any] = {"feature": name, "kind": f.kind}
         if f.kind != "numerical":
             for side, entry in (("reference", reference), ("production", production)):
@@ -455,8 +530,16 @@ class Engine:
                 else:
                     out[side] = dict(entry["top"])
             return out
-        lows = [e["min"] for e in (reference, production) if e and e.get("min") is not None and math.isfinite(e["min"])]
-        highs = [e["max"] for e in (reference, production) if e and e.get("max") is not None and math.isfinite(e["max"])]
+        lows = [
+            e["min"]
+            for e in (reference, production)
+            if e and e.get("min") is not None and math.isfinite(e["min"])
+        ]
+        highs = [
+            e["max"]
+            for e in (reference, production)
+            if e and e.get("max") is not None and math.isfinite(e["max"])
+        ]
         if not lows or not highs:
             return {**out, "edges": [], "reference": [], "production": []}
         lo, hi = min(lows), max(highs)
@@ -470,14 +553,18 @@ class Engine:
             counts = [0] * bins
             if entry:
                 sql = render("histogram", column=ident(name), view=ident(role), where=clause)
-                for b, n in self.sources.fetchall(sql, {**p, "lo": lo, "width": width, "bins": bins}):
+                for b, n in self.sources.fetchall(
+                    sql, {**p, "lo": lo, "width": width, "bins": bins}
+                ):
                     counts[int(b)] = int(n)
             out[side] = counts
         return out
 
     def accuracy_over_time(self, window: Window) -> dict:
         """Production accuracy per time bucket where delayed labels exist (joined by id)."""
-        return self._once("accuracy_over_time", (self.version, window), lambda: self._accuracy(window))
+        return self._once(
+            "accuracy_over_time", (self.version, window), lambda: self._accuracy(window)
+        )
 
     def _accuracy(self, window: Window) -> dict:
         roles = self.roles()
@@ -485,7 +572,14 @@ class Engine:
         lab, pred = self.sources.schema("labels"), self.sources.schema("predictions")
         ts = roles.timestamp.get("predictions")
         label_col = roles.target if roles.target in lab else None
-        if not (roles.id and ts and label_col and roles.prediction in pred and roles.id in lab and roles.id in pred):
+        if not (
+            roles.id
+            and ts
+            and label_col
+            and roles.prediction in pred
+            and roles.id in lab
+            and roles.id in pred
+        ):
             return empty
         rows, first, last = self.time_range("predictions")
         start, end = window.start or first, window.end or last
@@ -493,7 +587,9 @@ class Engine:
             return empty
         name, width = bucket_width(start, end)
         where, params = window.predicate(ts, table="p")
-        params.update({"width": f"{int(width.total_seconds())} seconds", "origin": datetime(2000, 1, 3)})
+        params.update(
+            {"width": f"{int(width.total_seconds())} seconds", "origin": datetime(2000, 1, 3)}
+        )
         sql = render(
             "accuracy_over_time",
             timestamp=ident(ts),
@@ -502,10 +598,18 @@ class Engine:
             id=ident(roles.id),
             where=where,
         )
-        buckets = [{"start": b, "labelled": int(n), "accuracy": acc} for b, n, acc in self.sources.fetchall(sql, params)]
+        buckets = [
+            {"start": b, "labelled": int(n), "accuracy": acc}
+            for b, n, acc in self.sources.fetchall(sql, params)
+        ]
         labelled = sum(b["labelled"] for b in buckets)
         correct = sum(b["labelled"] * b["accuracy"] for b in buckets)
-        return {"width": name, "buckets": buckets, "labelled": labelled, "accuracy": correct / labelled if labelled else None}
+        return {
+            "width": name,
+            "buckets": buckets,
+            "labelled": labelled,
+            "accuracy": correct / labelled if labelled else None,
+        }
 
     # -- raw rows, paged ------------------------------------------------------------------
     def production_rows(self, window: Window, offset: int = 0, limit: int = 50):
@@ -518,16 +622,25 @@ class Engine:
         params.update({"limit": int(limit), "offset": int(offset)})
         view = ident("inputs")
         pred_schema = self.sources.schema("predictions")
-        if roles.id and roles.prediction and roles.id in pred_schema and roles.id in self.sources.schema("inputs"):
+        if (
+            roles.id
+            and roles.prediction
+            and roles.id in pred_schema
+            and roles.id in self.sources.schema("inputs")
+        ):
             extra = ", ".join(
-                f"p.{ident(c)}" for c in pred_schema if c not in (roles.id, ts) and c not in self.sources.schema("inputs")
+                f"p.{ident(c)}"
+                for c in pred_schema
+                if c not in (roles.id, ts) and c not in self.sources.schema("inputs")
             )
             view = (
                 f"(SELECT i.*{', ' + extra if extra else ''} FROM inputs i LEFT JOIN "  # noqa: S608
                 f"(SELECT DISTINCT ON ({ident(roles.id)}) * FROM predictions) p USING ({ident(roles.id)}))"
             )
         order = ident(ts) if ts else "1"
-        return self.sources.fetchdf(render("production_rows", view=view, where=where, timestamp=order), params)
+        return self.sources.fetchdf(
+            render("production_rows", view=view, where=where, timestamp=order), params
+        )
 
 
 _engines: dict[str, Engine] = {}

@@ -21,15 +21,21 @@ class Monitor(param.Parameterized):
 
     config = param.ClassSelector(class_=Config, doc="""Resolved Driftdeck configuration.""")
 
-    start = param.Date(default=None, allow_None=True, doc="""Window start (inclusive); None = first row.""")
+    start = param.Date(
+        default=None, allow_None=True, doc="""Window start (inclusive); None = first row."""
+    )
 
-    end = param.Date(default=None, allow_None=True, doc="""Window end (exclusive); None = after the last row.""")
+    end = param.Date(
+        default=None, allow_None=True, doc="""Window end (exclusive); None = after the last row."""
+    )
 
     data_version = param.Integer(default=0, doc="""Bumped whenever the parquet files change.""")
 
     busy = param.Boolean(default=False, doc="""True while a long computation runs.""")
 
-    updating = param.String(default="", doc="""Non-empty while data is being rewritten (last good result shown).""")
+    updating = param.String(
+        default="", doc="""Non-empty while data is being rewritten (last good result shown)."""
+    )
 
     def __init__(self, config: Config | None = None, engine: Engine | None = None, **params):
         config = config or load_config()

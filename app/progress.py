@@ -20,6 +20,10 @@ def terminal_progress(prefix: str = "driftdeck") -> Progress:
     started = time.perf_counter()
 
     def report(message: str) -> None:
-        print(f"{prefix}: {message} ({time.perf_counter() - started:.1f}s)", file=sys.stderr, flush=True)
+        print(
+            f"{prefix}: {message} ({time.perf_counter() - started:.1f}s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     return report

@@ -45,7 +45,10 @@ def _numerical(name: str, ref: dict, prod: dict, status: list) -> dict:
     keys = [-1, *range(nbins)]
     ref_bins = [ref["bins"].get(k, 0) for k in keys]
     prod_bins = [prod["bins"].get(k, 0) for k in keys]
-    out: dict[str, Any] = {"psi": drift.psi(ref_bins, prod_bins), "js": drift.js(ref_bins, prod_bins)}
+    out: dict[str, Any] = {
+        "psi": drift.psi(ref_bins, prod_bins),
+        "js": drift.js(ref_bins, prod_bins),
+    }
     exact = prod.get("exact")
     if exact is None:
         out["ks"] = {"statistic": None, "pvalue": None}
@@ -72,14 +75,19 @@ def _categorical(ref: dict, prod: dict) -> dict:
     return {
         "psi": drift.psi(r_bins, p_bins),
         "js": drift.js(r_bins, p_bins),
-        "chi2": {"statistic": chi2[0], "pvalue": chi2[1]} if chi2 else {"statistic": None, "pvalue": None},
+        "chi2": {"statistic": chi2[0], "pvalue": chi2[1]}
+        if chi2
+        else {"statistic": None, "pvalue": None},
     }
 
 
 def _unseen(ref: dict, prod: dict) -> tuple[list[dict], float | None]:
     unseen = {v: n for v, n in prod["counts"].items() if v not in ref["counts"]}
     present = prod["present"]
-    values = [{"value": v, "share": _share(n, present)} for v, n in sorted(unseen.items(), key=lambda kv: -kv[1])]
+    values = [
+        {"value": v, "share": _share(n, present)}
+        for v, n in sorted(unseen.items(), key=lambda kv: -kv[1])
+    ]
     return values[:50], _share(sum(unseen.values()), present)
 
 
@@ -102,7 +110,12 @@ def build_report(engine: Engine, window: Window, config: Config) -> dict:
         elif f.kind == "categorical":
             entry["chi2"] = {"statistic": None, "pvalue": None}
         else:
-            entry["cardinality"] = {"reference": None, "production": None, "ratio": None, "new_value_share": None}
+            entry["cardinality"] = {
+                "reference": None,
+                "production": None,
+                "ratio": None,
+                "new_value_share": None,
+            }
         reason = None
         if f.type_changed:
             reason = f"type changed from {f.reference_type} to {f.production_type}"
@@ -174,7 +187,9 @@ def _quality(kind: str, ref: dict, prod: dict) -> dict:
     out: dict[str, Any] = {
         "missing_share_reference": ref_missing,
         "missing_share_production": prod_missing,
-        "missing_share_increase": None if ref_missing is None or prod_missing is None else prod_missing - ref_missing,
+        "missing_share_increase": None
+        if ref_missing is None or prod_missing is None
+        else prod_missing - ref_missing,
     }
     if kind == "numerical":
         out["out_of_range_share"] = _share(prod.get("out_of_range"), prod["present"])
@@ -191,7 +206,9 @@ def _prediction_drift(engine: Engine, window: Window, status: list) -> dict:
     out: dict[str, Any] = {"kl": None, "js": None, "reference": None, "production": None}
     if not ref or not prod:
         missing = "reference target/prediction" if not ref else "production predictions"
-        status.append({"component": "prediction drift", "ok": False, "message": f"no {missing} to compare"})
+        status.append(
+            {"component": "prediction drift", "ok": False, "message": f"no {missing} to compare"}
+        )
         return out
     keys, r, p = drift.aligned(ref, prod)
     out.update(

@@ -11,7 +11,14 @@ from queries import ident, render
 
 ID_NAMES = ("request_id", "prediction_id", "id", "event_id", "row_id", "uuid")
 TARGET_NAMES = ("target", "label", "y", "ground_truth", "actual", "price_category", "class")
-PREDICTION_NAMES = ("prediction", "predicted", "pred", "y_pred", "predicted_label", "predicted_class")
+PREDICTION_NAMES = (
+    "prediction",
+    "predicted",
+    "pred",
+    "y_pred",
+    "predicted_label",
+    "predicted_class",
+)
 _NUMERIC = re.compile(
     r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$"
 )
@@ -73,7 +80,9 @@ class Roles:
         raise KeyError(name)
 
 
-def _pick(configured: str | None, candidates: tuple[str, ...], columns: dict[str, str]) -> str | None:
+def _pick(
+    configured: str | None, candidates: tuple[str, ...], columns: dict[str, str]
+) -> str | None:
     if configured:
         return configured if configured in columns else None
     lower = {c.lower(): c for c in columns}
@@ -97,18 +106,29 @@ def infer_roles(sources: Sources, config: Config) -> Roles:
     cols = config.columns
     ref, inp = sources.schema("reference"), sources.schema("inputs")
     pred, lab = sources.schema("predictions"), sources.schema("labels")
-    timestamp = {role: _timestamp(cols.timestamp, sources.schema(role)) for role in ("inputs", "predictions", "labels")}
+    timestamp = {
+        role: _timestamp(cols.timestamp, sources.schema(role))
+        for role in ("inputs", "predictions", "labels")
+    }
     timestamp["reference"] = _timestamp(cols.timestamp, ref)
-    id_col = cols.id if cols.id else _pick(None, ID_NAMES, {c: t for c, t in inp.items() if c in pred} or inp)
+    id_col = (
+        cols.id
+        if cols.id
+        else _pick(None, ID_NAMES, {c: t for c, t in inp.items() if c in pred} or inp)
+    )
     target = _pick(cols.target, TARGET_NAMES, ref) or _pick(cols.target, TARGET_NAMES, lab)
-    prediction = _pick(cols.prediction, PREDICTION_NAMES, pred) or _pick(cols.prediction, PREDICTION_NAMES, inp)
+    prediction = _pick(cols.prediction, PREDICTION_NAMES, pred) or _pick(
+        cols.prediction, PREDICTION_NAMES, inp
+    )
 
     reserved = {c for c in (id_col, target, prediction, *timestamp.values()) if c}
     reserved.update(cols.ignored)
     # Request ids are never model inputs, even on a side where they cannot join anything.
     listed = set(cols.numerical + cols.categorical + cols.high_cardinality)
     reserved.update(c for c in (*inp, *ref) if c.lower() in ID_NAMES and c not in listed)
-    names = [c for c in inp if c not in reserved] + [c for c in ref if c not in reserved and c not in inp]
+    names = [c for c in inp if c not in reserved] + [
+        c for c in ref if c not in reserved and c not in inp
+    ]
     ignored = list(cols.ignored)
     # Prediction-side extras (probabilities, model version) are not model inputs.
     candidates = []
@@ -133,7 +153,9 @@ def infer_roles(sources: Sources, config: Config) -> Roles:
     return Roles(timestamp, id_col, target, prediction, tuple(features), tuple(ignored))
 
 
-def _detect_high_cardinality(sources: Sources, features: list[Feature], explicit: bool) -> list[Feature]:
+def _detect_high_cardinality(
+    sources: Sources, features: list[Feature], explicit: bool
+) -> list[Feature]:
     """Mark identifier-like string columns high-cardinality unless the config lists them itself."""
     if explicit:
         return features
@@ -147,4 +169,9 @@ def _detect_high_cardinality(sources: Sources, features: list[Feature], explicit
         distinct, present = row[2 * i], row[2 * i + 1]
         if distinct >= HIGH_CARDINALITY_DISTINCT and distinct >= HIGH_CARDINALITY_SHARE * present:
             high.add(f.name)
-    return [Feature(f.name, "high_cardinality", f.reference_type, f.production_type) if f.name in high else f for f in features]
+    return [
+        Feature(f.name, "high_cardinality", f.reference_type, f.production_type)
+        if f.name in high
+        else f
+        for f in features
+    ]

@@ -15,7 +15,15 @@ from app.config import ROLES, Config
 from app.errors import DriftdeckError
 from queries import ident, literal, render
 
-TIMESTAMP_NAMES = ("timestamp", "ts", "event_time", "event_timestamp", "time", "created_at", "datetime")
+TIMESTAMP_NAMES = (
+    "timestamp",
+    "ts",
+    "event_time",
+    "event_timestamp",
+    "time",
+    "created_at",
+    "datetime",
+)
 _TS_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE")
 
 
@@ -49,7 +57,9 @@ def expand(location: str) -> list[str]:
         return sorted(p for p in glob.glob(location, recursive=True) if os.path.isfile(p))
     if os.path.isdir(location):
         return sorted(
-            p for p in glob.glob(os.path.join(location, "**", "*.parquet"), recursive=True) if os.path.isfile(p)
+            p
+            for p in glob.glob(os.path.join(location, "**", "*.parquet"), recursive=True)
+            if os.path.isfile(p)
         )
     return [location] if os.path.isfile(location) else []
 
@@ -168,11 +178,15 @@ class Sources:
             raw = dict(self._con.execute(render("describe", view=view)).fetchall())
             replace = self._timestamp_replace(raw)
             if replace:
-                self._con.execute(render("view", view=view, files=files, hive=hive, replace=replace))
+                self._con.execute(
+                    render("view", view=view, files=files, hive=hive, replace=replace)
+                )
             self._schemas[role] = dict(self._con.execute(render("describe", view=view)).fetchall())
         except duckdb.Error as exc:
             first = str(exc).splitlines()[0]
-            self._states[role] = RoleState(role, state.location, (), f"cannot be read: {first}", state.skipped)
+            self._states[role] = RoleState(
+                role, state.location, (), f"cannot be read: {first}", state.skipped
+            )
             self._con.execute(f"DROP VIEW IF EXISTS {view}")
 
     def _timestamp_replace(self, raw: dict[str, str]) -> str:
@@ -185,7 +199,9 @@ class Sources:
                 parts.append(f"CAST({col} AS TIMESTAMP) AS {col}")
             elif kind in _TS_TYPES and kind != "TIMESTAMP":
                 parts.append(f"CAST({col} AS TIMESTAMP) AS {col}")
-            elif kind == "VARCHAR" and (name == named or (not named and name.lower() in TIMESTAMP_NAMES)):
+            elif kind == "VARCHAR" and (
+                name == named or (not named and name.lower() in TIMESTAMP_NAMES)
+            ):
                 parts.append(f"CAST(try_cast({col} AS TIMESTAMPTZ) AS TIMESTAMP) AS {col}")
         return f"REPLACE ({', '.join(parts)})" if parts else ""
 

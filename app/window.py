@@ -34,7 +34,9 @@ class Window:
 
     def __post_init__(self):
         if self.start is not None and self.end is not None and self.start >= self.end:
-            raise DriftdeckError(f"window start {self.start.isoformat()} must be before end {self.end.isoformat()}")
+            raise DriftdeckError(
+                f"window start {self.start.isoformat()} must be before end {self.end.isoformat()}"
+            )
 
     def predicate(self, timestamp: str | None, table: str | None = None) -> tuple[str, dict]:
         """A SQL predicate on the quoted timestamp column (of ``table``) with its bound parameters."""
@@ -62,7 +64,9 @@ def parse_timestamp(text: str, what: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise DriftdeckError(f"{what}: '{text}' is not an ISO timestamp (e.g. 2026-01-31T00:00:00)") from None
+        raise DriftdeckError(
+            f"{what}: '{text}' is not an ISO timestamp (e.g. 2026-01-31T00:00:00)"
+        ) from None
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
@@ -72,7 +76,9 @@ def bucket_width(start: datetime, end: datetime, bucket: str = "auto") -> tuple[
     """The time-bucket width for a span: a named width, or auto (10–60 buckets)."""
     if bucket != "auto":
         if bucket not in BUCKET_WIDTHS:
-            raise DriftdeckError(f"bucket '{bucket}' is unknown (use auto, {', '.join(BUCKET_WIDTHS)})")
+            raise DriftdeckError(
+                f"bucket '{bucket}' is unknown (use auto, {', '.join(BUCKET_WIDTHS)})"
+            )
         return bucket, BUCKET_WIDTHS[bucket]
     span = max(end - start, timedelta(seconds=1))
     counts = {name: math.ceil(span / width) for name, width in BUCKET_WIDTHS.items()}

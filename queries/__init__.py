@@ -29,7 +29,11 @@ def literal(text: str) -> str:
 
 def _code(name: str) -> str:
     """The query without its comment lines (comments may mention the slots)."""
-    return "\n".join(line for line in load(name).splitlines() if line.strip() and not line.lstrip().startswith("--"))
+    return "\n".join(
+        line
+        for line in load(name).splitlines()
+        if line.strip() and not line.lstrip().startswith("--")
+    )
 
 
 def render(name: str, **parts: str) -> str:

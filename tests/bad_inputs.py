@@ -46,14 +46,20 @@ def write(path: Path, data) -> None:
     pq.write_table(table, path)
 
 
-def world(root: Path, ref: pd.DataFrame | None = None, inputs=None, predictions=None, config: str = "") -> Path:
+def world(
+    root: Path, ref: pd.DataFrame | None = None, inputs=None, predictions=None, config: str = ""
+) -> Path:
     """Write the given frames (defaults: a small healthy world) and a config; return its path."""
     ref = frame(200, 1).assign(target=lambda d: np.where(d.x > 0, "a", "b")) if ref is None else ref
     inputs = frame(300, 2, 0.3) if inputs is None else inputs
     if predictions is None:
         source = inputs if isinstance(inputs, pd.DataFrame) and len(inputs) else frame(300, 2)
         predictions = source[["timestamp", "request_id"]].assign(prediction="a")
-    for name, data in (("ref.parquet", ref), ("inputs.parquet", inputs), ("predictions.parquet", predictions)):
+    for name, data in (
+        ("ref.parquet", ref),
+        ("inputs.parquet", inputs),
+        ("predictions.parquet", predictions),
+    ):
         if isinstance(data, bytes):
             (root / name).write_bytes(data)
         elif data is not False:
@@ -127,7 +133,9 @@ def _glob_types(root):
     write(root / "logs/a.parquet", frame(50, 3))
     write(root / "logs/b.parquet", frame(50, 4).assign(x=lambda d: d.x.astype(str)))
     path = world(root, inputs=False)
-    path.write_text(path.read_text().replace('inputs = "inputs.parquet"', 'inputs = "logs/*.parquet"'))
+    path.write_text(
+        path.read_text().replace('inputs = "inputs.parquet"', 'inputs = "logs/*.parquet"')
+    )
     return path
 
 
@@ -143,7 +151,7 @@ def _type_change(root):
 
 @case("hostile column names")
 def _names(root):
-    names = ["a b", "it's \"q\"", "ünïcode ☃", "select", 'x"; DROP TABLE reference; --', "{format}"]
+    names = ["a b", 'it\'s "q"', "ünïcode ☃", "select", 'x"; DROP TABLE reference; --', "{format}"]
     ref, inp = frame(60, 1), frame(80, 2)
     for i, name in enumerate(names):
         ref[name] = np.arange(60) * (i + 1.0)
@@ -171,14 +179,18 @@ def _tz(root):
     inp = frame(50, 2)
     table = pa.Table.from_pandas(inp, preserve_index=False)
     idx = table.schema.get_field_index("timestamp")
-    ts = pa.array([START + timedelta(minutes=i) for i in range(50)], pa.timestamp("us", tz="Europe/Berlin"))
+    ts = pa.array(
+        [START + timedelta(minutes=i) for i in range(50)], pa.timestamp("us", tz="Europe/Berlin")
+    )
     return world(root, inputs=table.set_column(idx, "timestamp", ts))
 
 
 @case("timestamps as strings with nulls and duplicates")
 def _ts_strings(root):
     inp = frame(50, 2)
-    inp["timestamp"] = [None if i % 10 == 0 else (START + timedelta(hours=i // 2)).isoformat() for i in range(50)]
+    inp["timestamp"] = [
+        None if i % 10 == 0 else (START + timedelta(hours=i // 2)).isoformat() for i in range(50)
+    ]
     return world(root, inputs=inp)
 
 
@@ -194,7 +206,9 @@ def _ns(root):
 @case("inputs and predictions with different row counts and no id")
 def _no_id(root):
     inp = frame(100, 2).drop(columns=["request_id"])
-    pred = pd.DataFrame({"timestamp": [START + timedelta(minutes=3 * i) for i in range(40)], "prediction": "b"})
+    pred = pd.DataFrame(
+        {"timestamp": [START + timedelta(minutes=3 * i) for i in range(40)], "prediction": "b"}
+    )
     return world(root, inputs=inp, predictions=pred)
 
 
@@ -218,4 +232,6 @@ def _config_type(root):
 
 @case("config with a negative threshold")
 def _config_negative(root):
-    return world(root, config="[thresholds]\ncardinality_ratio = { critical = -1.3, warning = -2 }\n")
+    return world(
+        root, config="[thresholds]\ncardinality_ratio = { critical = -1.3, warning = -2 }\n"
+    )

@@ -16,7 +16,9 @@ from app.config import Columns, Config
 
 def write(path: Path, frame: pd.DataFrame | pa.Table) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    table = (
+        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    )
     pq.write_table(table, path)
     return path
 
@@ -32,10 +34,14 @@ def make_world(root: Path, seed: int = 0, n_ref: int = 3000, n_prod: int = 5000)
         rooms = rng.integers(1, 6, n).astype(float)  # ties
         age = rng.exponential(20, n)
         age[:3] = [np.inf, -np.inf, np.nan]
-        districts = np.array(["north", "south", "east", "west"] + (["harbour"] if new_district else []))
+        districts = np.array(
+            ["north", "south", "east", "west"] + (["harbour"] if new_district else [])
+        )
         district = rng.choice(districts, n).astype(object)
         district[rng.random(n) < 0.03] = None
-        address = np.array([f"street {i}" for i in rng.integers(0, 400 if not new_district else 900, n)])
+        address = np.array(
+            [f"street {i}" for i in rng.integers(0, 400 if not new_district else 900, n)]
+        )
         return pd.DataFrame(
             {"area": area, "rooms": rooms, "age": age, "district": district, "address": address}
         )

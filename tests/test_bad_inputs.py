@@ -51,15 +51,34 @@ def test_case_gives_json_or_one_line(name, tmp_path, capsys):
 
 
 def test_hostile_names_are_measured(tmp_path, capsys):
-    main(["monitor", "--json", "--no-log", "--config", str(CASES["hostile column names"](tmp_path))])
+    main(
+        ["monitor", "--json", "--no-log", "--config", str(CASES["hostile column names"](tmp_path))]
+    )
     features = json.loads(capsys.readouterr().out)["features"]
-    for name in ("a b", "it's \"q\"", "ünïcode ☃", "select", 'x"; DROP TABLE reference; --', "{format}"):
+    for name in (
+        "a b",
+        'it\'s "q"',
+        "ünïcode ☃",
+        "select",
+        'x"; DROP TABLE reference; --',
+        "{format}",
+    ):
         assert features[name]["psi"] is not None, name
 
 
 def test_xss_values_stay_data(tmp_path, capsys):
-    main(["monitor", "--json", "--no-log", "--config", str(CASES["HTML and JS in category values"](tmp_path))])
-    unseen = json.loads(capsys.readouterr().out)["features"]["colour"]["summary"]["production"]["unseen"]
+    main(
+        [
+            "monitor",
+            "--json",
+            "--no-log",
+            "--config",
+            str(CASES["HTML and JS in category values"](tmp_path)),
+        ]
+    )
+    unseen = json.loads(capsys.readouterr().out)["features"]["colour"]["summary"]["production"][
+        "unseen"
+    ]
     assert "<script>alert(1)</script>" in {u["value"] for u in unseen}
 
 

@@ -13,7 +13,12 @@ from tests.conftest import make_world
 
 def run(*args, cwd=None, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
     )
 
 
@@ -36,7 +41,15 @@ def test_monitor_json_is_clean_and_complete(tmp_path):
     assert result.returncode in (0, 3), result.stderr
     assert result.stderr == ""
     report = json.loads(result.stdout)
-    assert set(report) >= {"window", "rows", "features", "prediction_drift", "dataset_drift", "alerts", "status"}
+    assert set(report) >= {
+        "window",
+        "rows",
+        "features",
+        "prediction_drift",
+        "dataset_drift",
+        "alerts",
+        "status",
+    }
     assert report["rows"]["inputs"] == 5000
     assert report["features"]["area"]["ks"]["pvalue"] is not None
 

@@ -27,7 +27,10 @@ def test_defaults_without_a_file(tmp_path, monkeypatch):
 
 
 def test_paths_are_relative_to_the_config_and_env_beats_file(tmp_path, monkeypatch):
-    path = _write(tmp_path, '[data]\ninputs = "logs/*.parquet"\n[server]\nport = 9000\n[thresholds]\npsi = { critical = 0.3 }\n')
+    path = _write(
+        tmp_path,
+        '[data]\ninputs = "logs/*.parquet"\n[server]\nport = 9000\n[thresholds]\npsi = { critical = 0.3 }\n',
+    )
     monkeypatch.setenv("DASHBOARD_PORT", "9100")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
     config = load_config(path)

@@ -65,8 +65,8 @@ def data(world):
     return world, ref, prod, preds
 
 
-def _report(config, window=Window()):
-    return build_report(Engine(config), window, config)
+def _report(config, window=None):
+    return build_report(Engine(config), window or Window(), config)
 
 
 def test_numerical_metrics_match_scipy(data):
@@ -77,7 +77,9 @@ def test_numerical_metrics_match_scipy(data):
         assert f["kind"] == "numerical"
         r, p = numerical_bins(ref[name], prod[name])
         assert f["psi"] == pytest.approx(floored_psi(r, p), rel=1e-12)
-        assert f["js"] == pytest.approx(float(jensenshannon(np.array(r) / sum(r), np.array(p) / sum(p), base=2)), rel=1e-12)
+        assert f["js"] == pytest.approx(
+            float(jensenshannon(np.array(r) / sum(r), np.array(p) / sum(p), base=2)), rel=1e-12
+        )
         a, b = ref[name].dropna().to_numpy(), prod[name].dropna().to_numpy()
         ks = ks_2samp(a, b)
         assert f["ks"]["statistic"] == pytest.approx(ks.statistic, abs=1e-15)
@@ -101,13 +103,17 @@ def test_categorical_metrics_match_scipy(data):
     assert f["kind"] == "categorical"
     r, p = categorical_bins(ref["district"], prod["district"])
     assert f["psi"] == pytest.approx(floored_psi(r, p), rel=1e-12)
-    assert f["js"] == pytest.approx(float(jensenshannon(np.array(r) / sum(r), np.array(p) / sum(p), base=2)), rel=1e-12)
+    assert f["js"] == pytest.approx(
+        float(jensenshannon(np.array(r) / sum(r), np.array(p) / sum(p), base=2)), rel=1e-12
+    )
     chi = chi2_contingency(np.array([r[:-1], p[:-1]]), correction=False)
     assert f["chi2"]["statistic"] == pytest.approx(chi.statistic, rel=1e-12)
     assert f["chi2"]["pvalue"] == pytest.approx(chi.pvalue, rel=1e-9, abs=1e-300)
     unseen = f["summary"]["production"]["unseen"]
     assert [u["value"] for u in unseen] == ["harbour"]
-    assert unseen[0]["share"] == pytest.approx((prod["district"] == "harbour").sum() / prod["district"].notna().sum())
+    assert unseen[0]["share"] == pytest.approx(
+        (prod["district"] == "harbour").sum() / prod["district"].notna().sum()
+    )
 
 
 def test_cardinality_growth_is_exact(data):
@@ -115,7 +121,9 @@ def test_cardinality_growth_is_exact(data):
     card = _report(config)["features"]["address"]["cardinality"]
     assert card["reference"] == ref["address"].nunique()
     assert card["production"] == prod["address"].nunique()
-    assert card["ratio"] == pytest.approx(prod["address"].nunique() / ref["address"].nunique(), rel=1e-15)
+    assert card["ratio"] == pytest.approx(
+        prod["address"].nunique() / ref["address"].nunique(), rel=1e-15
+    )
     new = ~prod["address"].isin(set(ref["address"]))
     assert card["new_value_share"] == pytest.approx(new.mean(), rel=1e-12)
 
@@ -162,7 +170,11 @@ def test_window_selects_rows(data):
 def test_dataset_drift_share(data):
     config, *_ = data
     report = _report(config)
-    judged = [f for f in report["features"].values() if f["kind"] != "high_cardinality" and f["psi"] is not None]
+    judged = [
+        f
+        for f in report["features"].values()
+        if f["kind"] != "high_cardinality" and f["psi"] is not None
+    ]
     share = sum(f["psi"] >= 0.25 for f in judged) / len(judged)
     assert report["dataset_drift"]["share"] == pytest.approx(share)
     assert report["dataset_drift"]["drifted"] == (share >= 0.5)

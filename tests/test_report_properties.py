@@ -22,14 +22,18 @@ from tests.test_report import categorical_bins, floored_psi, numerical_bins
 
 special = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, 1.0, 1.0, -3.5, 1e9])
 number = st.one_of(st.integers(-5, 5).map(float), st.floats(-1e6, 1e6, allow_nan=False), special)
-category = st.one_of(st.none(), st.sampled_from(["a", "b", "c", "<script>alert(1)</script>", "ü ñ", "d"]))
+category = st.one_of(
+    st.none(), st.sampled_from(["a", "b", "c", "<script>alert(1)</script>", "ü ñ", "d"])
+)
 
 
 def _run(ref_x, prod_x, ref_c, prod_c):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write(root / "ref.parquet", pd.DataFrame({"x": ref_x, "c": pd.Series(ref_c, dtype=object)}))
-        write(root / "in.parquet", pd.DataFrame({"x": prod_x, "c": pd.Series(prod_c, dtype=object)}))
+        write(
+            root / "in.parquet", pd.DataFrame({"x": prod_x, "c": pd.Series(prod_c, dtype=object)})
+        )
         config = Config(
             base_dir=root,
             reference="ref.parquet",

@@ -32,7 +32,10 @@ def _config(root, **data) -> Config:
 
 def test_directory_glob_and_hive_layouts(tmp_path):
     for day in range(3):
-        write(tmp_path / f"logs/date=2026-01-0{day + 1}/part.parquet", _frame(5, datetime(2026, 1, day + 1)))
+        write(
+            tmp_path / f"logs/date=2026-01-0{day + 1}/part.parquet",
+            _frame(5, datetime(2026, 1, day + 1)),
+        )
     write(tmp_path / "ref.parquet", _frame(10))
     for location in ("logs", "logs/*/*.parquet", "logs/**/*.parquet"):
         sources = Sources(_config(tmp_path, reference="ref.parquet", inputs=location))
@@ -53,7 +56,9 @@ def test_timestamp_flavours_become_utc(tmp_path, flavour):
     elif flavour == "timestamp_ns":
         col = pa.array(values, pa.timestamp("ns"))
     elif flavour == "timestamptz":
-        aware = [v.replace(tzinfo=timezone(timedelta(hours=2))) + timedelta(hours=2) for v in values]
+        aware = [
+            v.replace(tzinfo=timezone(timedelta(hours=2))) + timedelta(hours=2) for v in values
+        ]
         col = pa.array(aware, pa.timestamp("us", tz="+02:00"))
     elif flavour == "iso_string":
         col = pa.array([v.isoformat() for v in values])
@@ -94,8 +99,13 @@ def test_missing_file_is_reported_not_raised(tmp_path):
 @pytest.mark.parametrize("rows", [0, 1, 3])
 def test_tiny_production_gives_a_report(tmp_path, rows):
     write(tmp_path / "ref.parquet", _frame(50))
-    write(tmp_path / "in.parquet", _frame(rows) if rows else pa.Table.from_pandas(_frame(1)).slice(0, 0))
-    config = _config(tmp_path, reference="ref.parquet", inputs="in.parquet", columns=Columns(target=None))
+    write(
+        tmp_path / "in.parquet",
+        _frame(rows) if rows else pa.Table.from_pandas(_frame(1)).slice(0, 0),
+    )
+    config = _config(
+        tmp_path, reference="ref.parquet", inputs="in.parquet", columns=Columns(target=None)
+    )
     report = build_report(Engine(config), Window(), config)
     assert report["rows"]["inputs"] == rows
     x = report["features"]["x"]
