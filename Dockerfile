@@ -9,4 +9,4 @@ ENV DASHBOARD_PORT=8501 \
     MLFLOW_TRACKING_URI=sqlite:////app/mlflow.db \
     DRIFTDECK_ALLOW_WEBSOCKET_ORIGIN=localhost:8501
 EXPOSE 8501
-CMD ["sh", "-c", "panel serve panel_serve.py --address 0.0.0.0 --port 8501 --allow-websocket-origin \"$DRIFTDECK_ALLOW_WEBSOCKET_ORIGIN\""]
+CMD ["sh", "-c", "panel serve panel_serve.py --address 0.0.0.0 --port 8501 --warm --allow-websocket-origin \"$DRIFTDECK_ALLOW_WEBSOCKET_ORIGIN\""]
