@@ -70,6 +70,7 @@ class MonitorPage(pn.viewable.Viewer):
         self._generations: dict[str, int] = {}
         self._drawn: set[str] = set()
         self._loaded_once = False
+        self._sync = False
 
     # -- to implement --------------------------------------------------------------------
     def _build(self) -> list[Any]:
@@ -132,8 +133,12 @@ class MonitorPage(pn.viewable.Viewer):
             self._loaded_once = True
             self.reload()
         elif not in_session and self._session_doc is not None:
-            # A static copy of a live page (the download button): draw it complete.
-            self.reload()
+            # A static copy of a live page: draw it complete before it is saved.
+            self._sync = True
+            try:
+                self.reload()
+            finally:
+                self._sync = False
 
     def _window_changed(self, *_events: Any) -> None:
         if self._loaded_once:
@@ -145,7 +150,8 @@ class MonitorPage(pn.viewable.Viewer):
         """True when tasks run off the event loop: the page lives in a served session."""
         doc = pn.state.curdoc
         return (
-            self._session_doc is not None
+            not self._sync
+            and self._session_doc is not None
             and doc is self._session_doc
             and doc.session_context is not None
         )
@@ -189,7 +195,8 @@ class MonitorPage(pn.viewable.Viewer):
             self._done(targets)
 
         with set_curdoc(self._session_doc):
-            pn.state.execute(run)
+            # Before the browser has loaded the page this waits for it, then runs on the loop.
+            pn.state.onload(run)
 
     @staticmethod
     def _done(targets: tuple) -> None:
