@@ -63,6 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default: $DASHBOARD_PORT or 8501)")
     serve.add_argument("--address", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--show", action="store_true", help="open a browser tab")
+    serve.add_argument(
+        "--basic-auth",
+        metavar="PASSWORD_OR_FILE",
+        help="require a login: one password, or a JSON file of user names and passwords "
+        "(default: $DRIFTDECK_BASIC_AUTH or [server] basic_auth)",
+    )
+    serve.add_argument(
+        "--cookie-secret",
+        metavar="SECRET",
+        help="key signing login cookies (default: $DRIFTDECK_COOKIE_SECRET, "
+        "[server] cookie_secret, or random per start)",
+    )
 
     monitor = sub.add_parser(
         "monitor", help="compute every metric headless; print JSON; log to MLflow"
@@ -275,7 +287,16 @@ def cmd_serve(args) -> int:
     from app.config import load_config
 
     ensure_demo_world(args.config)
-    config = load_config(args.config, port=args.port, address=args.address)
+    basic_auth = args.basic_auth
+    if basic_auth and Path(basic_auth).expanduser().is_file():  # a file relative to here
+        basic_auth = str(Path(basic_auth).expanduser().resolve())
+    config = load_config(
+        args.config,
+        port=args.port,
+        address=args.address,
+        basic_auth=basic_auth,
+        cookie_secret=args.cookie_secret,
+    )
     from app.server import serve
 
     serve(config, show=args.show)

@@ -81,6 +81,9 @@ class Config:
     port: int = 8501
     address: str = "127.0.0.1"
     refresh_seconds: float = 30.0
+    # A password, or a JSON file of {"user": "password"}; never shown in repr or logs.
+    basic_auth: str | None = field(default=None, repr=False)
+    cookie_secret: str | None = field(default=None, repr=False)
     webhooks: tuple[str, ...] = ()
     memory_limit: str | None = None
     threads: int | None = None
@@ -213,7 +216,12 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
         changes["mlflow"] = replace(base.mlflow, **ml_changes)
 
     server = _table(where, "server", raw.get("server", {}))
-    _check_keys(where, "server", server, ("port", "address", "refresh_seconds"))
+    _check_keys(
+        where,
+        "server",
+        server,
+        ("port", "address", "refresh_seconds", "basic_auth", "cookie_secret"),
+    )
     if "port" in server:
         changes["port"] = _port(where, "server.port", server["port"])
     if "address" in server:
@@ -222,6 +230,11 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
         changes["refresh_seconds"] = _number(
             where, "server.refresh_seconds", server["refresh_seconds"]
         )
+    for key in ("basic_auth", "cookie_secret"):
+        if key in server:  # secrets: the error names the key, never the value
+            if not isinstance(server[key], str) or not server[key].strip():
+                raise _fail(where, f"server.{key}", "must be a non-empty string")
+            changes[key] = server[key]
 
     engine = _table(where, "engine", raw.get("engine", {}))
     _check_keys(where, "engine", engine, ("memory_limit", "threads"))
@@ -284,6 +297,9 @@ def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> Conf
         env_changes["mlflow"] = replace(
             config.mlflow, tracking_uri=os.environ["MLFLOW_TRACKING_URI"]
         )
+    for key in ("basic_auth", "cookie_secret"):
+        if os.environ.get(f"DRIFTDECK_{key.upper()}"):
+            env_changes[key] = os.environ[f"DRIFTDECK_{key.upper()}"]
     if os.environ.get("DASHBOARD_PORT"):
         env_changes["port"] = _port("environment", "DASHBOARD_PORT", os.environ["DASHBOARD_PORT"])
     config = replace(config, **env_changes)

@@ -53,16 +53,22 @@ def serve(
     def dashboard():  # a plain function: pn.serve calls it once per session
         return create_app(config)
 
-    return pn.serve(
-        dashboard,
-        port=port,
-        address=address,
-        websocket_origin=websocket_origins(address, port),
-        show=show,
-        start=start,
-        title="Driftdeck",
-        verbose=True,
-        # Runs one session at start-up: imports and the first computation are done before
-        # the first user arrives.
-        warm=True,
-    )
+    from app.auth import auth_options, login_templates
+
+    auth = auth_options(config)  # {} unless a password or credentials file is configured
+    with login_templates() as templates:
+        return pn.serve(
+            dashboard,
+            port=port,
+            address=address,
+            websocket_origin=websocket_origins(address, port),
+            show=show,
+            start=start,
+            title="Driftdeck",
+            verbose=True,
+            # Runs one session at start-up: imports and the first computation are done before
+            # the first user arrives.
+            warm=True,
+            **auth,
+            **(templates if auth else {}),
+        )
