@@ -38,6 +38,22 @@ def numeric(column: str) -> str:
     return f"CAST({ident(column)} AS DOUBLE)"
 
 
+def nan_to_null(column: str) -> str:
+    """The column as DOUBLE with NaN as NULL: one test per value, then every aggregate skips it."""
+    v = numeric(column)
+    return f"CASE WHEN isnan({v}) THEN NULL ELSE {v} END"
+
+
+def bins_from_cumulative(present: int, missing: int, at_least: tuple) -> dict[int, int]:
+    """PSI bin counts (bin = number of edges <= x; -1 = missing) from counts at or over each edge."""
+    # count_if over no rows is NULL in DuckDB.
+    cumulative = [int(present), *(int(n or 0) for n in at_least), 0]
+    bins = {-1: int(missing)}
+    for i in range(len(cumulative) - 1):
+        bins[i] = cumulative[i] - cumulative[i + 1]
+    return bins
+
+
 def text(column: str) -> str:
     return f"CAST({ident(column)} AS VARCHAR)"
 
@@ -174,28 +190,32 @@ class Engine:
         ]
         categorical = [f for f in features if f.kind == "categorical"]
         high = [f for f in features if f.kind == "high_cardinality"]
-        parts, layout = [], []
+        parts, layout, projection = [], [], []
         for i, f in enumerate(numerical):
-            v = numeric(f.name)
+            v = ident(f"n{i}")
+            projection.append(f"{nan_to_null(f.name)} AS {v}")
             parts.append(fragment("numerical_summary", v=v))
-            layout.append((f, "numerical_summary", 9))
+            layout.append((f, "numerical_summary", 8))
             if not is_ref and comparable(f):
                 edges = reference[f.name]["edges"]
-                bin_sql = self._bin_expression(v, edges, f"e{i}", params)
-                params[f"lo{i}"], params[f"hi{i}"] = (
-                    reference[f.name]["min"],
-                    reference[f.name]["max"],
-                )
+                params[f"lo{i}"] = reference[f.name]["min"]
+                params[f"hi{i}"] = reference[f.name]["max"]
+                at_least = self._at_least(v, edges, f"e{i}", params)
                 parts.append(
-                    fragment("numerical_bins", v=v, bin=bin_sql, lo=f"$lo{i}", hi=f"$hi{i}")
+                    fragment("numerical_bins", v=v, at_least=at_least, lo=f"$lo{i}", hi=f"$hi{i}")
                 )
-                layout.append((f, "numerical_bins", 2))
-        for f in categorical:
-            parts.append(fragment("categorical_summary", v=text(f.name)))
+                layout.append((f, "numerical_bins", len(edges) + 1))
+        for j, f in enumerate(categorical):
+            v = ident(f"c{j}")
+            projection.append(f"{text(f.name)} AS {v}")
+            parts.append(fragment("categorical_summary", v=v))
             layout.append((f, "categorical_summary", 2))
-        view = ident(role)
         sql = render(
-            "profile", aggregates="".join(",\n" + p for p in parts), view=view, where=where
+            "profile",
+            aggregates="".join(",\n" + p for p in parts),
+            projection=", ".join(projection) or "1 AS one",
+            view=ident(role),
+            where=where,
         )
         row = self.sources.fetchall(sql, params)[0]
         rows = row[0]
@@ -208,8 +228,10 @@ class Engine:
             if part == "numerical_summary":
                 entry.update(self._numerical_summary(values, rows))
             elif part == "numerical_bins":
-                entry["bins"] = {int(k): int(v) for k, v in (values[0] or {}).items()}
-                entry["out_of_range"] = int(values[1])
+                entry["bins"] = bins_from_cumulative(
+                    entry["present"], entry["missing"], values[:-1]
+                )
+                entry["out_of_range"] = int(values[-1] or 0)
             else:
                 counts = {str(k): int(v) for k, v in (values[1] or {}).items()}
                 entry.update(self._categorical_summary(int(values[0]), counts, rows))
@@ -226,18 +248,18 @@ class Engine:
         return feature.reference_type if role == "reference" else feature.production_type
 
     @staticmethod
-    def _bin_expression(v: str, edges: list[float], prefix: str, params: dict) -> str:
-        if not edges:
-            return "0"
+    def _at_least(v: str, edges: list[float], prefix: str, params: dict) -> str:
+        """``count_if(v >= edge)`` for every PSI edge, each followed by a comma."""
         terms = []
         for j, edge in enumerate(edges):
             params[f"{prefix}_{j}"] = edge
-            terms.append(f"CAST({v} >= ${prefix}_{j} AS INTEGER)")
-        return " + ".join(terms)
+            terms.append(f"count_if({v} >= ${prefix}_{j}), ")
+        return "".join(terms)
 
     @staticmethod
     def _numerical_summary(values: tuple, rows: int) -> dict:
-        missing, present, mean, std, std_pop, lo, hi, quantiles, distinct = values
+        present, mean, std, std_pop, lo, hi, quantiles, distinct = values
+        missing = rows - present
         quantiles = quantiles or []
         edges = sorted({q for q in quantiles[:9] if q is not None and not math.isnan(q)})
         return {
@@ -266,24 +288,28 @@ class Engine:
 
     def _reference_bins(self, result: dict, numerical: list[Feature]) -> None:
         """PSI bin counts of the reference, once its edges are known."""
-        parts, params = [], {}
+        parts, params, projection = [], {}, []
         for i, f in enumerate(numerical):
-            v = numeric(f.name)
-            bin_sql = self._bin_expression(v, result[f.name]["edges"], f"e{i}", params)
-            parts.append(
-                f"histogram(CASE WHEN {v} IS NULL OR isnan({v}) THEN -1 ELSE {bin_sql} END)"
-            )
+            v = ident(f"n{i}")
+            projection.append(f"{nan_to_null(f.name)} AS {v}")
+            parts.append(self._at_least(v, result[f.name]["edges"], f"e{i}", params) + "0")
         if not parts:
             return
         sql = render(
             "profile",
             aggregates="".join(",\n" + p for p in parts),
+            projection=", ".join(projection),
             view=ident("reference"),
             where="TRUE",
         )
         row = self.sources.fetchall(sql, params)[0]
-        for f, hist in zip(numerical, row[1:], strict=True):
-            result[f.name]["bins"] = {int(k): int(v) for k, v in (hist or {}).items()}
+        pos = 1
+        for f in numerical:
+            entry = result[f.name]
+            width = len(entry["edges"]) + 1
+            values = row[pos : pos + width]
+            pos += width
+            entry["bins"] = bins_from_cumulative(entry["present"], entry["missing"], values[:-1])
 
     def _high_cardinality(
         self, f: Feature, role: str, where: str, params: dict, rows: int, compare: bool
@@ -399,7 +425,9 @@ class Engine:
                 where, params = (
                     ("TRUE", {}) if role == "reference" else self._window_sql(role, window)
                 )
-                sql = render("profile", aggregates="", view=ident(role), where=where)
+                sql = render(
+                    "profile", aggregates="", projection="1 AS one", view=ident(role), where=where
+                )
                 counts[role] = int(self.sources.fetchall(sql, params)[0][0])
             return counts
 
@@ -423,39 +451,46 @@ class Engine:
         if start is None or end is None or ts is None:
             return {"width": None, "buckets": [], "features": {}, "predictions": []}
         name, width = bucket_width(start, end, bucket)
-        origin = datetime(
-            2000, 1, 3
-        )  # a Monday at midnight: day and week buckets align to calendar
+        # A Monday at midnight: day and week buckets align to the calendar.
+        origin = datetime(2000, 1, 3)
         reference = self.reference_profile()
         where, params = self._window_sql("inputs", window)
         params.update({"width": f"{int(width.total_seconds())} seconds", "origin": origin})
-        parts, layout = [], []
+        parts, layout, projection = [], [], []
         for i, f in enumerate(roles.features):
             if f.name not in reference or not f.on_both_sides or f.type_changed:
                 continue
+            v = ident(f"f{i}")
             if f.kind == "numerical" and "bins" in reference[f.name]:
-                v = numeric(f.name)
-                bin_sql = self._bin_expression(v, reference[f.name]["edges"], f"e{i}", params)
-                parts.append(
-                    f"histogram(CASE WHEN {v} IS NULL OR isnan({v}) THEN -1 ELSE {bin_sql} END)"
-                )
-                layout.append(f)
+                projection.append(f", {nan_to_null(f.name)} AS {v}")
+                edges = reference[f.name]["edges"]
+                parts.append(f"count({v}), " + self._at_least(v, edges, f"e{i}", params) + "0")
+                layout.append((f, len(edges) + 2))
             elif f.kind == "categorical":
-                v = text(f.name)
+                projection.append(f", {text(f.name)} AS {v}")
                 parts.append(f"histogram(coalesce({v}, chr(0)))")
-                layout.append(f)
+                layout.append((f, 1))
         sql = render(
             "drift_over_time",
             timestamp=ident(ts),
             aggregates="".join(",\n" + p for p in parts),
+            projection="".join(projection),
             view=ident("inputs"),
             where=where,
         )
-        buckets, features = [], {f.name: [] for f in layout}
+        buckets, features = [], {f.name: [] for f, _ in layout}
         for row in self.sources.fetchall(sql, params):
-            buckets.append({"start": row[0], "rows": int(row[1])})
-            for f, hist in zip(layout, row[2:], strict=True):
-                counts = {k: int(v) for k, v in (hist or {}).items()}
+            rows_in_bucket = int(row[1])
+            buckets.append({"start": row[0], "rows": rows_in_bucket})
+            pos = 2
+            for f, width in layout:
+                values = row[pos : pos + width]
+                pos += width
+                if f.kind == "numerical":
+                    present = int(values[0])
+                    counts = bins_from_cumulative(present, rows_in_bucket - present, values[1:-1])
+                else:
+                    counts = {k: int(v) for k, v in (values[0] or {}).items()}
                 features[f.name].append(self._psi(f, reference[f.name], counts))
         predictions = self._predictions_over_time(window, params["width"], origin)
         return {"width": name, "buckets": buckets, "features": features, "predictions": predictions}
@@ -470,7 +505,8 @@ class Engine:
         sql = render(
             "drift_over_time",
             timestamp=ident(ts),
-            aggregates=f",\nhistogram({text(roles.prediction)})",
+            aggregates=",\nhistogram(p)",
+            projection=f", {text(roles.prediction)} AS p",
             view=ident("predictions"),
             where=where,
         )

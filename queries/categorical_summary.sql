@@ -1,3 +1,3 @@
 -- Per categorical column {v} (as text): missing count and the count of every value.
-count(*) FILTER (WHERE {v} IS NULL),
+count(*) - count({v}),
 histogram({v})

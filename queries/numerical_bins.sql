@@ -1,4 +1,3 @@
--- Per numerical column {v}: counts per PSI bin (bin = number of edges <= value, -1 = missing)
--- and how many present values fall outside the reference [$lo, $hi].
-histogram(CASE WHEN {v} IS NULL OR isnan({v}) THEN -1 ELSE {bin} END),
-count(*) FILTER (WHERE {v} < {lo} OR {v} > {hi})
+-- Per numerical column {v}: how many present values are at or over each PSI edge (cumulative, so
+-- each bin is a difference of two counts) and how many fall outside the reference [lo, hi].
+{at_least}count_if({v} < {lo} OR {v} > {hi})
