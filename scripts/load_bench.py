@@ -119,6 +119,10 @@ async def session(browser, url: str, slugs: list[str], titles: list[str], result
             await page.locator(".driftdeck-nav button", has_text=title).first.click()
             await drawn(page, slug)
             result[slug] = time.monotonic() - t0
+        print(
+            f"session done: {', '.join(f'{k} {v:.1f}s' for k, v in result.items() if k != 'errors')}",
+            flush=True,
+        )
     except Exception as exc:  # report what happened, keep the other sessions going
         errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     finally:
