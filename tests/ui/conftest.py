@@ -84,12 +84,14 @@ def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "driftdeck.toml"
 
 
-def start_server(command: list[str], url: str, config: Path, log: Path) -> subprocess.Popen:
-    """Start ``command`` in the repository with ``config`` and wait until ``url`` answers."""
+def start_server(
+    command: list[str], url: str, config: Path, log: Path, cwd: Path = REPO
+) -> subprocess.Popen:
+    """Start ``command`` in ``cwd`` (the repository) with ``config``; wait until ``url`` answers."""
     env = {**os.environ, "DRIFTDECK_CONFIG": str(config), "BOKEH_RESOURCES": "server"}
     env.pop("MLFLOW_TRACKING_URI", None)
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -131,14 +133,16 @@ def server_url(demo_world: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 @pytest.fixture
 def launch_server(tmp_path: Path):
     """``launch_server(command_after_port, config) -> url``: run a server command on a free
-    loopback port (``{port}`` in the command is replaced) and stop it after the test."""
+    loopback port (``{port}`` in the command is replaced), in folder ``cwd`` (default: the
+    repository), and stop it after the test."""
     started: list[subprocess.Popen] = []
 
-    def launch(command: list[str], config: Path, path: str = "/") -> str:
+    def launch(command: list[str], config: Path, path: str = "/", cwd: Path = REPO) -> str:
         port = free_port()
         url = f"http://127.0.0.1:{port}{path}"
         command = [part.replace("{port}", str(port)) for part in command]
-        started.append(start_server(command, url, config, tmp_path / f"server-{port}.log"))
+        log = tmp_path / f"server-{port}.log"
+        started.append(start_server(command, url, config, log, cwd=cwd))
         return url
 
     yield launch
