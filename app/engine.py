@@ -7,6 +7,7 @@ once per (data version, window) however many sessions ask for it at the same tim
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Hashable
@@ -190,10 +191,13 @@ class Engine:
         ]
         categorical = [f for f in features if f.kind == "categorical"]
         high = [f for f in features if f.kind == "high_cardinality"]
-        parts, layout, projection = [], [], []
+        # One query per numerical feature and one for all categorical features: each reads only
+        # its own columns, so exact quantiles and distinct counts hold one column in memory at a
+        # time (peak memory stays flat with the number of features).
+        groups: list[tuple[list, list, list]] = []
         for i, f in enumerate(numerical):
+            parts, layout = [], []
             v = ident(f"n{i}")
-            projection.append(f"{nan_to_null(f.name)} AS {v}")
             parts.append(fragment("numerical_summary", v=v))
             layout.append((f, "numerical_summary", 8))
             if not is_ref and comparable(f):
@@ -205,36 +209,42 @@ class Engine:
                     fragment("numerical_bins", v=v, at_least=at_least, lo=f"$lo{i}", hi=f"$hi{i}")
                 )
                 layout.append((f, "numerical_bins", len(edges) + 1))
-        for j, f in enumerate(categorical):
-            v = ident(f"c{j}")
-            projection.append(f"{text(f.name)} AS {v}")
-            parts.append(fragment("categorical_summary", v=v))
-            layout.append((f, "categorical_summary", 2))
-        sql = render(
-            "profile",
-            aggregates="".join(",\n" + p for p in parts),
-            projection=", ".join(projection) or "1 AS one",
-            view=ident(role),
-            where=where,
-        )
-        row = self.sources.fetchall(sql, params)[0]
-        rows = row[0]
+            groups.append((parts, layout, [f"{nan_to_null(f.name)} AS {v}"]))
+        if categorical or not groups:
+            parts, layout, projection = [], [], []
+            for j, f in enumerate(categorical):
+                v = ident(f"c{j}")
+                projection.append(f"{text(f.name)} AS {v}")
+                parts.append(fragment("categorical_summary", v=v))
+                layout.append((f, "categorical_summary", 2))
+            groups.append((parts, layout, projection))
         result: dict[str, dict] = {}
-        pos = 1
-        for f, part, width in layout:
-            values = row[pos : pos + width]
-            pos += width
-            entry = result.setdefault(f.name, {"kind": f.kind, "rows": rows})
-            if part == "numerical_summary":
-                entry.update(self._numerical_summary(values, rows))
-            elif part == "numerical_bins":
-                entry["bins"] = bins_from_cumulative(
-                    entry["present"], entry["missing"], values[:-1]
-                )
-                entry["out_of_range"] = int(values[-1] or 0)
-            else:
-                counts = {str(k): int(v) for k, v in (values[1] or {}).items()}
-                entry.update(self._categorical_summary(int(values[0]), counts, rows))
+        for parts, layout, projection in groups:
+            sql = render(
+                "profile",
+                aggregates="".join(",\n" + p for p in parts),
+                projection=", ".join(projection) or "1 AS one",
+                view=ident(role),
+                where=where,
+            )
+            used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+            row = self.sources.fetchall(sql, used)[0]
+            rows = row[0]
+            pos = 1
+            for f, part, width in layout:
+                values = row[pos : pos + width]
+                pos += width
+                entry = result.setdefault(f.name, {"kind": f.kind, "rows": rows})
+                if part == "numerical_summary":
+                    entry.update(self._numerical_summary(values, rows))
+                elif part == "numerical_bins":
+                    entry["bins"] = bins_from_cumulative(
+                        entry["present"], entry["missing"], values[:-1]
+                    )
+                    entry["out_of_range"] = int(values[-1] or 0)
+                else:
+                    counts = {str(k): int(v) for k, v in (values[1] or {}).items()}
+                    entry.update(self._categorical_summary(int(values[0]), counts, rows))
         if is_ref:
             self._reference_bins(result, numerical)
         for f in high:

@@ -178,3 +178,23 @@ def test_dataset_drift_share(data):
     share = sum(f["psi"] >= 0.25 for f in judged) / len(judged)
     assert report["dataset_drift"]["share"] == pytest.approx(share)
     assert report["dataset_drift"]["drifted"] == (share >= 0.5)
+
+
+def test_many_numerical_features_each_get_their_own_bins(tmp_path):
+    """Twelve features: per-feature queries must bind only their own edges ($lo1 vs $lo10)."""
+    from app.config import Config
+    from tests.conftest import write
+
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({f"x{i}": rng.normal(i, 1 + i, 400) for i in range(12)})
+    prod = pd.DataFrame({f"x{i}": rng.normal(i + 0.3 * (i % 3), 1 + i, 500) for i in range(12)})
+    write(tmp_path / "ref.parquet", ref)
+    write(tmp_path / "in.parquet", prod)
+    config = Config(base_dir=tmp_path, reference="ref.parquet", inputs="in.parquet")
+    features = _report(config)["features"]
+    for i in range(12):
+        r, p = numerical_bins(ref[f"x{i}"], prod[f"x{i}"])
+        assert features[f"x{i}"]["psi"] == pytest.approx(floored_psi(r, p), rel=1e-12)
+        assert features[f"x{i}"]["ks"]["statistic"] == pytest.approx(
+            ks_2samp(ref[f"x{i}"], prod[f"x{i}"]).statistic, abs=1e-15
+        )
