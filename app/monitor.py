@@ -41,6 +41,7 @@ class Monitor(param.Parameterized):
         config = config or load_config()
         super().__init__(config=config, **params)
         self.engine = engine or shared_engine(config)
+        self._seen_version = self.engine.version
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **params) -> Monitor:
@@ -59,11 +60,18 @@ class Monitor(param.Parameterized):
         self.set_window(None, None)
 
     def refresh(self) -> bool:
-        """Check the files; bump ``data_version`` when they changed."""
-        changed = self.engine.refresh()
-        if changed:
-            self.data_version += 1
-        return changed
+        """Check the files; bump ``data_version`` when they changed since this monitor last looked.
+
+        The engine is shared: another session may have seen the change first, so compare versions
+        rather than trusting the engine's "changed" answer.
+        """
+        self.engine.refresh()
+        version = self.engine.version
+        if version == self._seen_version:
+            return False
+        self._seen_version = version
+        self.data_version += 1
+        return True
 
     def report(self) -> dict:
         """The full report of SPEC §8 (with alerts and status) for the current window."""
