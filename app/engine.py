@@ -24,7 +24,10 @@ from app.sources import Sources
 from app.window import Window, bucket_width
 from queries import fragment, ident, render
 
-QUARTILE_INDEX = {"p25": 9, "median": 4, "p75": 10}
+# The reference needs its deciles (PSI edges) and quartiles; production only its quartiles,
+# and every extra quantile costs time on tens of millions of rows.
+REFERENCE_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.25, 0.75)
+PRODUCTION_QUANTILES = (0.25, 0.5, 0.75)
 TOP_VALUES = 10
 
 
@@ -195,10 +198,12 @@ class Engine:
         # its own columns, so exact quantiles and distinct counts hold one column in memory at a
         # time (peak memory stays flat with the number of features).
         groups: list[tuple[list, list, list]] = []
+        levels = REFERENCE_QUANTILES if is_ref else PRODUCTION_QUANTILES
+        quantiles = "[" + ", ".join(str(q) for q in levels) + "]"
         for i, f in enumerate(numerical):
             parts, layout = [], []
             v = ident(f"n{i}")
-            parts.append(fragment("numerical_summary", v=v))
+            parts.append(fragment("numerical_summary", v=v, quantiles=quantiles))
             layout.append((f, "numerical_summary", 8))
             if not is_ref and comparable(f):
                 edges = reference[f.name]["edges"]
@@ -236,7 +241,7 @@ class Engine:
                 pos += width
                 entry = result.setdefault(f.name, {"kind": f.kind, "rows": rows})
                 if part == "numerical_summary":
-                    entry.update(self._numerical_summary(values, rows))
+                    entry.update(self._numerical_summary(values, rows, levels))
                 elif part == "numerical_bins":
                     entry["bins"] = bins_from_cumulative(
                         entry["present"], entry["missing"], values[:-1]
@@ -267,11 +272,12 @@ class Engine:
         return "".join(terms)
 
     @staticmethod
-    def _numerical_summary(values: tuple, rows: int) -> dict:
+    def _numerical_summary(values: tuple, rows: int, levels: tuple[float, ...]) -> dict:
         present, mean, std, std_pop, lo, hi, quantiles, distinct = values
         missing = rows - present
-        quantiles = quantiles or []
-        edges = sorted({q for q in quantiles[:9] if q is not None and not math.isnan(q)})
+        at = dict(zip(levels, quantiles, strict=True)) if quantiles else {}
+        deciles = [at.get(q / 10) for q in range(1, 10)] if 0.1 in at else []
+        edges = sorted({q for q in deciles if q is not None and not math.isnan(q)})
         return {
             "missing": int(missing),
             "present": int(present),
@@ -280,9 +286,9 @@ class Engine:
             "std_pop": std_pop,
             "min": lo,
             "max": hi,
-            "p25": quantiles[QUARTILE_INDEX["p25"]] if quantiles else None,
-            "median": quantiles[QUARTILE_INDEX["median"]] if quantiles else None,
-            "p75": quantiles[QUARTILE_INDEX["p75"]] if quantiles else None,
+            "p25": at.get(0.25),
+            "median": at.get(0.5),
+            "p75": at.get(0.75),
             "distinct": int(distinct),
             "edges": edges,
         }
