@@ -46,8 +46,8 @@ def bucket_width(name: str | None) -> timedelta:
     return BUCKET_WIDTHS.get(name or "", timedelta(days=1))
 
 
-def _naive(value: Any) -> datetime | None:
-    """A timestamp as naive UTC (Bokeh's datetime axis), or None."""
+def naive_utc(value: Any) -> datetime | None:
+    """A timestamp (MLflow's are UTC-aware) as naive UTC for Bokeh's datetime axis; None if missing."""
     if value is None:
         return None
     stamp = pd.Timestamp(value)
@@ -268,7 +268,7 @@ def kl_trend(predictions: Sequence[Mapping[str, Any]], level: Level) -> hv.Overl
     """Prediction KL per time bucket against the thresholds (tiny buckets left out)."""
     rows = [
         {
-            "start": _naive(p["start"]),
+            "start": naive_utc(p["start"]),
             "kl": p["kl"],
             "rows": p["rows"],
             "text": theme.format_metric(p["kl"]),
@@ -321,7 +321,7 @@ def drift_heatmap(over_time: Mapping[str, Any], level: Level) -> hv.HeatMap | No
             value = psi if theme.is_number(psi) and not small else float("nan")
             rows.append(
                 {
-                    "start": _naive(bucket["start"]) + width / 2,
+                    "start": naive_utc(bucket["start"]) + width / 2,
                     "feature": str(name),
                     "psi": value,
                     "rows": bucket["rows"],
@@ -393,7 +393,7 @@ def predictions_timeline(over_time: Mapping[str, Any]) -> hv.Overlay | None:
     for i, cls in enumerate(classes or ["rows"]):
         rects = []
         for start, counts, total in series:
-            left = _naive(start)
+            left = naive_utc(start)
             below = sum(counts.get(c, 0) for c in classes[:i])
             count = counts.get(cls, 0)
             rects.append(
@@ -534,12 +534,12 @@ def snap_to_buckets(
     x0: Any, x1: Any, buckets: Sequence[Mapping[str, Any]], width: timedelta
 ) -> tuple[datetime, datetime] | None:
     """The whole buckets a selection from ``x0`` to ``x1`` touches, as a [start, end) window."""
-    left, right = _naive(x0), _naive(x1)
+    left, right = naive_utc(x0), naive_utc(x1)
     if left is None or right is None:
         return None
     if left > right:
         left, right = right, left
-    starts = [_naive(b["start"]) for b in buckets]
+    starts = [naive_utc(b["start"]) for b in buckets]
     touched = [s for s in starts if s is not None and s + width > left and s < right]
     if not touched:
         return None

@@ -7,7 +7,6 @@ data sections (prediction statistics, production accuracy) still draw from the M
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 
 import holoviews as hv
@@ -235,7 +234,7 @@ def latest_metrics(runs: Any, registry: Any) -> tuple[dict[str, float], str] | N
         finished = runs[runs["status"] == "FINISHED"] if "status" in runs else runs
         source = (finished if len(finished) else runs).iloc[-1]
         origin = f"newest run {source.get('run_name') or source.get('run_id')}"
-        started = naive_utc(source.get("start_time"))
+        started = charts.naive_utc(source.get("start_time"))
         if started is not None:
             origin += f" · {theme.format_timestamp(started)}"
     else:
@@ -276,7 +275,7 @@ def trend_points(runs: Any) -> list[dict]:
     shown = [(HEADLINE_LABELS[c], columns[c]) for c in TREND_METRICS if c in columns]
     points = []
     for _, run in runs.iterrows():
-        start = naive_utc(run.get("start_time"))
+        start = charts.naive_utc(run.get("start_time"))
         name = str(run.get("run_name") or run.get("run_id") or "")
         for label, column in shown:
             value = _float(run.get(column))
@@ -315,7 +314,7 @@ def runs_table(runs: Any) -> list:
     metrics = [c for c in runs.columns if c not in (*base, "run_id", "end_time", *params)]
     ordered = base + headline + [c for c in metrics if c not in headline] + params + ["run_id"]
     frame = runs[[c for c in ordered if c in runs.columns]].iloc[::-1].reset_index(drop=True)
-    frame["start_time"] = [theme.format_timestamp(naive_utc(t)) for t in frame["start_time"]]
+    frame["start_time"] = [theme.format_timestamp(charts.naive_utc(t)) for t in frame["start_time"]]
     frame = frame.rename(columns={c: c.removeprefix("param.") + " (param)" for c in params})
     formatters = {
         c: NumberFormatter(format="0.0000", nan_format="—", null_format="—")
@@ -359,7 +358,7 @@ def registry_view(registry: Any) -> list:
                 _text(v.get("stage")),
                 _text(v.get("status")),
                 v.get("run_name") or v.get("run_id") or "",
-                theme.format_timestamp(naive_utc(v.get("created"))),
+                theme.format_timestamp(charts.naive_utc(v.get("created"))),
             ]
             + [theme.format_metric(_float(v.get(m))) for m in metric_names]
         )
@@ -379,18 +378,6 @@ def registry_view(registry: Any) -> list:
         blocks.html_pane(blocks.table(headers, rows, numeric=list(range(6, len(headers)))))
     )
     return objects
-
-
-def naive_utc(value: Any) -> datetime | None:
-    """A timestamp (MLflow's are UTC-aware) as naive UTC for Bokeh and the formatters; None if missing."""
-    if value is None:
-        return None
-    stamp = pd.Timestamp(value)
-    if pd.isna(stamp):
-        return None
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.to_pydatetime()
 
 
 def _text(value: Any) -> str:
@@ -519,7 +506,7 @@ def production_accuracy(result: dict, config: Any) -> tuple[dict[str, KpiCard], 
     }
     frame = pd.DataFrame(
         {
-            "start": [naive_utc(b["start"]) for b in buckets],
+            "start": [charts.naive_utc(b["start"]) for b in buckets],
             "accuracy": [float(b["accuracy"]) for b in buckets],
             "labelled": [int(b["labelled"]) for b in buckets],
             "text": [theme.format_share(b["accuracy"]) for b in buckets],
