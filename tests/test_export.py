@@ -21,11 +21,6 @@ from app.export import (
 
 HOLOVIZ = "https://cdn.holoviz.org/panel/1.9.4/dist/"
 
-# Bokeh's ColumnDataSource.from_df (behind every Tabulator) calls reset_index(inplace=True).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh.models.sources"
-)
-
 
 def small_dashboard():
     import hvplot.pandas  # noqa: F401  (registers .hvplot)

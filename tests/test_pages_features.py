@@ -17,11 +17,6 @@ from app.pages.features import FeatureStatistics
 from tests.conftest import make_world
 from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
 
-pytestmark = pytest.mark.filterwarnings(
-    # Bokeh's ColumnDataSource.from_df (behind every Tabulator) calls reset_index(inplace=True).
-    "ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh.models.sources"
-)
-
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):

@@ -20,13 +20,6 @@ from tests.mlflow_helpers import restore_mlflow_env  # noqa: F401 - an autouse f
 from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
 from tests.page_mlflow import N_RUNS, mlflow_world, run_metrics, unreachable
 
-pytestmark = [
-    # Bokeh's ColumnDataSource.from_df (behind every Tabulator) calls reset_index(inplace=True).
-    pytest.mark.filterwarnings(
-        "ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh.models.sources"
-    ),
-]
-
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):

@@ -14,13 +14,6 @@ from app.pages.production import PAGE_SIZE, PagedTabulator, ProductionData
 from tests.conftest import make_world
 from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
 
-pytestmark = [
-    # Bokeh's ColumnDataSource.from_df (behind every Tabulator) calls reset_index(inplace=True).
-    pytest.mark.filterwarnings(
-        "ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh.models.sources"
-    ),
-]
-
 
 @pytest.fixture
 def monitor(tmp_path):

@@ -11,11 +11,6 @@ from app.monitor import Monitor
 from app.pages import PAGES, build_page
 from app.pages.shell import Shell, create_app
 
-pytestmark = pytest.mark.filterwarnings(
-    # Bokeh's ColumnDataSource.from_df (behind every Tabulator) calls reset_index(inplace=True).
-    "ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh.models.sources"
-)
-
 
 @pytest.fixture
 def shell(world):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import socket
 
-import pytest
-
 from app.server import serve, websocket_origins
 
 
@@ -25,10 +23,6 @@ def test_any_address_allows_loopback_and_this_host_plus_configured(monkeypatch):
     assert "proxy.example:443" in origins and "other:80" in origins
 
 
-@pytest.mark.filterwarnings(
-    # Bokeh's ColumnDataSource.from_df (behind every Tabulator) calls reset_index(inplace=True).
-    "ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh.models.sources"
-)
 def test_serve_binds_the_configured_loopback_port(world):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -8,13 +8,7 @@ import pytest
 
 from app.export import export_html, external_references
 
-pytestmark = [
-    pytest.mark.ui,
-    # Bokeh's ColumnDataSource.from_df (behind every Tabulator) calls reset_index(inplace=True).
-    pytest.mark.filterwarnings(
-        "ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh.models.sources"
-    ),
-]
+pytestmark = pytest.mark.ui
 
 HOSTILE = "<script>alert(1)</script>"
 
