@@ -79,10 +79,15 @@ class Engine:
         """Look at the files again; drop cached results of a data version that is gone."""
         changed = self.sources.refresh()
         if changed:
-            version = self.sources.version
+            reference = self.reference_version
             with self._guard:
-                for key in [k for k in self._results if k[1] != version and k[0] != "reference"]:
-                    del self._results[key]
+                # Results of the old version go; the reference profile stays while the reference
+                # files are unchanged (new production files do not make it stale).
+                for key in list(self._results):
+                    name, part = key
+                    if not (name == "reference_profile" and part[0] == reference):
+                        del self._results[key]
+                        self._locks.pop(key, None)
         return changed
 
     def _once(self, name: str, key: Hashable, compute: Callable[[], Any]) -> Any:

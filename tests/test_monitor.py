@@ -31,3 +31,20 @@ def test_window_is_per_session_and_results_shared(tmp_path):
     b.report()
     b.report()
     assert engine.computations["production_profile"] == 1
+
+
+def test_new_production_data_keeps_the_reference_profile(tmp_path):
+    config = make_world(tmp_path)
+    engine = Engine(config)
+    monitor = Monitor(config, engine=engine)
+    monitor.report()
+    frame = pd.read_parquet(config.path("inputs")).head(10)
+    write(tmp_path / "data/production/inputs.parquet", frame)
+    assert monitor.refresh()
+    assert monitor.report()["rows"]["inputs"] == 10
+    assert engine.computations["reference_profile"] == 1
+    assert engine.computations["production_profile"] == 2
+    write(tmp_path / "data/reference/reference.parquet", frame)
+    assert monitor.refresh()
+    monitor.report()
+    assert engine.computations["reference_profile"] == 2
