@@ -208,7 +208,15 @@ class Engine:
         for i, f in enumerate(numerical):
             parts, layout = [], []
             v = ident(f"n{i}")
-            parts.append(fragment("numerical_summary", v=v, quantiles=quantiles))
+            # Production quantiles come from the exact-distance grid (no sort of the column).
+            on_grid = not is_ref and self._on_grid(f, reference)
+            parts.append(
+                fragment(
+                    "numerical_summary",
+                    v=v,
+                    quantiles="NULL" if on_grid else f"quantile_cont({v}, {quantiles})",
+                )
+            )
             layout.append((f, "numerical_summary", 8))
             if not is_ref and comparable(f):
                 edges = reference[f.name]["edges"]
@@ -263,6 +271,13 @@ class Engine:
             )
         self._exact(result, numerical, role, where, window_params, reference)
         return result
+
+    @staticmethod
+    def _on_grid(f: Feature, reference: dict) -> bool:
+        """Whether production's exact distances (and quantiles) use the reference's grid."""
+        return (
+            f.on_both_sides and not f.type_changed and "exact_profile" in reference.get(f.name, {})
+        )
 
     def _type(self, feature: Feature, role: str) -> str | None:
         return feature.reference_type if role == "reference" else feature.production_type
@@ -384,18 +399,20 @@ class Engine:
                 entry["exact_profile"] = exact_distance.reference_profile(
                     self.sources.fetchall, side
                 )
-            elif (
-                f.name in reference
-                and "exact_profile" in reference[f.name]
-                and "bins" in entry
-                and entry["present"]
-                and reference[f.name]["present"]
-            ):
+            elif self._on_grid(f, reference) and "bins" in entry:
+                profile = reference[f.name]["exact_profile"]
                 ref_side = exact_distance.Side("reference", f.name)
                 prod_side = exact_distance.Side(role, f.name, where, dict(params))
-                entry["exact"] = exact_distance.compare(
-                    self.sources.fetchall, reference[f.name]["exact_profile"], ref_side, prod_side
+                buckets = exact_distance.production_buckets(
+                    self.sources.fetchall, profile, prod_side
                 )
+                entry["p25"], entry["median"], entry["p75"] = exact_distance.quantiles(
+                    self.sources.fetchall, profile, prod_side, buckets[0], PRODUCTION_QUANTILES
+                )
+                if entry["present"] and reference[f.name]["present"]:
+                    entry["exact"] = exact_distance.compare(
+                        self.sources.fetchall, profile, ref_side, prod_side, buckets
+                    )
 
     # -- predictions -----------------------------------------------------------------------
     def class_counts(self, window: Window) -> dict:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from queries import ident, render
+from queries import ident, load, render
 
 Fetchall = Callable[[str, dict], list[tuple]]
 
@@ -280,17 +280,78 @@ def reference_profile(fetchall: Fetchall, ref: Side, buckets: int = BUCKETS) -> 
     )
 
 
-def compare(fetchall: Fetchall, profile: ReferenceProfile, ref: Side, prod: Side) -> ExactResult:
+def production_buckets(
+    fetchall: Fetchall, profile: ReferenceProfile, prod: Side
+) -> tuple[np.ndarray, np.ndarray]:
+    """Production's counts and position sums on the reference's grid (one aggregate pass)."""
+    _merged_params(prod)
+    return _bucket_sums(fetchall, prod, _grid_params(profile))
+
+
+def quantiles(
+    fetchall: Fetchall,
+    profile: ReferenceProfile,
+    side: Side,
+    counts: np.ndarray,
+    levels: tuple[float, ...],
+) -> list[float | None]:
+    """DuckDB's ``quantile_cont`` of a side at each level, from its counts on the grid.
+
+    The counts locate the bucket of every order statistic needed; one query groups the rows of
+    those few buckets only (no sort of the whole column). RN = (n - 1) * q as DuckDB computes it,
+    and DuckDB itself interpolates between the two order statistics (queries/interpolate.sql).
+    """
+    n = int(counts.sum())
+    if n == 0:
+        return [None] * len(levels)
+    through = np.cumsum(counts)
+    ranks = set()
+    for q in levels:
+        rn = (n - 1) * q
+        ranks.update({math.floor(rn), math.ceil(rn)})
+    wanted = {}
+    for rank in sorted(ranks):
+        index = int(np.searchsorted(through, rank, side="right"))
+        wanted[rank] = (index - 2, rank - int(through[index] - counts[index]))
+    sql = render("exact_ranks", values=_values_sql(side))
+    params = {
+        **side.params,
+        **_grid_params(profile),
+        "want_buckets": [k for k, _ in wanted.values()],
+        "want_offsets": [o for _, o in wanted.values()],
+    }
+    found = {(int(k), int(o)): float(x) for k, o, x in fetchall(sql, params)}
+    value = {rank: found[at] for rank, at in wanted.items()}
+    out = []
+    for q in levels:
+        rn = (n - 1) * q
+        lo, hi = math.floor(rn), math.ceil(rn)
+        if lo == hi:
+            out.append(value[lo])
+        else:
+            params = {"lo": value[lo], "hi": value[hi], "d": rn - lo}
+            out.append(float(fetchall(load("interpolate"), params)[0][0]))
+    return out
+
+
+def compare(
+    fetchall: Fetchall,
+    profile: ReferenceProfile,
+    ref: Side,
+    prod: Side,
+    buckets: tuple[np.ndarray, np.ndarray] | None = None,
+) -> ExactResult:
     """Exact KS (statistic and scipy's p-value) and raw Wasserstein distance of prod against ref.
 
-    One aggregate pass over production, then a refinement query per level, if any, over the rows
-    of both sides in the few buckets whose aggregates cannot settle the result.
+    One aggregate pass over production (or its ``production_buckets``, when already computed),
+    then a refinement query per level, if any, over the rows of both sides in the few buckets
+    whose aggregates cannot settle the result.
     """
     if profile.side != ref:
         raise ValueError(f"the profile was computed for {profile.side}, not for {ref}")
     merged = _merged_params(ref, prod)
     grid = _grid_params(profile)
-    p, p_sums = _bucket_sums(fetchall, prod, grid)
+    p, p_sums = buckets if buckets is not None else _bucket_sums(fetchall, prod, grid)
     n1, n2 = profile.n, int(p.sum())
     if np.isnan(profile.position_sums).any() or np.isnan(p_sums).any():
         # Only a NaN has a NaN position: one got past `NOT isnan(x)`, which DuckDB folds away when

@@ -349,3 +349,38 @@ def test_profile_pickles_and_guards_its_side(db):
     clash = Side(prod.view, "x", "$bucket_lo = $bucket_lo", {"bucket_lo": 1.0})
     with pytest.raises(ValueError, match="reserved"):
         compare(db.fetchall, profile, ref, clash)
+
+
+# -- production quantiles from the grid ------------------------------------------------------------
+def same_float(a, b) -> bool:
+    return (a is None and b is None) or (
+        a is not None and b is not None and (a == b or (math.isnan(a) and math.isnan(b)))
+    )
+
+
+@settings(deadline=None, max_examples=80, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    ref=values(anything, 1),
+    prod=values(anything, 0, 60),
+    buckets=st.sampled_from([1, 2, 7, 64, None]),
+    levels=st.lists(st.floats(0, 1), min_size=1, max_size=4),
+)
+def test_quantiles_equal_duckdb_quantile_cont(db, ref, prod, buckets, levels):
+    """Quantiles located on the reference grid are DuckDB's quantile_cont, bit for bit."""
+    ref_side = Side(db.view(column(ref)), "x")
+    prod_side = Side(db.view(column(prod)), "x")
+    profile = reference_profile(
+        db.fetchall, ref_side, **({} if buckets is None else {"buckets": buckets})
+    )
+    counts, _ = exact_distance.production_buckets(db.fetchall, profile, prod_side)
+    got = exact_distance.quantiles(db.fetchall, profile, prod_side, counts, tuple(levels))
+    listed = "[" + ", ".join(repr(q) for q in levels) + "]"
+    expected = db.fetchall(
+        f"SELECT quantile_cont(x, {listed}) FROM "  # noqa: S608 (test: literal floats)
+        f"(SELECT CASE WHEN isnan(x) THEN NULL ELSE x END AS x FROM {ident(prod_side.view)})"
+    )[0][0] or [None] * len(levels)
+    assert all(same_float(g, e) for g, e in zip(got, expected, strict=True)), (got, expected)
+    if present(prod).size:
+        finite = present(prod)
+        if np.isfinite(finite).all():
+            np.testing.assert_allclose(got, np.quantile(finite, levels), rtol=1e-12, atol=1e-300)
