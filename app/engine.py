@@ -199,25 +199,18 @@ class Engine:
         ]
         categorical = [f for f in features if f.kind == "categorical"]
         high = [f for f in features if f.kind == "high_cardinality"]
-        # One query per numerical feature and one for all categorical features: each reads only
-        # its own columns, so exact quantiles and distinct counts hold one column in memory at a
-        # time (peak memory stays flat with the number of features).
-        groups: list[tuple[list, list, list]] = []
+        # One scan for every feature's moments, ranges, PSI bins and category counts; then one
+        # query per numerical feature for what needs the whole column in memory (the exact distinct
+        # count, and the reference's quantiles), so peak memory stays flat with the features.
         levels = REFERENCE_QUANTILES if is_ref else PRODUCTION_QUANTILES
         quantiles = "[" + ", ".join(str(q) for q in levels) + "]"
+        parts, layout, projection = [], [], []
+        groups: list[tuple[list, list, list]] = []
         for i, f in enumerate(numerical):
-            parts, layout = [], []
             v = ident(f"n{i}")
-            # Production quantiles come from the exact-distance grid (no sort of the column).
-            on_grid = not is_ref and self._on_grid(f, reference)
-            parts.append(
-                fragment(
-                    "numerical_summary",
-                    v=v,
-                    quantiles="NULL" if on_grid else f"quantile_cont({v}, {quantiles})",
-                )
-            )
-            layout.append((f, "numerical_summary", 8))
+            projection.append(f"{nan_to_null(f.name)} AS {v}")
+            parts.append(fragment("numerical_summary", v=v))
+            layout.append((f, "numerical_summary", 6))
             if not is_ref and comparable(f):
                 edges = reference[f.name]["edges"]
                 params[f"lo{i}"] = reference[f.name]["min"]
@@ -227,15 +220,18 @@ class Engine:
                     fragment("numerical_bins", v=v, at_least=at_least, lo=f"$lo{i}", hi=f"$hi{i}")
                 )
                 layout.append((f, "numerical_bins", len(edges) + 1))
-            groups.append((parts, layout, [f"{nan_to_null(f.name)} AS {v}"]))
-        if categorical or not groups:
-            parts, layout, projection = [], [], []
-            for j, f in enumerate(categorical):
-                v = ident(f"c{j}")
-                projection.append(f"{text(f.name)} AS {v}")
-                parts.append(fragment("categorical_summary", v=v))
-                layout.append((f, "categorical_summary", 2))
-            groups.append((parts, layout, projection))
+            # Production's quantiles and distinct count come from the exact-distance grid.
+            if is_ref or not self._on_grid(f, reference):
+                order = fragment("numerical_order", v=v, quantiles=quantiles)
+                groups.append(
+                    ([order], [(f, "numerical_order", 2)], [f"{nan_to_null(f.name)} AS {v}"])
+                )
+        for j, f in enumerate(categorical):
+            v = ident(f"c{j}")
+            projection.append(f"{text(f.name)} AS {v}")
+            parts.append(fragment("categorical_summary", v=v))
+            layout.append((f, "categorical_summary", 2))
+        groups.insert(0, (parts, layout, projection))
         result: dict[str, dict] = {}
         for parts, layout, projection in groups:
             sql = render(
@@ -254,7 +250,9 @@ class Engine:
                 pos += width
                 entry = result.setdefault(f.name, {"kind": f.kind, "rows": rows})
                 if part == "numerical_summary":
-                    entry.update(self._numerical_summary(values, rows, levels))
+                    entry.update(self._numerical_summary(values, rows))
+                elif part == "numerical_order":
+                    entry.update(self._numerical_order(values, levels))
                 elif part == "numerical_bins":
                     entry["bins"] = bins_from_cumulative(
                         entry["present"], entry["missing"], values[:-1]
@@ -292,25 +290,30 @@ class Engine:
         return "".join(terms)
 
     @staticmethod
-    def _numerical_summary(values: tuple, rows: int, levels: tuple[float, ...]) -> dict:
-        present, mean, std, std_pop, lo, hi, quantiles, distinct = values
-        missing = rows - present
-        at = dict(zip(levels, quantiles, strict=True)) if quantiles else {}
-        deciles = [at.get(q / 10) for q in range(1, 10)] if 0.1 in at else []
-        edges = sorted({q for q in deciles if q is not None and not math.isnan(q)})
+    def _numerical_summary(values: tuple, rows: int) -> dict:
+        present, mean, std, std_pop, lo, hi = values
         return {
-            "missing": int(missing),
+            "edges": [],
+            "missing": int(rows - present),
             "present": int(present),
             "mean": mean,
             "std": std,
             "std_pop": std_pop,
             "min": lo,
             "max": hi,
+        }
+
+    @staticmethod
+    def _numerical_order(values: tuple, levels: tuple[float, ...]) -> dict:
+        quantiles, distinct = values
+        at = dict(zip(levels, quantiles, strict=True)) if quantiles else {}
+        deciles = [at.get(q / 10) for q in range(1, 10)] if 0.1 in at else []
+        return {
             "p25": at.get(0.25),
             "median": at.get(0.5),
             "p75": at.get(0.75),
             "distinct": int(distinct),
-            "edges": edges,
+            "edges": sorted({q for q in deciles if q is not None and not math.isnan(q)}),
         }
 
     @staticmethod
@@ -407,8 +410,15 @@ class Engine:
                     self.sources.fetchall, profile, prod_side
                 )
                 entry["p25"], entry["median"], entry["p75"] = exact_distance.quantiles(
-                    self.sources.fetchall, profile, prod_side, buckets[0], PRODUCTION_QUANTILES
+                    self.sources.fetchall, profile, prod_side, buckets.counts, PRODUCTION_QUANTILES
                 )
+                distinct = buckets.distinct_if_known()
+                if distinct is None:
+                    sql = render(
+                        "distinct_count", column=nan_to_null(f.name), view=ident(role), where=where
+                    )
+                    distinct = self.sources.fetchall(sql, params)[0][0]
+                entry["distinct"] = int(distinct)
                 if entry["present"] and reference[f.name]["present"]:
                     entry["exact"] = exact_distance.compare(
                         self.sources.fetchall, profile, ref_side, prod_side, buckets

@@ -75,6 +75,31 @@ class Side:
 
 
 @dataclass(frozen=True, eq=False)
+class Buckets:
+    """One side on the grid, indexed by bucket + 2 (-inf, below the grid, the grid's buckets,
+    above it, +inf): per bucket the count, the sum of positions, the smallest and largest value
+    and the smallest position (a bucket whose smallest and largest value are equal holds one
+    distinct value, sitting at that position)."""
+
+    counts: np.ndarray
+    position_sums: np.ndarray
+    lows: np.ndarray
+    highs: np.ndarray
+    first_positions: np.ndarray
+
+    @property
+    def single(self) -> np.ndarray:
+        """Buckets holding one distinct value (or none)."""
+        return (self.counts == 0) | (self.lows == self.highs)
+
+    def distinct_if_known(self) -> int | None:
+        """Distinct values when every non-empty bucket holds one; else None (ask DuckDB)."""
+        if not self.single.all():
+            return None
+        return int((self.counts > 0).sum())
+
+
+@dataclass(frozen=True, eq=False)
 class ReferenceProfile:
     """What the exact distances need from the reference; it changes only with the reference data.
 
@@ -98,8 +123,15 @@ class ReferenceProfile:
     scale: float
     """Grid buckets per unit of value."""
     buckets: int
-    counts: np.ndarray
-    position_sums: np.ndarray
+    grid: Buckets
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.grid.counts
+
+    @property
+    def position_sums(self) -> np.ndarray:
+        return self.grid.position_sums
 
     @property
     def has_inf(self) -> bool:
@@ -216,17 +248,23 @@ def _merged_params(*sides: Side) -> dict:
     return merged
 
 
-def _bucket_sums(fetchall: Fetchall, side: Side, grid: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Counts (int64) and position sums (float64) of one side per bucket, indexed by bucket + 2."""
+def _bucket_sums(fetchall: Fetchall, side: Side, grid: dict) -> Buckets:
+    """One side's aggregates per bucket of the grid (one GROUP BY)."""
     rows = fetchall(render("exact_buckets", values=_values_sql(side)), {**side.params, **grid})
-    counts = np.zeros(grid["bucket_count"] + 4, dtype=np.int64)
-    sums = np.zeros(grid["bucket_count"] + 4, dtype=np.float64)
+    size = grid["bucket_count"] + 4
+    counts = np.zeros(size, dtype=np.int64)
+    sums, lows, highs, firsts = (np.zeros(size, dtype=np.float64) for _ in range(4))
     if rows:
-        k, n, f = zip(*rows, strict=True)
+        k, n, f, lo, hi, first = zip(*rows, strict=True)
         index = np.asarray(k, dtype=np.int64) + 2
         counts[index] = np.asarray(n, dtype=np.int64)
         sums[index] = np.asarray(f, dtype=np.float64)
-    return counts, sums
+        lows[index] = np.asarray(lo, dtype=np.float64)
+        highs[index] = np.asarray(hi, dtype=np.float64)
+        firsts[index] = np.asarray(first, dtype=np.float64)
+    for array in (counts, sums, lows, highs, firsts):
+        array.setflags(write=False)
+    return Buckets(counts, sums, lows, highs, firsts)
 
 
 def _grid(minimum: float | None, maximum: float | None, buckets: int) -> tuple[float, float, int]:
@@ -262,9 +300,6 @@ def reference_profile(fetchall: Fetchall, ref: Side, buckets: int = BUCKETS) -> 
     n, minimum, maximum, std, infinite = fetchall(stats_sql, dict(ref.params))[0]
     origin, scale, size = _grid(minimum, maximum, buckets)
     grid = {"bucket_lo": origin, "bucket_scale": scale, "bucket_count": size}
-    counts, sums = _bucket_sums(fetchall, ref, grid)
-    counts.setflags(write=False)
-    sums.setflags(write=False)
     return ReferenceProfile(
         side=ref,
         n=int(n),
@@ -275,15 +310,12 @@ def reference_profile(fetchall: Fetchall, ref: Side, buckets: int = BUCKETS) -> 
         origin=origin,
         scale=scale,
         buckets=size,
-        counts=counts,
-        position_sums=sums,
+        grid=_bucket_sums(fetchall, ref, grid),
     )
 
 
-def production_buckets(
-    fetchall: Fetchall, profile: ReferenceProfile, prod: Side
-) -> tuple[np.ndarray, np.ndarray]:
-    """Production's counts and position sums on the reference's grid (one aggregate pass)."""
+def production_buckets(fetchall: Fetchall, profile: ReferenceProfile, prod: Side) -> Buckets:
+    """Production's aggregates on the reference's grid (one aggregate pass)."""
     _merged_params(prod)
     return _bucket_sums(fetchall, prod, _grid_params(profile))
 
@@ -339,7 +371,7 @@ def compare(
     profile: ReferenceProfile,
     ref: Side,
     prod: Side,
-    buckets: tuple[np.ndarray, np.ndarray] | None = None,
+    buckets: Buckets | None = None,
 ) -> ExactResult:
     """Exact KS (statistic and scipy's p-value) and raw Wasserstein distance of prod against ref.
 
@@ -351,7 +383,8 @@ def compare(
         raise ValueError(f"the profile was computed for {profile.side}, not for {ref}")
     merged = _merged_params(ref, prod)
     grid = _grid_params(profile)
-    p, p_sums = buckets if buckets is not None else _bucket_sums(fetchall, prod, grid)
+    prod_grid = buckets if buckets is not None else _bucket_sums(fetchall, prod, grid)
+    p, p_sums = prod_grid.counts, prod_grid.position_sums
     n1, n2 = profile.n, int(p.sum())
     if np.isnan(profile.position_sums).any() or np.isnan(p_sums).any():
         # Only a NaN has a NaN position: one got past `NOT isnan(x)`, which DuckDB folds away when
@@ -367,7 +400,7 @@ def compare(
             n1, n2, f"no non-missing values in {'the reference' if n1 == 0 else 'production'}"
         )
 
-    line = _Line.from_buckets(profile, p, p_sums, n1, n2)
+    line = _Line.from_buckets(profile, prod_grid, n1, n2)
     reasons = []
     if not line.wasserstein_defined:
         reasons.append(_infinite_reason(profile, line))
@@ -437,8 +470,9 @@ class _Line:
     wasserstein_defined: bool
 
     @classmethod
-    def from_buckets(cls, profile: ReferenceProfile, p, p_sums, n1: int, n2: int) -> _Line:
+    def from_buckets(cls, profile: ReferenceProfile, prod: Buckets, n1: int, n2: int) -> _Line:
         size = profile.buckets + 4
+        p, p_sums = prod.counts, prod.position_sums
         kind = np.full(size, _GRID, dtype=np.int8)
         kind[[0, -1]] = _POINT
         kind[1], kind[-2] = _BELOW, _ABOVE
@@ -448,6 +482,16 @@ class _Line:
             and not p[[0, -1]].any()
             and bool(np.isfinite(r_sums).all() and np.isfinite(p_sums).all())
         )
+        # A grid bucket where each side holds at most one distinct value, the same on both, is
+        # exact from its aggregates: no refinement (integer and rounded columns never need one).
+        ref = profile.grid
+        single = (kind == _POINT) | (
+            (kind == _GRID)
+            & ref.single
+            & prod.single
+            & ((r == 0) | (p == 0) | (ref.lows == prod.lows))
+        )
+        first_pos = np.where(r > 0, ref.first_positions, prod.first_positions)
         # Exact integer arithmetic on gaps scaled by n1 * n2; Python ints if int64 could overflow.
         dtype = np.int64 if n1 * n2 < 2**62 else object
         return cls(
@@ -460,8 +504,8 @@ class _Line:
             p=p.astype(dtype),
             r_pos=r_sums,
             p_pos=p_sums,
-            single=kind == _POINT,
-            first_pos=np.zeros(size),
+            single=single,
+            first_pos=np.where(kind == _GRID, first_pos, 0.0),
             wasserstein_defined=defined,
         )
 

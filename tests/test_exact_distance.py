@@ -372,8 +372,11 @@ def test_quantiles_equal_duckdb_quantile_cont(db, ref, prod, buckets, levels):
     profile = reference_profile(
         db.fetchall, ref_side, **({} if buckets is None else {"buckets": buckets})
     )
-    counts, _ = exact_distance.production_buckets(db.fetchall, profile, prod_side)
-    got = exact_distance.quantiles(db.fetchall, profile, prod_side, counts, tuple(levels))
+    buckets = exact_distance.production_buckets(db.fetchall, profile, prod_side)
+    got = exact_distance.quantiles(db.fetchall, profile, prod_side, buckets.counts, tuple(levels))
+    distinct = buckets.distinct_if_known()
+    if distinct is not None:  # every bucket holds one value: the distinct count needs no query
+        assert distinct == np.unique(present(prod)).size
     listed = "[" + ", ".join(repr(q) for q in levels) + "]"
     expected = db.fetchall(
         f"SELECT quantile_cont(x, {listed}) FROM "  # noqa: S608 (test: literal floats)
