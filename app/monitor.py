@@ -79,6 +79,12 @@ class Monitor(param.Parameterized):
 
         return full_report(self.engine, self.window, self.config)
 
+    def data_problem(self, role: str) -> str | None:
+        """Why a data role (``reference``, ``inputs``, ...) has no readable data, naming its file
+        as the system status does; None when it has some."""
+        sources = self.engine.sources
+        return None if sources.available(role) else sources.state(role).problem
+
     def full_range(self) -> tuple[datetime | None, datetime | None]:
         """Oldest and newest production input timestamp."""
         _, first, last = self.engine.time_range("inputs")

@@ -201,11 +201,18 @@ def stats_table(
     )
 
 
+def data_problems(monitor: Any, *roles: str) -> str:
+    """Why the files of ``roles`` cannot be read, one sentence each naming the file ('' if they can)."""
+    problems = ((role, monitor.data_problem(role)) for role in roles)
+    return "".join(f"{role.capitalize()}: {problem}. " for role, problem in problems if problem)
+
+
 def missing_production(monitor: Any) -> pn.pane.HTML:
     """The empty state of every production chart when no inputs could be read."""
     config = monitor.config
     return empty_state(
         "No production data yet.",
+        f"{data_problems(monitor, 'inputs', 'predictions')}"
         f"Driftdeck reads {config.inputs} (and predictions from {config.predictions}), "
         f"relative to {config.base_dir}. Point [data] inputs in driftdeck.toml at your logged "
         "model inputs, or run `driftdeck demo` — see README.",

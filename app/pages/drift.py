@@ -13,7 +13,14 @@ from bokeh.models.widgets.tables import NumberFormatter
 from app import theme
 from app.pages import charts
 from app.pages.base import MonitorPage, data_report
-from app.pages.cards import KpiCard, empty_state, missing_production, note_pane, section
+from app.pages.cards import (
+    KpiCard,
+    data_problems,
+    empty_state,
+    missing_production,
+    note_pane,
+    section,
+)
 
 METRIC = NumberFormatter(format="0.000", nan_format=theme.NO_VALUE, null_format=theme.NO_VALUE)
 
@@ -157,7 +164,8 @@ class DriftMonitoring(MonitorPage):
             self.distribution_body.objects = [
                 empty_state(
                     "No features to compare.",
-                    "The reference file has no feature columns Driftdeck can read; see README, section Data.",
+                    f"{data_problems(self.monitor, 'reference')}The reference file has no feature "
+                    "columns Driftdeck can read; see README, section Data.",
                 )
             ]
 
@@ -247,8 +255,9 @@ class DriftMonitoring(MonitorPage):
             self.prediction_body.objects = [
                 empty_state(
                     "No prediction drift to show.",
-                    f"Needs the reference target or prediction column ([columns] target) and production "
-                    f"predictions ({self.monitor.config.predictions}); see README.",
+                    f"{data_problems(self.monitor, 'reference', 'predictions')}"
+                    "Needs the reference target or prediction column ([columns] target) and "
+                    f"production predictions ({self.monitor.config.predictions}); see README.",
                 )
             ]
             return
@@ -329,8 +338,9 @@ class DriftMonitoring(MonitorPage):
             self.kl_trend_body.objects = [
                 empty_state(
                     "No prediction KL over time.",
-                    f"Needs production predictions with a timestamp ({self.monitor.config.predictions}) and "
-                    "a reference target; see README.",
+                    f"{data_problems(self.monitor, 'reference', 'predictions')}"
+                    "Needs production predictions with a timestamp "
+                    f"({self.monitor.config.predictions}) and a reference target; see README.",
                 )
             ]
         else:

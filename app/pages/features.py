@@ -14,6 +14,7 @@ from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
     KpiCard,
     chips,
+    data_problems,
     empty_state,
     error_state,
     missing_production,
@@ -207,7 +208,8 @@ class FeatureStatistics(MonitorPage):
             self.table_body.objects = [
                 empty_state(
                     "No features found.",
-                    "Driftdeck reads the feature columns of the reference file; see README, section Data.",
+                    f"{data_problems(self.monitor, 'reference', 'inputs')}Driftdeck reads the feature "
+                    "columns of the reference file; see README, section Data.",
                 )
             ]
             self.detail_body.objects = [self.feature]

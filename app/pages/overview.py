@@ -11,7 +11,7 @@ import panel as pn
 from app import theme
 from app.pages import charts
 from app.pages.base import MonitorPage, data_report
-from app.pages.cards import KpiCard, empty_state, missing_production, section
+from app.pages.cards import KpiCard, data_problems, empty_state, missing_production, section
 from app.pages.training import training_scores
 
 SEVERITY_ORDER = ("critical", "warning", "ok")
@@ -177,6 +177,7 @@ class Overview(MonitorPage):
             self.classes_body.objects = [
                 empty_state(
                     "No production predictions to show.",
+                    f"{data_problems(self.monitor, 'predictions')}"
                     f"Driftdeck reads predictions from {self.monitor.config.predictions} (the column "
                     "named in [columns] prediction); see README.",
                 )

@@ -22,6 +22,7 @@ from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
     KpiCard,
     chips,
+    data_problems,
     empty_state,
     error_state,
     missing_production,
@@ -407,6 +408,7 @@ def prediction_statistics(result: dict, monitor: Any) -> tuple[dict[str, KpiCard
         return {}, [
             empty_state(
                 "No production predictions in this window.",
+                f"{data_problems(monitor, 'predictions')}"
                 f"Driftdeck reads predictions from {monitor.config.predictions} (the column named in "
                 "[columns] prediction); widen the time window or check that predictions are logged.",
             )
