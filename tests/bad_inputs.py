@@ -1,8 +1,11 @@
 """The bad-input corpus: every way a user's files or config can be wrong (issue 6).
 
 Add a case in one place: a function decorated with ``@case("name")`` that writes its files under
-``root`` and returns the config path. Every case runs through ``driftdeck monitor --json --no-log``
-(tests/test_bad_inputs.py) and must end in exit 0/3 with valid JSON or exit 2 with one line.
+``root`` and returns the config path (``@case("name", error="key")`` for a configuration that must
+be refused with a one-line error naming ``key``). Every case runs through
+``driftdeck monitor --json --no-log`` (tests/test_bad_inputs.py), where it must end in exit 0/3
+with valid JSON or exit 2 with one line, and through the six pages of the served dashboard
+(tests/test_bad_inputs_pages.py), where every section must load and say what is wrong.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 CASES: dict[str, Callable[[Path], Path]] = {}
+ERRORS: dict[str, str] = {}
+"""Cases whose configuration must be refused: what the one-line error names (a config key)."""
 START = datetime(2026, 1, 1)
 
 
-def case(name: str):
+def case(name: str, error: str | None = None):
     def register(build: Callable[[Path], Path]):
         CASES[name] = build
+        if error is not None:
+            ERRORS[name] = error
         return build
 
     return register
@@ -220,17 +227,17 @@ def _partial(root):
     return root / "driftdeck.toml"
 
 
-@case("config with an unknown key")
+@case("config with an unknown key", error="server.prot")
 def _config_unknown(root):
     return world(root, config="[server]\nprot = 1\n")
 
 
-@case("config with a wrong type")
+@case("config with a wrong type", error="thresholds.psi.critical")
 def _config_type(root):
     return world(root, config='[thresholds]\npsi = { critical = "high" }\n')
 
 
-@case("config with a negative threshold")
+@case("config with a negative threshold", error="thresholds.cardinality_ratio.critical")
 def _config_negative(root):
     return world(
         root, config="[thresholds]\ncardinality_ratio = { critical = -1.3, warning = -2 }\n"

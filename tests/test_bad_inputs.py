@@ -8,13 +8,7 @@ import json
 import pytest
 
 from app.cli import main
-from tests.bad_inputs import CASES
-
-CONFIG_CASES = {
-    "config with an unknown key": "server.prot",
-    "config with a wrong type": "thresholds.psi.critical",
-    "config with a negative threshold": "thresholds.cardinality_ratio.critical",
-}
+from tests.bad_inputs import CASES, ERRORS
 
 
 def _hashes(root):
@@ -29,10 +23,10 @@ def test_case_gives_json_or_one_line(name, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     assert _hashes(tmp_path) == before, "the user's files must stay byte-identical"
-    if name in CONFIG_CASES:
+    if name in ERRORS:
         assert code == 2
         assert out == ""
-        assert len(err.strip().splitlines()) == 1 and CONFIG_CASES[name] in err
+        assert len(err.strip().splitlines()) == 1 and ERRORS[name] in err
         return
     if code == 2:
         assert out == "" and len(err.strip().splitlines()) == 1
