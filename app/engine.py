@@ -209,7 +209,9 @@ class Engine:
         for i, f in enumerate(numerical):
             v = ident(f"n{i}")
             projection.append(f"{nan_to_null(f.name)} AS {v}")
-            parts.append(fragment("numerical_summary", v=v))
+            # The population std is only needed of the reference (it scales Wasserstein).
+            std_pop = f"stddev_pop({v})" if is_ref else "NULL"
+            parts.append(fragment("numerical_summary", v=v, std_pop=std_pop))
             layout.append((f, "numerical_summary", 6))
             if not is_ref and comparable(f):
                 edges = reference[f.name]["edges"]
@@ -226,12 +228,17 @@ class Engine:
                 groups.append(
                     ([order], [(f, "numerical_order", 2)], [f"{nan_to_null(f.name)} AS {v}"])
                 )
+        groups.insert(0, (parts, layout, projection))
+        # Categories in a scan of their own: their histograms next to the numerical aggregates
+        # made DuckDB hold several times the memory of both scans.
+        parts, layout, projection = [], [], []
         for j, f in enumerate(categorical):
             v = ident(f"c{j}")
             projection.append(f"{text(f.name)} AS {v}")
             parts.append(fragment("categorical_summary", v=v))
             layout.append((f, "categorical_summary", 2))
-        groups.insert(0, (parts, layout, projection))
+        if categorical:
+            groups.insert(1, (parts, layout, projection))
         result: dict[str, dict] = {}
         for parts, layout, projection in groups:
             sql = render(
@@ -355,33 +362,26 @@ class Engine:
     ) -> dict:
         col = ident(f.name)
         entry: dict[str, Any] = {"kind": f.kind, "rows": rows}
+        params = {**params, "limit": TOP_VALUES}
         if role == "reference" or not compare:
-            total, missing, present, distinct = self.sources.fetchall(
-                render("high_cardinality_reference", column=col, view=ident(role), where=where),
-                params,
-            )[0]
+            sql = render("high_cardinality_reference", column=col, view=ident(role), where=where)
+            total, missing, present, distinct, top = self.sources.fetchall(sql, params)[0]
             new_rows = None
         else:
-            total, missing, present, distinct, new_rows = self.sources.fetchall(
-                render(
-                    "high_cardinality",
-                    column=col,
-                    reference=ident("reference"),
-                    view=ident(role),
-                    where=where,
-                ),
-                params,
-            )[0]
-        top = self.sources.fetchall(
-            render("top_values", column=col, view=ident(role), where=where),
-            {**params, "limit": TOP_VALUES},
-        )
+            sql = render(
+                "high_cardinality",
+                column=col,
+                reference=ident("reference"),
+                view=ident(role),
+                where=where,
+            )
+            total, missing, present, distinct, new_rows, top = self.sources.fetchall(sql, params)[0]
         entry.update(
             {
                 "missing": int(missing),
                 "present": int(present),
                 "distinct": int(distinct),
-                "top": [(str(v), int(n)) for v, n in top],
+                "top": [(str(t["value"]), int(t["n"])) for t in top or []],
                 "new_rows": None if new_rows is None else int(new_rows),
             }
         )

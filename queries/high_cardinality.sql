@@ -1,11 +1,20 @@
--- One high-cardinality column of production against the distinct values of the reference:
--- rows, missing, present, exact distinct count, and rows whose value never occurs in the reference.
-WITH seen AS (SELECT DISTINCT CAST({column} AS VARCHAR) AS value FROM {reference}),
-prod AS (SELECT CAST({column} AS VARCHAR) AS value FROM {view} WHERE {where})
+-- One high-cardinality column of production in one grouping pass: rows, missing, present, exact
+-- distinct count, rows whose value never occurs in the reference, and the $limit most frequent
+-- values (ties broken by value). Only the per-value counts are joined to the reference's values.
+WITH counts AS MATERIALIZED (
+    SELECT CAST({column} AS VARCHAR) AS value, count(*) AS n
+    FROM {view} WHERE {where}
+    GROUP BY value
+),
+seen AS (SELECT DISTINCT CAST({column} AS VARCHAR) AS value FROM {reference})
 SELECT
-    count(*),
-    count(*) FILTER (WHERE prod.value IS NULL),
-    count(prod.value),
-    count(DISTINCT prod.value),
-    count(prod.value) FILTER (WHERE seen.value IS NULL)
-FROM prod LEFT JOIN seen ON prod.value = seen.value
+    coalesce(sum(counts.n), 0),
+    coalesce(sum(counts.n) FILTER (WHERE counts.value IS NULL), 0),
+    coalesce(sum(counts.n) FILTER (WHERE counts.value IS NOT NULL), 0),
+    count(counts.value),
+    coalesce(sum(counts.n) FILTER (WHERE counts.value IS NOT NULL AND seen.value IS NULL), 0),
+    (
+        SELECT list(struct_pack(value := value, n := n) ORDER BY n DESC, value)
+        FROM (SELECT value, n FROM counts WHERE value IS NOT NULL ORDER BY n DESC, value LIMIT $limit)
+    )
+FROM counts LEFT JOIN seen ON counts.value = seen.value

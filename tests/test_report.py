@@ -128,6 +128,17 @@ def test_cardinality_growth_is_exact(data):
     assert card["new_value_share"] == pytest.approx(new.mean(), rel=1e-12)
 
 
+def test_high_cardinality_top_values_by_count_then_value(data):
+    config, ref, prod, _ = data
+    summary = _report(config)["features"]["address"]["summary"]
+    for side, frame in (("reference", ref), ("production", prod)):
+        counts = frame["address"].dropna().value_counts()
+        expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        present = int(frame["address"].notna().sum())
+        got = [(t["value"], t["share"]) for t in summary[side]["top"]]
+        assert got == [(v, pytest.approx(n / present, rel=1e-15)) for v, n in expected]
+
+
 def test_prediction_drift_kl_and_js(data):
     config, ref, _, preds = data
     pd_ = _report(config)["prediction_drift"]
