@@ -410,7 +410,7 @@ class Engine:
                     self.sources.fetchall, profile, prod_side
                 )
                 entry["p25"], entry["median"], entry["p75"] = exact_distance.quantiles(
-                    self.sources.fetchall, profile, prod_side, buckets.counts, PRODUCTION_QUANTILES
+                    self.sources.fetchall, profile, prod_side, buckets, PRODUCTION_QUANTILES
                 )
                 distinct = buckets.distinct_if_known()
                 if distinct is None:

@@ -324,15 +324,17 @@ def quantiles(
     fetchall: Fetchall,
     profile: ReferenceProfile,
     side: Side,
-    counts: np.ndarray,
+    grid: Buckets,
     levels: tuple[float, ...],
 ) -> list[float | None]:
-    """DuckDB's ``quantile_cont`` of a side at each level, from its counts on the grid.
+    """DuckDB's ``quantile_cont`` of a side at each level, from its aggregates on the grid.
 
-    The counts locate the bucket of every order statistic needed; one query groups the rows of
-    those few buckets only (no sort of the whole column). RN = (n - 1) * q as DuckDB computes it,
-    and DuckDB itself interpolates between the two order statistics (queries/interpolate.sql).
+    The counts locate the bucket of every order statistic needed: a bucket holding one distinct
+    value gives it at once; for the others one query groups the rows of those few buckets only
+    (no sort of the whole column). RN = (n - 1) * q as DuckDB computes it, and DuckDB itself
+    interpolates between the two order statistics (queries/interpolate.sql).
     """
+    counts = grid.counts
     n = int(counts.sum())
     if n == 0:
         return [None] * len(levels)
@@ -341,19 +343,23 @@ def quantiles(
     for q in levels:
         rn = (n - 1) * q
         ranks.update({math.floor(rn), math.ceil(rn)})
-    wanted = {}
+    value, wanted = {}, {}
     for rank in sorted(ranks):
         index = int(np.searchsorted(through, rank, side="right"))
-        wanted[rank] = (index - 2, rank - int(through[index] - counts[index]))
-    sql = render("exact_ranks", values=_values_sql(side))
-    params = {
-        **side.params,
-        **_grid_params(profile),
-        "want_buckets": [k for k, _ in wanted.values()],
-        "want_offsets": [o for _, o in wanted.values()],
-    }
-    found = {(int(k), int(o)): float(x) for k, o, x in fetchall(sql, params)}
-    value = {rank: found[at] for rank, at in wanted.items()}
+        if grid.lows[index] == grid.highs[index]:
+            value[rank] = float(grid.lows[index])
+        else:
+            wanted[rank] = (index - 2, rank - int(through[index] - counts[index]))
+    if wanted:
+        sql = render("exact_ranks", values=_values_sql(side))
+        params = {
+            **side.params,
+            **_grid_params(profile),
+            "want_buckets": [k for k, _ in wanted.values()],
+            "want_offsets": [o for _, o in wanted.values()],
+        }
+        found = {(int(k), int(o)): float(x) for k, o, x in fetchall(sql, params)}
+        value.update({rank: found[at] for rank, at in wanted.items()})
     out = []
     for q in levels:
         rn = (n - 1) * q
