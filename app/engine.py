@@ -217,11 +217,13 @@ class Engine:
                 edges = reference[f.name]["edges"]
                 params[f"lo{i}"] = reference[f.name]["min"]
                 params[f"hi{i}"] = reference[f.name]["max"]
-                at_least = self._at_least(v, edges, f"e{i}", params)
+                # On the exact-distance grid the PSI bins need no comparison per row and edge.
+                on_grid = self._on_grid(f, reference)
+                at_least = "" if on_grid else self._at_least(v, edges, f"e{i}", params)
                 parts.append(
                     fragment("numerical_bins", v=v, at_least=at_least, lo=f"$lo{i}", hi=f"$hi{i}")
                 )
-                layout.append((f, "numerical_bins", len(edges) + 1))
+                layout.append((f, "numerical_bins", 1 if on_grid else len(edges) + 1))
             # Production's quantiles and distinct count come from the exact-distance grid.
             if is_ref or not self._on_grid(f, reference):
                 order = fragment("numerical_order", v=v, quantiles=quantiles)
@@ -261,15 +263,14 @@ class Engine:
                 elif part == "numerical_order":
                     entry.update(self._numerical_order(values, levels))
                 elif part == "numerical_bins":
-                    entry["bins"] = bins_from_cumulative(
-                        entry["present"], entry["missing"], values[:-1]
-                    )
+                    if width > 1:
+                        entry["bins"] = bins_from_cumulative(
+                            entry["present"], entry["missing"], values[:-1]
+                        )
                     entry["out_of_range"] = int(values[-1] or 0)
                 else:
                     counts = {str(k): int(v) for k, v in (values[1] or {}).items()}
                     entry.update(self._categorical_summary(int(values[0]), counts, rows))
-        if is_ref:
-            self._reference_bins(result, numerical)
         for f in high:
             result[f.name] = self._high_cardinality(
                 f, role, where, window_params, rows, comparable(f)
@@ -332,31 +333,6 @@ class Engine:
             "distinct": len(counts),
         }
 
-    def _reference_bins(self, result: dict, numerical: list[Feature]) -> None:
-        """PSI bin counts of the reference, once its edges are known."""
-        parts, params, projection = [], {}, []
-        for i, f in enumerate(numerical):
-            v = ident(f"n{i}")
-            projection.append(f"{nan_to_null(f.name)} AS {v}")
-            parts.append(self._at_least(v, result[f.name]["edges"], f"e{i}", params) + "0")
-        if not parts:
-            return
-        sql = render(
-            "profile",
-            aggregates="".join(",\n" + p for p in parts),
-            projection=", ".join(projection),
-            view=ident("reference"),
-            where="TRUE",
-        )
-        row = self.sources.fetchall(sql, params)[0]
-        pos = 1
-        for f in numerical:
-            entry = result[f.name]
-            width = len(entry["edges"]) + 1
-            values = row[pos : pos + width]
-            pos += width
-            entry["bins"] = bins_from_cumulative(entry["present"], entry["missing"], values[:-1])
-
     def _high_cardinality(
         self, f: Feature, role: str, where: str, params: dict, rows: int, compare: bool
     ) -> dict:
@@ -399,19 +375,29 @@ class Engine:
                 continue
             if reference is None:
                 side = exact_distance.Side("reference", f.name)
-                entry["exact_profile"] = exact_distance.reference_profile(
-                    self.sources.fetchall, side
+                profile = exact_distance.reference_profile(self.sources.fetchall, side)
+                entry["exact_profile"] = profile
+                _, at_least = exact_distance.order_statistics(
+                    self.sources.fetchall, profile, side, profile.grid, (), entry["edges"]
                 )
-            elif self._on_grid(f, reference) and "bins" in entry:
+                entry["bins"] = bins_from_cumulative(entry["present"], entry["missing"], at_least)
+            elif self._on_grid(f, reference):
                 profile = reference[f.name]["exact_profile"]
                 ref_side = exact_distance.Side("reference", f.name)
                 prod_side = exact_distance.Side(role, f.name, where, dict(params))
                 buckets = exact_distance.production_buckets(
                     self.sources.fetchall, profile, prod_side
                 )
-                entry["p25"], entry["median"], entry["p75"] = exact_distance.quantiles(
-                    self.sources.fetchall, profile, prod_side, buckets, PRODUCTION_QUANTILES
+                quartiles, at_least = exact_distance.order_statistics(
+                    self.sources.fetchall,
+                    profile,
+                    prod_side,
+                    buckets,
+                    PRODUCTION_QUANTILES,
+                    reference[f.name]["edges"],
                 )
+                entry["p25"], entry["median"], entry["p75"] = quartiles
+                entry["bins"] = bins_from_cumulative(entry["present"], entry["missing"], at_least)
                 distinct = buckets.distinct_if_known()
                 if distinct is None:
                     sql = render(

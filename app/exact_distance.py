@@ -327,20 +327,31 @@ def quantiles(
     grid: Buckets,
     levels: tuple[float, ...],
 ) -> list[float | None]:
-    """DuckDB's ``quantile_cont`` of a side at each level, from its aggregates on the grid.
+    """DuckDB's ``quantile_cont`` of a side at each level, from its aggregates on the grid."""
+    return order_statistics(fetchall, profile, side, grid, levels, ())[0]
 
-    The counts locate the bucket of every order statistic needed: a bucket holding one distinct
-    value gives it at once; for the others one query groups the rows of those few buckets only
-    (no sort of the whole column). RN = (n - 1) * q as DuckDB computes it, and DuckDB itself
-    interpolates between the two order statistics (queries/interpolate.sql).
+
+def order_statistics(
+    fetchall: Fetchall,
+    profile: ReferenceProfile,
+    side: Side,
+    grid: Buckets,
+    levels: tuple[float, ...],
+    edges: tuple[float, ...] | list[float],
+) -> tuple[list[float | None], list[int]]:
+    """A side's ``quantile_cont`` at each level and its count of values at or over each edge.
+
+    The grid's counts locate the bucket of every order statistic and edge: a bucket holding one
+    distinct value settles them at once; the rest take one query that groups the rows of those
+    few buckets only (no sort of the whole column, no comparison per row and edge). RN =
+    (n - 1) * q as DuckDB computes it, and DuckDB itself interpolates between the two order
+    statistics (queries/interpolate.sql), so the quantiles are ``quantile_cont``'s bit for bit.
     """
     counts = grid.counts
     n = int(counts.sum())
-    if n == 0:
-        return [None] * len(levels)
     through = np.cumsum(counts)
-    ranks = set()
-    for q in levels:
+    ranks: set[int] = set()
+    for q in levels if n else ():
         rn = (n - 1) * q
         ranks.update({math.floor(rn), math.ceil(rn)})
     value, wanted = {}, {}
@@ -350,18 +361,41 @@ def quantiles(
             value[rank] = float(grid.lows[index])
         else:
             wanted[rank] = (index - 2, rank - int(through[index] - counts[index]))
-    if wanted:
-        sql = render("exact_ranks", values=_values_sql(side))
+    at_least, open_edges = [], {}
+    for i, edge in enumerate(edges):
+        index = _bucket_of(profile, edge) + 2
+        above = int(counts[index + 1 :].sum())
+        if not counts[index] or grid.highs[index] < edge:
+            at_least.append(above)
+        elif grid.lows[index] >= edge:
+            at_least.append(above + int(counts[index]))
+        else:
+            at_least.append(above)
+            open_edges[i] = (index - 2, edge)
+    if wanted or open_edges:
+        sql = render("exact_details", values=_values_sql(side))
         params = {
             **side.params,
             **_grid_params(profile),
+            "detail_buckets": sorted({k for k, _ in [*wanted.values(), *open_edges.values()]}),
             "want_buckets": [k for k, _ in wanted.values()],
             "want_offsets": [o for _, o in wanted.values()],
+            "edge_buckets": [k for k, _ in open_edges.values()],
+            "edge_values": [e for _, e in open_edges.values()],
+            "edge_index": list(open_edges),
         }
-        found = {(int(k), int(o)): float(x) for k, o, x in fetchall(sql, params)}
+        found = {}
+        for what, k, at, x in fetchall(sql, params):
+            if what == 0:
+                found[(int(k), int(at))] = float(x)
+            else:
+                at_least[int(at)] += int(x)
         value.update({rank: found[at] for rank, at in wanted.items()})
-    out = []
+    out: list[float | None] = []
     for q in levels:
+        if not n:
+            out.append(None)
+            continue
         rn = (n - 1) * q
         lo, hi = math.floor(rn), math.ceil(rn)
         if lo == hi:
@@ -369,7 +403,17 @@ def quantiles(
         else:
             params = {"lo": value[lo], "hi": value[hi], "d": rn - lo}
             out.append(float(fetchall(load("interpolate"), params)[0][0]))
-    return out
+    return out, at_least
+
+
+def _bucket_of(profile: ReferenceProfile, x: float) -> int:
+    """The bucket queries/exact_values.sql puts a value in (the same float arithmetic)."""
+    t = (x - profile.origin) * profile.scale
+    if t < 0:
+        return -1 - int(math.isinf(x))
+    if t >= profile.buckets:
+        return profile.buckets + int(math.isinf(x))
+    return math.floor(t)
 
 
 def compare(

@@ -364,16 +364,22 @@ def same_float(a, b) -> bool:
     prod=values(anything, 0, 60),
     buckets=st.sampled_from([1, 2, 7, 64, None]),
     levels=st.lists(st.floats(0, 1), min_size=1, max_size=4),
+    edges=st.lists(st.one_of(anything.filter(lambda v: v is not None), st.just(0.5)), max_size=5),
 )
-def test_quantiles_equal_duckdb_quantile_cont(db, ref, prod, buckets, levels):
-    """Quantiles located on the reference grid are DuckDB's quantile_cont, bit for bit."""
+def test_quantiles_equal_duckdb_quantile_cont(db, ref, prod, buckets, levels, edges):
+    """Quantiles located on the reference grid are DuckDB's quantile_cont, bit for bit, and the
+    counts at or over each edge are exact."""
+    edges = sorted({e for e in edges if not math.isnan(e)} | set(present(ref)))
     ref_side = Side(db.view(column(ref)), "x")
     prod_side = Side(db.view(column(prod)), "x")
     profile = reference_profile(
         db.fetchall, ref_side, **({} if buckets is None else {"buckets": buckets})
     )
     buckets = exact_distance.production_buckets(db.fetchall, profile, prod_side)
-    got = exact_distance.quantiles(db.fetchall, profile, prod_side, buckets, tuple(levels))
+    got, at_least = exact_distance.order_statistics(
+        db.fetchall, profile, prod_side, buckets, tuple(levels), edges
+    )
+    assert at_least == [int((present(prod) >= e).sum()) for e in edges]
     distinct = buckets.distinct_if_known()
     if distinct is not None:  # every bucket holds one value: the distinct count needs no query
         assert distinct == np.unique(present(prod)).size
