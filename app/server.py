@@ -57,18 +57,34 @@ def serve(
 
     auth = auth_options(config)  # {} unless a password or credentials file is configured
     with login_templates() as templates:
-        return pn.serve(
+        server = pn.serve(
             dashboard,
             port=port,
             address=address,
             websocket_origin=websocket_origins(address, port),
             show=show,
-            start=start,
+            start=False,
             title="Driftdeck",
             verbose=True,
-            # Runs one session at start-up: imports and the first computation are done before
-            # the first user arrives.
+            # Runs one session at start-up: the imports are done before the first user arrives.
             warm=True,
             **auth,
             **(templates if auth else {}),
         )
+    # Computes every page's results once the server runs, so the first user finds them cached.
+    server.io_loop.add_callback(_warm_up, config)
+    if start:
+        server.start()
+        server.io_loop.start()
+    return server
+
+
+def _warm_up(config: Config) -> None:
+    from app.errors import DriftdeckError
+    from app.monitor import Monitor
+    from app.pages.warmup import start_warm_up
+
+    try:
+        start_warm_up(Monitor(config))
+    except DriftdeckError:
+        pass  # every session shows what is wrong with the configuration

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import panel as pn
@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 WINDOW_PARAMETERS = ("start", "end", "data_version")
 """Monitor parameters that change what every section shows."""
+
+PREPARE_SECONDS = 0.5
+"""How long a page being opened waits for its sections' results before it is shown with loading
+indicators on the sections still computing (cached results arrive within milliseconds)."""
 
 
 def data_report(monitor: Monitor) -> dict:
@@ -71,6 +75,8 @@ class MonitorPage(pn.viewable.Viewer):
         self._drawn: set[str] = set()
         self._loaded_once = False
         self._sync = False
+        # While ``prepare`` runs: the sections asked for, fetched together before the page is shown.
+        self._queue: list[tuple] | None = None
 
     # -- to implement --------------------------------------------------------------------
     def _build(self) -> list[Any]:
@@ -170,6 +176,9 @@ class MonitorPage(pn.viewable.Viewer):
         """
         generation = self._generations.get(key, 0) + 1
         self._generations[key] = generation
+        if self._queue is not None:
+            self._queue.append((key, generation, fetch, draw, targets))
+            return
         if not self.background:
             try:
                 value = fetch()
@@ -178,12 +187,18 @@ class MonitorPage(pn.viewable.Viewer):
             else:
                 self._draw(key, draw, value, targets)
             return
+        self._in_background(key, generation, asyncio.to_thread(fetch), draw, targets)
+
+    def _in_background(
+        self, key: str, generation: int, result: Awaitable, draw: Callable, targets: tuple
+    ) -> None:
+        """Show the targets loading until ``result`` arrives, then draw it (newest request wins)."""
         for target in targets:
             target.loading = True
 
         async def run() -> None:
             try:
-                value = await asyncio.to_thread(fetch)
+                value = await result
             except Exception as exc:
                 if self._generations.get(key) == generation:
                     self._failed(key, exc, targets)
@@ -197,6 +212,55 @@ class MonitorPage(pn.viewable.Viewer):
         with set_curdoc(self._session_doc):
             # Before the browser has loaded the page this waits for it, then runs on the loop.
             pn.state.onload(run)
+
+    async def prepare(self, doc: Any = None, budget: float | None = PREPARE_SECONDS) -> None:
+        """Fetch and draw every section before the page is first shown in session ``doc``.
+
+        All sections' fetches start at once, off the event loop; whatever arrives within
+        ``budget`` seconds (every result when None) is drawn before the page reaches the
+        browser, so a page of cached results arrives complete: one message and one layout in
+        the browser instead of one per section. Sections still computing are shown loading and
+        fill in when their result arrives. Without ``doc`` this only fills the engine's cache
+        (server warm-up).
+        """
+        self._session_doc = doc
+        self.__panel__()
+        loop = asyncio.get_running_loop()
+        deadline = None if budget is None else loop.time() + budget
+        pending: dict[asyncio.Future, tuple] = {}
+        self._queue = []
+        try:
+            self._loaded_once = True
+            self.reload()
+            while True:
+                for key, generation, fetch, draw, targets in self._queue:
+                    future = asyncio.ensure_future(asyncio.to_thread(fetch))
+                    pending[future] = (key, generation, draw, targets)
+                self._queue = []
+                timeout = None if deadline is None else deadline - loop.time()
+                if not pending or (timeout is not None and timeout <= 0):
+                    break
+                done, _ = await asyncio.wait(
+                    pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    break
+                for future in done:
+                    # A draw may ask for more (the distribution of the feature it selected):
+                    # that request joins the queue and is fetched in the next round.
+                    key, generation, draw, targets = pending.pop(future)
+                    if self._generations.get(key) != generation:
+                        continue
+                    if future.exception() is not None:
+                        self._failed(key, future.exception(), targets)
+                    else:
+                        self._draw(key, draw, future.result(), targets)
+        finally:
+            queued, self._queue = self._queue or [], None
+        for key, generation, fetch, draw, targets in queued:
+            self._in_background(key, generation, asyncio.to_thread(fetch), draw, targets)
+        for future, (key, generation, draw, targets) in pending.items():
+            self._in_background(key, generation, future, draw, targets)
 
     @staticmethod
     def _done(targets: tuple) -> None:

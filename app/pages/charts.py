@@ -25,6 +25,11 @@ from app import theme
 from app.config import Level
 from app.window import BUCKET_WIDTHS
 
+# Canvas, not WebGL: every chart holds at most a few hundred glyphs, and a browser without a GPU
+# (headless, many VMs and remote desktops) runs WebGL in a software rasteriser that costs about a
+# tenth of a second per plot.
+hv.plotting.bokeh.BokehRenderer.webgl = False
+
 HEIGHT = 300
 MIN_BUCKET_ROWS = 30
 """Time buckets with fewer rows are drawn grey: a PSI or KL from a handful of rows is noise."""

@@ -15,6 +15,7 @@ import panel as pn
 import param
 from panel.custom import JSComponent
 from panel.io.resources import CDN_DIST
+from panel.io.state import set_curdoc
 from panel.theme.fast import Fast
 
 from app import theme
@@ -101,7 +102,11 @@ class Shell(pn.viewable.Viewer):
         self.views: dict[str, Any] = {}
         self._frames: dict[str, pn.Column] = {}
         self._failed: pn.Column | None = None
-        # Pages are built once the browser has drawn the shell (fast first paint).
+        # The served session's document (None outside a server): its pages are prepared off the
+        # event loop and shown once drawn.
+        self._session_doc: Any = None
+        self._preparing: set[str] = set()
+        # No page is built before the template exists (the URL may still change the page).
         self._ready = False
         self._main = pn.Column(
             sizing_mode="stretch_width",
@@ -159,22 +164,22 @@ class Shell(pn.viewable.Viewer):
         slug = self.page
         shown = self._frames.get(slug)
         if shown is None:
+            if self._session_doc is not None:
+                self._prepare_frame(slug)
+                return
             shown = self._build_frame(slug)
+        self._reveal(shown)
+
+    def _reveal(self, shown: pn.Column) -> None:
         # Built pages stay in the document and are only hidden: switching back to one is a
         # visibility change, not a re-render of every plot.
         with pn.io.hold():
             for frame in self._main.objects:
                 frame.visible = frame is shown
+            self._main.loading = False
 
-    def _build_frame(self, slug: str) -> pn.Column:
-        self._main.loading = True
-        try:
-            self.views[slug] = build_page(slug, self.monitor)
-            content = self.views[slug]
-        except Exception as exc:  # a broken page must not take the dashboard down
-            log.exception("page %s failed to build", slug)
-            content = pn.pane.Alert(f"This page could not be drawn: {exc}", alert_type="danger")
-        # The class lets tests (and user CSS) see which page is shown.
+    def _frame(self, slug: str, content: Any) -> pn.Column:
+        """The page in its frame; the class lets tests (and user CSS) see which page is shown."""
         frame = pn.Column(
             content, sizing_mode="stretch_width", css_classes=[f"driftdeck-page-{slug}"]
         )
@@ -185,13 +190,57 @@ class Shell(pn.viewable.Viewer):
             self._frames[slug] = frame
         else:
             self._failed = frame  # not kept: the next visit tries again
+        return frame
+
+    def _build_frame(self, slug: str) -> pn.Column:
+        """Build page ``slug`` now (outside a server: every section is drawn before it returns)."""
+        self._main.loading = True
+        try:
+            self.views[slug] = build_page(slug, self.monitor)
+            content = self.views[slug]
+        except Exception as exc:  # a broken page must not take the dashboard down
+            log.exception("page %s failed to build", slug)
+            content = _page_failed(exc)
+        frame = self._frame(slug, content)
         self._main.append(frame)
         self._main.loading = False
         return frame
 
+    def _prepare_frame(self, slug: str) -> None:
+        """Build page ``slug`` in the session: its results are fetched off the event loop and
+        drawn before it is added, so the browser receives the page in one piece."""
+        self._main.loading = True
+        if slug in self._preparing:
+            return
+        self._preparing.add(slug)
+
+        async def prepare() -> None:
+            try:
+                view = build_page(slug, self.monitor)
+                await view.prepare(self._session_doc)
+            except Exception as exc:  # a broken page must not take the dashboard down
+                log.exception("page %s failed to build", slug)
+                content = _page_failed(exc)
+            else:
+                self.views[slug] = content = view
+            finally:
+                self._preparing.discard(slug)
+            frame = self._frame(slug, content)
+            current = slug == self.page
+            frame.visible = current
+            with pn.io.hold():
+                self._main.append(frame)
+                if current:
+                    self._reveal(frame)
+
+        with set_curdoc(self._session_doc):
+            pn.state.execute(prepare)
+
     def _start(self) -> None:
         self._ready = True
         self._show_page()
+
+    def _address_page(self) -> None:
         location = pn.state.location
         if location is not None and "page" not in location.query_params:
             # Shows the page in the address bar (replacing, not adding, a history entry).
@@ -274,14 +323,16 @@ class Shell(pn.viewable.Viewer):
             main_layout=None,
             sidebar_width=260,
         )
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            self._session_doc = doc
             self._sync_url()
             refresh = getattr(getattr(self.monitor, "config", None), "refresh_seconds", None)
             if refresh and hasattr(self.monitor, "refresh"):
                 pn.state.add_periodic_callback(self._refresh, period=int(refresh * 1000))
-            pn.state.onload(self._start)
-        else:
-            self._start()
+            pn.state.onload(self._address_page)
+        # The page is prepared while the browser loads the shell's scripts.
+        self._start()
         return template
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -304,7 +355,16 @@ def create_app(config: Any = None, monitor: Any = None) -> pn.viewable.Viewable:
             monitor = Monitor(config)
         except DriftdeckError as exc:
             return _error_page(str(exc))
+        from app.pages.warmup import start_warm_up
+
+        # Under ``panel serve`` the first session starts the warm-up (``driftdeck serve`` already
+        # has): its other pages are computed while the user looks at the first one.
+        start_warm_up(monitor)
     return Shell(monitor=monitor).template()
+
+
+def _page_failed(exc: Exception) -> pn.pane.Alert:
+    return pn.pane.Alert(f"This page could not be drawn: {exc}", alert_type="danger")
 
 
 def _error_page(message: str) -> pn.template.FastListTemplate:

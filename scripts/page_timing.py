@@ -1,0 +1,364 @@
+"""Page timing benchmark: how long each page takes to be fully drawn in a real browser (SPEC §10).
+
+    python scripts/page_timing.py [--world DIR] [--rows 20000] [--sessions 3]
+                                  [--pages overview,drift,...] [--panel-serve] [--json FILE]
+
+Builds the demo world unless ``--world`` holds a ``driftdeck.toml``, serves it with
+``driftdeck serve`` (or ``panel serve panel_serve.py`` with ``--panel-serve``) on a free loopback
+port, then opens ``--sessions`` browser sessions one after the other in Debian's Chromium (nothing
+outside the machine is loaded). Each session opens the first page by URL, visits the other pages
+with the navigation, then switches back to each of them once more.
+
+A page counts as *fully drawn* when it is shown, no loading spinner is left and at least its
+expected number of plot canvases have painted pixels (``EXPECTED_PLOTS``). Every step reports the
+wall time to that moment, the CPU seconds the server process and the browser spent meanwhile, and
+the bytes the websocket carried to the browser. The first session is the first after the server
+started; later sessions show what a new user sees once the engine has cached its results.
+Prints a table and a summary, with the load average (timings on a busy machine are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from app.pages import PAGES  # noqa: E402
+
+CHROMIUM = os.environ.get("DRIFTDECK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+LOCAL = ("http://127.0.0.1:", "data:", "blob:")
+MIN_PLOTS = {
+    "overview": 3,
+    "drift": 5,
+    "features": 2,
+    "performance": 2,
+    "production": 1,
+    "alerts": 1,
+}
+"""At least this many canvases paint on each page of the demo world (as in the browser tests)."""
+SETTLE = 1.0  # seconds without change after which a page counts as complete
+POLL = 0.05
+TIMEOUT = 120.0
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads) so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def browser_cpu() -> float:
+    """CPU seconds of the browser processes this script started (Playwright's driver and Chromium)."""
+    return sum(cpu_seconds(p) for p in descendants(os.getpid()) if p != os.getpid())
+
+
+def build_world(world: Path | None, rows: int) -> Path:
+    if world is not None and (world / "driftdeck.toml").is_file():
+        return world / "driftdeck.toml"
+    from app.demo import build_demo
+
+    root = world or Path(tempfile.mkdtemp(prefix="driftdeck-timing-"))
+    print(f"building the demo world ({rows} rows) in {root} ...", flush=True)
+    build_demo(root, rows=rows, seed=0)
+    return root / "driftdeck.toml"
+
+
+def serve(config: Path, port: int, log: Path, panel_serve: bool) -> tuple[subprocess.Popen, str]:
+    """Start the server; return it and the app's URL once the URL answers."""
+    if panel_serve:
+        command = [sys.executable, "-m", "panel", "serve", "panel_serve.py", "--port", str(port)]
+        command += ["--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
+        url = f"http://127.0.0.1:{port}/panel_serve"
+    else:
+        command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
+        command += ["--address", "127.0.0.1", "--config", str(config)]
+        url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "DRIFTDECK_CONFIG": str(config), "BOKEH_RESOURCES": "server"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return proc, url
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit(f"server did not answer within 300 s; see {log}")
+
+
+# Plot canvases (Bokeh draws into shadow roots) that are shown and have painted pixels on their
+# middle row or column: cheap enough to poll every 50 ms without slowing the browser down.
+PAINTED_CANVASES = """() => {
+  let painted = 0
+  const walk = (node) => {
+    if (node.shadowRoot) walk(node.shadowRoot)
+    for (const child of node.children ?? []) walk(child)
+    if (node.tagName !== "CANVAS" || !node.width || !node.height) return
+    const box = node.getBoundingClientRect()
+    if (box.width <= 0 || box.height <= 0) return
+    const context = node.getContext("2d")
+    if (!context) return
+    const w = node.width, h = node.height
+    for (const pixels of [context.getImageData(0, h >> 1, w, 1).data,
+                          context.getImageData(w >> 1, 0, 1, h).data]) {
+      for (let i = 3; i < pixels.length; i += 4) {
+        if (pixels[i] !== 0) { painted += 1; return }
+      }
+    }
+  }
+  walk(document.documentElement)
+  return painted
+}"""
+
+
+def drawn_state(page, slug: str) -> tuple[bool, int]:
+    """(page shown with no spinner left, painted canvases)."""
+    frame = page.locator(f".driftdeck-page-{slug}")
+    shown = (
+        frame.count() > 0 and frame.first.is_visible() and not page.locator(".pn-loading").count()
+    )
+    return shown, page.evaluate(PAINTED_CANVASES) if shown else 0
+
+
+def wait_drawn(page, slug: str, started: float) -> tuple[float, int]:
+    """Seconds from ``started`` until page ``slug`` was fully drawn, and its painted canvases.
+
+    Polls until the page is shown, no spinner is left and the number of painted canvases has not
+    changed for ``SETTLE`` seconds; the page was fully drawn at the first poll from which on it
+    stayed shown, spinner-free and at that final count.
+    """
+    deadline = time.monotonic() + TIMEOUT
+    samples: list[tuple[float, bool, int]] = []
+    while time.monotonic() < deadline:
+        now = time.perf_counter()
+        shown, painted = drawn_state(page, slug)
+        samples.append((now, shown, painted))
+        stable = [s for s in samples if s[0] >= now - SETTLE]
+        if (
+            shown
+            and painted >= MIN_PLOTS.get(slug, 1)
+            and samples[0][0] <= now - SETTLE
+            and all(s[1] and s[2] == painted for s in stable)
+        ):
+            drawn_at = now
+            for when, was_shown, count in reversed(samples):
+                if not was_shown or count < painted:
+                    break
+                drawn_at = when
+            return drawn_at - started, painted
+        time.sleep(POLL)
+    raise AssertionError(f"page {slug} not drawn within {TIMEOUT} s")
+
+
+class Step:
+    """Measures one navigation: wall time, server and browser CPU, websocket bytes."""
+
+    def __init__(self, server_pid: int, traffic: dict) -> None:
+        self.server_pid, self.traffic = server_pid, traffic
+
+    def __enter__(self) -> Step:
+        self.server0, self.browser0 = cpu_seconds(self.server_pid), browser_cpu()
+        self.bytes0 = self.traffic["in"]
+        self.started = time.perf_counter()
+        return self
+
+    def result(self, wall: float) -> dict:
+        return {
+            "wall": round(wall, 3),
+            "server_cpu": round(cpu_seconds(self.server_pid) - self.server0, 2),
+            "browser_cpu": round(browser_cpu() - self.browser0, 2),
+            "ws_kb": round((self.traffic["in"] - self.bytes0) / 1024, 1),
+        }
+
+    def __exit__(self, *_exc) -> None:
+        return None
+
+
+def run_session(browser, url: str, pages: list[str], server_pid: int, number: int) -> list[dict]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    errors: list[str] = []
+    context.route(
+        "**/*",
+        lambda route, request: (
+            route.continue_()
+            if request.url.startswith(LOCAL)
+            else (errors.append(f"blocked {request.url}"), route.abort())
+        ),
+    )
+    tab = context.new_page()
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    traffic = {"in": 0}
+
+    def on_socket(ws) -> None:
+        ws.on(
+            "framereceived", lambda payload: traffic.__setitem__("in", traffic["in"] + len(payload))
+        )
+
+    tab.on("websocket", on_socket)
+    steps = []
+    plan = [("first", pages[0])]
+    plan += [("visit", slug) for slug in pages[1:]]
+    plan += [("switch", slug) for slug in pages[:-1]] if len(pages) > 1 else []
+    for kind, slug in plan:
+        with Step(server_pid, traffic) as step:
+            if kind == "first":
+                sep = "&" if "?" in url else "?"
+                tab.goto(f"{url}{sep}page={slug}")
+            else:
+                tab.get_by_role("button", name=PAGES[slug].title, exact=True).first.click()
+            wall, painted = wait_drawn(tab, slug, step.started)
+        row = {"session": number, "kind": kind, "page": slug, **step.result(wall)}
+        row["canvases"] = painted
+        row["load"] = load_average()
+        steps.append(row)
+        print(
+            f"session {number:2d}  {kind:6s} {slug:12s} {row['wall']:6.2f} s   server CPU "
+            f"{row['server_cpu']:5.2f} s   browser CPU {row['browser_cpu']:5.2f} s   "
+            f"ws {row['ws_kb']:7.1f} kB   canvases {painted:2d}   load {row['load']}",
+            flush=True,
+        )
+    context.close()
+    if errors:
+        print(f"session {number}: browser errors:\n  " + "\n  ".join(errors), flush=True)
+    return steps
+
+
+def summary(steps: list[dict]) -> list[dict]:
+    """Per page and step kind: the first session's time and the median of the later ones."""
+    out = []
+    for kind in ("first", "visit", "switch"):
+        for slug in PAGES:
+            rows = [s for s in steps if s["kind"] == kind and s["page"] == slug]
+            if not rows:
+                continue
+            first = [s["wall"] for s in rows if s["session"] == 1]
+            later = [s["wall"] for s in rows if s["session"] > 1]
+            out.append(
+                {
+                    "kind": kind,
+                    "page": slug,
+                    "session_1": first[0] if first else None,
+                    "later_median": statistics.median(later) if later else None,
+                    "later_max": max(later) if later else None,
+                    "server_cpu_median": statistics.median(s["server_cpu"] for s in rows),
+                }
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--world", type=Path, help="folder holding driftdeck.toml (built if absent)"
+    )
+    parser.add_argument("--rows", type=int, default=20_000, help="rows of a newly built world")
+    parser.add_argument("--sessions", type=int, default=3, help="browser sessions, one at a time")
+    parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated page slugs")
+    parser.add_argument("--panel-serve", action="store_true", help="serve with `panel serve`")
+    parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait after start")
+    parser.add_argument("--json", type=Path, help="write every step and the summary here")
+    args = parser.parse_args(argv)
+    pages = [p.strip() for p in args.pages.split(",") if p.strip()]
+    unknown = [p for p in pages if p not in PAGES]
+    if unknown:
+        parser.error(f"unknown page(s): {', '.join(unknown)}")
+
+    from playwright.sync_api import sync_playwright
+
+    config = build_world(args.world, args.rows)
+    port = free_port()
+    log = Path(tempfile.mkdtemp(prefix="driftdeck-timing-log-")) / "server.log"
+    print(f"load average before start: {load_average()}", flush=True)
+    started = time.perf_counter()
+    proc, url = serve(config, port, log, args.panel_serve)
+    print(f"server answered after {time.perf_counter() - started:.1f} s ({url}; log {log})")
+    time.sleep(args.wait)
+    steps: list[dict] = []
+    try:
+        with sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for number in range(1, args.sessions + 1):
+                steps += run_session(browser, url, pages, proc.pid, number)
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    table = summary(steps)
+    print("\nkind    page          session 1   later median   later max   server CPU (median)")
+    for row in table:
+        later = row["later_median"]
+        print(
+            f"{row['kind']:6s}  {row['page']:12s}  {row['session_1']:8.2f} s  "
+            + (f"{later:10.2f} s  {row['later_max']:8.2f} s" if later is not None else " " * 26)
+            + f"  {row['server_cpu_median']:8.2f} s"
+        )
+    print(f"load average after: {load_average()}")
+    if args.json:
+        args.json.write_text(json.dumps({"steps": steps, "summary": table}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
