@@ -7,6 +7,7 @@ from the user's data, and an HTML or Markdown pane would otherwise run them.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from typing import Any
 
 import panel as pn
@@ -62,6 +63,12 @@ table.stats th:first-child, table.stats td:first-child { text-align: left; }
 def escape(value: Any) -> str:
     """Data as HTML text: ``<script>`` shows as the characters, never runs."""
     return html.escape(str(value), quote=True)
+
+
+def plain_titles(columns: Iterable[Any]) -> dict[str, str]:
+    """Tabulator ``title_formatters`` showing each column title as text: Tabulator inserts a
+    title as HTML, and column names come from the data (or from MLflow metric and param names)."""
+    return {str(column): "plaintext" for column in columns}
 
 
 class KpiCard:

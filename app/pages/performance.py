@@ -27,6 +27,7 @@ from app.pages.cards import (
     error_state,
     missing_production,
     note_pane,
+    plain_titles,
     section,
 )
 from app.pages.mlflow_cache import MLflowCache, unavailable_note
@@ -333,6 +334,7 @@ def runs_table(runs: Any) -> list:
             pagination="local",
             page_size=10,
             formatters=formatters,
+            title_formatters=plain_titles(frame.columns),
             layout="fit_data_stretch",
             frozen_columns=["run_name"],
             sizing_mode="stretch_width",

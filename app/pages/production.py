@@ -16,7 +16,14 @@ from bokeh.models.widgets.tables import NumberFormatter
 from app import theme
 from app.pages import blocks, charts
 from app.pages.base import MonitorPage, data_report
-from app.pages.cards import KpiCard, empty_state, missing_production, note_pane, section
+from app.pages.cards import (
+    KpiCard,
+    empty_state,
+    missing_production,
+    note_pane,
+    plain_titles,
+    section,
+)
 
 PAGE_SIZE = 25
 DATA_COMPONENTS = ("reference", "inputs", "predictions", "labels")
@@ -139,6 +146,7 @@ class ProductionData(MonitorPage):
             sortable=False,
             selectable=False,
             formatters=number_formatters(frame),
+            title_formatters=plain_titles(frame.columns),
             frozen_columns=self._first_columns[:1],
             layout="fit_data_stretch",
             sizing_mode="stretch_width",
