@@ -174,6 +174,15 @@ def _xss(root):
     return world(root, inputs=inp)
 
 
+@case("HTML and JS in column names")
+def _xss_names(root):
+    ref, inp = frame(60, 1), frame(80, 2)
+    for i, name in enumerate(("<script>alert(1)</script>", "<img src=x onerror=alert(1)>")):
+        ref[name] = np.arange(60) * (i + 1.0)
+        inp[name] = np.arange(80) * (i + 1.5)
+    return world(root, ref=ref.assign(target="a"), inputs=inp)
+
+
 @case("very long strings")
 def _long(root):
     inp = frame(20, 2)

@@ -7,7 +7,8 @@ session loads it (the section's fetch, then its draw), without a browser. For ev
 - a data file that cannot be read is named, with what is wrong with it, in the sections that
   need it; the Features page names every column with a schema difference; the Alerts page lists
   every failed status check; a refused configuration shows its one-line error naming the key;
-- values from the data stay text (no raw ``<script>`` or ``<img>`` in any HTML);
+- values from the data stay text (no raw ``<script>`` or ``<img>`` in any HTML, no table column
+  title inserted as HTML);
 - the user's files are byte-identical afterwards (and no file is added).
 """
 
@@ -108,6 +109,18 @@ def section_problems(sections: list[Section]) -> list[str]:
     return problems
 
 
+def table_problems(slug: str, layout: pn.viewable.Viewable) -> list[str]:
+    """Tables whose column titles would run as HTML: Tabulator inserts a title as markup unless
+    its title formatter is ``plaintext``, and column names come from the data."""
+    problems = []
+    for table in layout.select(pn.widgets.Tabulator):
+        for column in table.value.columns:
+            title = table.titles.get(column, str(column))
+            if "<" in title and table.title_formatters.get(column) != "plaintext":
+                problems.append(f"{slug} page table shows column title {title!r} as HTML")
+    return problems
+
+
 def text_problems(texts: dict[str, str]) -> list[str]:
     problems = []
     for slug, text in texts.items():
@@ -169,10 +182,13 @@ def test_every_page_loads_and_says_what_is_wrong(name, tmp_path, sections, caplo
         assert "cannot start" in text and refused in text
         problems = text_problems({"error": text})
     else:
-        texts = {slug: shown_text(load_page(slug, monitor)) for slug in PAGES}
+        layouts = {slug: load_page(slug, monitor) for slug in PAGES}
+        texts = {slug: shown_text(layout) for slug, layout in layouts.items()}
         problems = (
             section_problems(sections) + text_problems(texts) + explanation_problems(monitor, texts)
         )
+        for slug, layout in layouts.items():
+            problems += table_problems(slug, layout)
     problems += [
         f"logged {r.levelname}: {r.getMessage()}"
         for r in caplog.records
