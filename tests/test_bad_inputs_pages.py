@@ -96,7 +96,11 @@ def load_page(slug: str, monitor: Monitor) -> pn.viewable.Viewable:
 
 
 def section_problems(sections: list[Section]) -> list[str]:
-    problems = []
+    problems = [
+        f"no section of {page} drew: a bad file must not take the whole page down"
+        for page in {s.page for s in sections}
+        if not any(s.outcome == "drawn" for s in sections if s.page == page)
+    ]
     for s in sections:
         where = f"{s.page} section {s.key!r}"
         if isinstance(s.outcome, DriftdeckError):
