@@ -375,7 +375,9 @@ class Engine:
                 continue
             if reference is None:
                 side = exact_distance.Side("reference", f.name)
-                profile = exact_distance.reference_profile(self.sources.fetchall, side)
+                profile = exact_distance.reference_profile(
+                    self.sources.fetchall, side, fetchnumpy=self.sources.fetchnumpy
+                )
                 entry["exact_profile"] = profile
                 _, at_least = exact_distance.order_statistics(
                     self.sources.fetchall, profile, side, profile.grid, (), entry["edges"]
@@ -386,7 +388,7 @@ class Engine:
                 ref_side = exact_distance.Side("reference", f.name)
                 prod_side = exact_distance.Side(role, f.name, where, dict(params))
                 buckets = exact_distance.production_buckets(
-                    self.sources.fetchall, profile, prod_side
+                    self.sources.fetchall, profile, prod_side, self.sources.fetchnumpy
                 )
                 quartiles, at_least = exact_distance.order_statistics(
                     self.sources.fetchall,

@@ -224,6 +224,13 @@ class Sources:
         finally:
             cursor.close()
 
+    def fetchnumpy(self, sql: str, params: dict | list | None = None) -> dict:
+        cursor = self.query(sql, params)
+        try:
+            return cursor.fetchnumpy()
+        finally:
+            cursor.close()
+
     def fetchdf(self, sql: str, params: dict | list | None = None):
         cursor = self.query(sql, params)
         try:
