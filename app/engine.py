@@ -409,7 +409,12 @@ class Engine:
                 entry["distinct"] = int(distinct)
                 if entry["present"] and reference[f.name]["present"]:
                     entry["exact"] = exact_distance.compare(
-                        self.sources.fetchall, profile, ref_side, prod_side, buckets
+                        self.sources.fetchall,
+                        profile,
+                        ref_side,
+                        prod_side,
+                        buckets,
+                        self.sources.fetchnumpy,
                     )
 
     # -- predictions -----------------------------------------------------------------------

@@ -444,6 +444,7 @@ def compare(
     ref: Side,
     prod: Side,
     buckets: Buckets | None = None,
+    fetchnumpy: Fetchnumpy | None = None,
 ) -> ExactResult:
     """Exact KS (statistic and scipy's p-value) and raw Wasserstein distance of prod against ref.
 
@@ -476,7 +477,7 @@ def compare(
     reasons = []
     if not line.wasserstein_defined:
         reasons.append(_infinite_reason(profile, line))
-    refinement = _Refinement(fetchall, _rows_sql(ref, prod), {**merged, **grid}, line)
+    refinement = _Refinement(fetchall, _rows_sql(ref, prod), {**merged, **grid}, line, fetchnumpy)
     refinement.run()
     line = refinement.line
 
@@ -608,7 +609,7 @@ class _Line:
             ks |= (self.kind == _GRID) & (lower < 0) & (upper > 0)
         return ks & ~self.single
 
-    def subdivide(self, cells: np.ndarray, rows: list[tuple]) -> _Line:
+    def subdivide(self, cells: np.ndarray, rows: list[np.ndarray] | None) -> _Line:
         """This line with the given grid cells (all at one depth) replaced by their sub-cells."""
         parts = np.where(cells, SUBDIVISIONS, 1)
         start = np.cumsum(parts) - parts
@@ -622,10 +623,8 @@ class _Line:
         for name in ("r", "p", "r_pos", "p_pos", "first_pos"):
             new[name][subs] = 0
         new["single"][subs] = False
-        if rows:
-            sub, r, p, r_pos, p_pos, single, first_pos = (
-                np.asarray(c) for c in zip(*rows, strict=True)
-            )
+        if rows is not None:
+            sub, r, p, r_pos, p_pos, single, first_pos = rows
             sub = sub.astype(np.int64)
             owner = np.searchsorted(self.key[parent], sub // SUBDIVISIONS)
             at = start[parent][owner] + sub % SUBDIVISIONS
@@ -667,8 +666,16 @@ _ARRAYS = ("kind", "key", "width", "r", "p", "r_pos", "p_pos", "single", "first_
 class _Refinement:
     """Looks closer at the candidate cells, level by level, until the exact values settle them."""
 
-    def __init__(self, fetchall: Fetchall, rows_sql: str, params: dict, line: _Line):
+    def __init__(
+        self,
+        fetchall: Fetchall,
+        rows_sql: str,
+        params: dict,
+        line: _Line,
+        fetchnumpy: Fetchnumpy | None = None,
+    ):
         self.fetchall, self.rows_sql, self.params, self.line = fetchall, rows_sql, params, line
+        self.fetchnumpy = fetchnumpy
         self.passes = 0
         self.refined_buckets = 0
         self.gap_max: list[float] = []
@@ -707,9 +714,14 @@ class _Refinement:
             "cell_scale": scale,
         }
 
-    def _fetch(self, sql: str, params: dict) -> list[tuple]:
+    def _fetch(self, sql: str, params: dict) -> list[np.ndarray] | None:
+        """The query's columns as arrays, or None when it returns no row."""
         self.passes += 1
-        return self.fetchall(sql, params)
+        if self.fetchnumpy is not None:
+            columns = [np.asarray(c) for c in self.fetchnumpy(sql, params).values()]
+            return columns if len(columns[0]) else None
+        rows = self.fetchall(sql, params)
+        return [np.asarray(c) for c in zip(*rows, strict=True)] if rows else None
 
     def _exact(self, cells: np.ndarray, depth: int) -> None:
         """Settle cells from their distinct values: scipy's float gap at each, and the area."""
@@ -717,9 +729,9 @@ class _Refinement:
         index = np.flatnonzero(cells)
         sql = render("exact_points", rows=self.rows_sql)
         rows = self._fetch(sql, self._params(line.key[index], depth))
-        if not rows:
+        if rows is None:
             return
-        key, x, pos, r, p = (np.asarray(c) for c in zip(*rows, strict=True))
+        key, x, pos, r, p = rows
         cell = index[np.searchsorted(line.key[index], key.astype(np.int64))]
         order = np.lexsort((x.astype(np.float64), cell))
         cell, pos = cell[order], pos.astype(np.float64)[order]
