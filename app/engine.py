@@ -224,8 +224,8 @@ class Engine:
                     fragment("numerical_bins", v=v, at_least=at_least, lo=f"$lo{i}", hi=f"$hi{i}")
                 )
                 layout.append((f, "numerical_bins", 1 if on_grid else len(edges) + 1))
-            # Production's quantiles and distinct count come from the exact-distance grid.
-            if is_ref or not self._on_grid(f, reference):
+            # Quantiles and distinct counts come from the exact-distance grid where there is one.
+            if not is_ref and not self._on_grid(f, reference):
                 order = fragment("numerical_order", v=v, quantiles=quantiles)
                 groups.append(
                     ([order], [(f, "numerical_order", 2)], [f"{nan_to_null(f.name)} AS {v}"])
@@ -313,16 +313,19 @@ class Engine:
 
     @staticmethod
     def _numerical_order(values: tuple, levels: tuple[float, ...]) -> dict:
+        """Quartiles, PSI edges (deduplicated deciles) and, when given, the distinct count."""
         quantiles, distinct = values
         at = dict(zip(levels, quantiles, strict=True)) if quantiles else {}
         deciles = [at.get(q / 10) for q in range(1, 10)] if 0.1 in at else []
-        return {
+        out = {
             "p25": at.get(0.25),
             "median": at.get(0.5),
             "p75": at.get(0.75),
-            "distinct": int(distinct),
             "edges": sorted({q for q in deciles if q is not None and not math.isnan(q)}),
         }
+        if distinct is not None:
+            out["distinct"] = int(distinct)
+        return out
 
     @staticmethod
     def _categorical_summary(missing: int, counts: dict[str, int], rows: int) -> dict:
@@ -379,6 +382,11 @@ class Engine:
                     self.sources.fetchall, side, fetchnumpy=self.sources.fetchnumpy
                 )
                 entry["exact_profile"] = profile
+                quantiles, _ = exact_distance.order_statistics(
+                    self.sources.fetchall, profile, side, profile.grid, REFERENCE_QUANTILES, ()
+                )
+                entry.update(self._numerical_order((quantiles, None), REFERENCE_QUANTILES))
+                entry["distinct"] = self._distinct(profile.grid, f, role, where, params)
                 _, at_least = exact_distance.order_statistics(
                     self.sources.fetchall, profile, side, profile.grid, (), entry["edges"]
                 )
@@ -400,13 +408,7 @@ class Engine:
                 )
                 entry["p25"], entry["median"], entry["p75"] = quartiles
                 entry["bins"] = bins_from_cumulative(entry["present"], entry["missing"], at_least)
-                distinct = buckets.distinct_if_known()
-                if distinct is None:
-                    sql = render(
-                        "distinct_count", column=nan_to_null(f.name), view=ident(role), where=where
-                    )
-                    distinct = self.sources.fetchall(sql, params)[0][0]
-                entry["distinct"] = int(distinct)
+                entry["distinct"] = self._distinct(buckets, f, role, where, params)
                 if entry["present"] and reference[f.name]["present"]:
                     entry["exact"] = exact_distance.compare(
                         self.sources.fetchall,
@@ -416,6 +418,16 @@ class Engine:
                         buckets,
                         self.sources.fetchnumpy,
                     )
+
+    def _distinct(self, grid, f: Feature, role: str, where: str, params: dict) -> int:
+        """Distinct values of a numerical column: free when every grid bucket holds one."""
+        distinct = grid.distinct_if_known()
+        if distinct is None:
+            sql = render(
+                "distinct_count", column=nan_to_null(f.name), view=ident(role), where=where
+            )
+            distinct = self.sources.fetchall(sql, params)[0][0]
+        return int(distinct)
 
     # -- predictions -----------------------------------------------------------------------
     def class_counts(self, window: Window) -> dict:
