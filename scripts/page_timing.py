@@ -144,13 +144,20 @@ def serve(config: Path, port: int, log: Path, panel_serve: bool) -> tuple[subpro
     raise SystemExit(f"server did not answer within 300 s; see {log}")
 
 
-# Plot canvases (Bokeh draws into shadow roots) that are shown and have painted pixels on their
-# middle row or column: cheap enough to poll every 50 ms without slowing the browser down.
-PAINTED_CANVASES = """() => {
-  let painted = 0
+# One walk over the document (Bokeh and Panel draw into shadow roots): is the page's frame shown,
+# how many loading spinners are left, and how many shown canvases have painted pixels on their
+# middle row or column. Cheap enough to poll every 50 ms without slowing the browser down.
+DRAWN_STATE = """(slug) => {
+  let shown = false, spinners = 0, painted = 0
   const walk = (node) => {
     if (node.shadowRoot) walk(node.shadowRoot)
     for (const child of node.children ?? []) walk(child)
+    if (!node.classList) return
+    if (node.classList.contains("pn-loading")) spinners += 1
+    if (node.classList.contains(`driftdeck-page-${slug}`)) {
+      const box = node.getBoundingClientRect()
+      shown = shown || (box.width > 0 && box.height > 0)
+    }
     if (node.tagName !== "CANVAS" || !node.width || !node.height) return
     const box = node.getBoundingClientRect()
     if (box.width <= 0 || box.height <= 0) return
@@ -165,17 +172,14 @@ PAINTED_CANVASES = """() => {
     }
   }
   walk(document.documentElement)
-  return painted
+  return [shown && spinners === 0, painted]
 }"""
 
 
 def drawn_state(page, slug: str) -> tuple[bool, int]:
     """(page shown with no spinner left, painted canvases)."""
-    frame = page.locator(f".driftdeck-page-{slug}")
-    shown = (
-        frame.count() > 0 and frame.first.is_visible() and not page.locator(".pn-loading").count()
-    )
-    return shown, page.evaluate(PAINTED_CANVASES) if shown else 0
+    shown, painted = page.evaluate(DRAWN_STATE, slug)
+    return shown, painted
 
 
 def wait_drawn(page, slug: str, started: float) -> tuple[float, int]:

@@ -51,7 +51,10 @@ def test_psi_bars_and_thresholds_equal_the_report(monitor):
         if f["kind"] != "high_cardinality" and f["psi"] is not None
     }
     assert shown == pytest.approx(expected)
-    lines = sorted(e.data for e in page.psi_body.objects[0].object if isinstance(e, hv.HLine))
+    from bokeh.models import Span
+
+    figure = hv.render(page.psi_body.objects[0].object)
+    lines = sorted(span.location for span in figure.select(type=Span))
     psi = monitor.config.thresholds["psi"]
     assert lines == [psi.warning, psi.critical]
     # Severity colours: district's new category makes it drift.

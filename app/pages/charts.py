@@ -17,7 +17,7 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh backend for .opts)
 import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource
+from bokeh.models import ColumnDataSource, Legend, LegendItem, Span
 from bokeh.plotting import figure
 from bokeh.transform import cumsum
 
@@ -63,6 +63,30 @@ def naive_utc(value: Any) -> datetime | None:
     return stamp.to_pydatetime()
 
 
+def threshold_spans(level: Level) -> Any:
+    """A plot hook drawing the warning and critical levels as dashed lines in the severity colours.
+
+    Bokeh ``Span`` annotations cost next to nothing to build, where each ``hv.HLine`` layer of an
+    overlay costs tens of milliseconds per session; for charts whose y range is set explicitly
+    (spans do not widen the range).
+    """
+
+    def add_spans(plot: Any, _element: Any) -> None:
+        for value, severity in ((level.warning, "warning"), (level.critical, "critical")):
+            plot.state.add_layout(
+                Span(
+                    location=value,
+                    dimension="width",
+                    line_color=theme.SEVERITY_COLORS[severity],
+                    line_dash="dashed",
+                    line_width=1.5,
+                    name=f"threshold-{severity}",
+                )
+            )
+
+    return add_spans
+
+
 def threshold_lines(level: Level, horizontal: bool = True) -> list[hv.Element]:
     """Dashed warning and critical lines in the severity colours."""
     line = hv.HLine if horizontal else hv.VLine
@@ -83,8 +107,9 @@ def severity_bars(
     text: Any = theme.format_metric,
     extra_hover: Sequence[tuple[str, str]] = (),
     floor: float = 0.0,
-) -> hv.Overlay:
-    """One bar per feature (``rows``: feature, value, and extra columns) coloured by severity."""
+) -> hv.Bars:
+    """One bar per feature (``rows``: feature, value, and extra columns) coloured by severity,
+    with the warning and critical levels as dashed lines."""
     frame = pd.DataFrame(list(rows))
     frame["severity"] = [
         theme.severity(v, level.critical, level.warning) or "n/a" for v in frame["value"]
@@ -110,9 +135,10 @@ def severity_bars(
         xrotation=30 if len(frame) > 6 else 0,
         ylim=(floor, top),
         show_legend=False,
+        hooks=[threshold_spans(level)],
         **_BASE,
     )
-    return hv.Overlay([bars, *threshold_lines(level)]).opts(show_legend=False)
+    return bars
 
 
 def distribution_chart(dist: Mapping[str, Any], top: int = 15) -> hv.Element | None:
@@ -292,11 +318,14 @@ def kl_trend(predictions: Sequence[Mapping[str, Any]], level: Level) -> hv.Overl
         color=theme.ACCENT, line_width=2, **{**_BASE, "tools": ["save", "reset"]}
     )
     points = hv.Scatter(frame, start, [kl, "rows", "text"]).opts(
-        color=theme.ACCENT, size=6, hover_tooltips=tooltips, hover_formatters=formatters, **_BASE
+        color=theme.ACCENT,
+        size=6,
+        hover_tooltips=tooltips,
+        hover_formatters=formatters,
+        hooks=[threshold_spans(level)],
+        **_BASE,
     )
-    return hv.Overlay([curve, points, *threshold_lines(level)]).opts(
-        ylim=(0, top), show_legend=False
-    )
+    return hv.Overlay([curve, points]).opts(ylim=(0, top), show_legend=False)
 
 
 def drift_heatmap(over_time: Mapping[str, Any], level: Level) -> hv.HeatMap | None:
@@ -378,8 +407,12 @@ def drift_heatmap(over_time: Mapping[str, Any], level: Level) -> hv.HeatMap | No
     )
 
 
-def predictions_timeline(over_time: Mapping[str, Any]) -> hv.Overlay | None:
-    """Rows per time bucket, stacked by predicted class (inputs when there are no predictions)."""
+def predictions_timeline(over_time: Mapping[str, Any]) -> hv.Rectangles | None:
+    """Rows per time bucket, stacked by predicted class (inputs when there are no predictions).
+
+    One ``Rectangles`` element coloured by class, with its legend added by a hook: a layer per
+    class would cost a full HoloViews plot each, for every session that opens the page.
+    """
     width = bucket_width(over_time.get("width"))
     predictions = list(over_time.get("predictions") or [])
     if predictions:
@@ -394,9 +427,12 @@ def predictions_timeline(over_time: Mapping[str, Any]) -> hv.Overlay | None:
         series = [(b["start"], {"inputs": b["rows"]}, b["rows"]) for b in buckets]
     if not series:
         return None
-    layers = []
-    for i, cls in enumerate(classes or ["rows"]):
-        rects = []
+    classes = classes or ["rows"]
+    colors = {
+        cls: theme.CATEGORY_COLORS[i % len(theme.CATEGORY_COLORS)] for i, cls in enumerate(classes)
+    }
+    rects = []
+    for i, cls in enumerate(classes):
         for start, counts, total in series:
             left = naive_utc(start)
             below = sum(counts.get(c, 0) for c in classes[:i])
@@ -411,37 +447,48 @@ def predictions_timeline(over_time: Mapping[str, Any]) -> hv.Overlay | None:
                     count,
                     theme.format_share(count / total if total else None),
                     theme.format_timestamp(start),
+                    colors[cls],
                 )
             )
-        color = theme.CATEGORY_COLORS[i % len(theme.CATEGORY_COLORS)]
-        layer = hv.Rectangles(
-            rects,
-            kdims=[hv.Dimension("x0", label="Time"), hv.Dimension("y0", label="Rows"), "x1", "y1"],
-            vdims=["class", "count", "share", "bucket"],
-            label=cls,
-        )
-        layers.append(
-            layer.opts(
-                color=color,
-                line_color=color,
-                line_alpha=0.6,
-                fill_alpha=0.85,
-                nonselection_alpha=0.85,
-                hover_tooltips=[
-                    ("Bucket", "@bucket"),
-                    ("Class", "@class"),
-                    ("Rows", "@count{0,0}"),
-                    ("Share", "@share"),
-                ],
-                responsive=True,
-                height=HEIGHT,
-                default_tools=[],
-                tools=["hover", "xbox_select", "save", "reset"],
-                active_tools=["xbox_select"],
-                yformatter="%d",
-            )
-        )
-    return hv.Overlay(layers).opts(legend_position="right", show_legend=len(layers) > 1)
+    chart = hv.Rectangles(
+        rects,
+        kdims=[hv.Dimension("x0", label="Time"), hv.Dimension("y0", label="Rows"), "x1", "y1"],
+        vdims=["class", "count", "share", "bucket", "color"],
+    )
+    first = {cls: len(series) * i for i, cls in enumerate(classes)}
+    return chart.opts(
+        color="color",
+        line_color="color",
+        line_alpha=0.6,
+        fill_alpha=0.85,
+        nonselection_alpha=0.85,
+        hover_tooltips=[
+            ("Bucket", "@bucket"),
+            ("Class", "@class"),
+            ("Rows", "@count{0,0}"),
+            ("Share", "@share"),
+        ],
+        responsive=True,
+        height=HEIGHT,
+        default_tools=[],
+        tools=["hover", "xbox_select", "save", "reset"],
+        active_tools=["xbox_select"],
+        yformatter="%d",
+        hooks=[_class_legend(first)] if len(classes) > 1 else [],
+    )
+
+
+def _class_legend(first: Mapping[str, int]) -> Any:
+    """A plot hook adding a legend on the right: one entry per class, drawn like its first glyph."""
+
+    def add_legend(plot: Any, _element: Any) -> None:
+        renderer = plot.handles["glyph_renderer"]
+        items = [
+            LegendItem(label=cls, renderers=[renderer], index=index) for cls, index in first.items()
+        ]
+        plot.state.add_layout(Legend(items=items, location="top_left"), "right")
+
+    return add_legend
 
 
 def donut(shares: Mapping[str, float], reference: Mapping[str, float] | None = None) -> Any:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 import panel as pn
 import param
 from panel.custom import JSComponent
+from panel.io import resources as panel_resources
 from panel.io.resources import CDN_DIST
 from panel.io.state import set_curdoc
 from panel.theme.fast import Fast
@@ -22,6 +23,12 @@ from app import theme
 from app.pages import DEFAULT_PAGE, PAGES, build_page
 
 log = logging.getLogger(__name__)
+
+if hasattr(panel_resources, "_panel_use_mathjax"):
+    # Panel adds Bokeh's MathJax bundle (1.8 MB of script for every browser to parse) to any page
+    # holding an HTML pane, in case it shows LaTeX; Driftdeck's text never does, and without the
+    # bundle Bokeh's MathJax provider just reports itself unavailable (no request leaves the server).
+    panel_resources._panel_use_mathjax = lambda roots: False
 
 
 class OfflineFast(Fast):

@@ -3,12 +3,14 @@
 The engine caches results process-wide, so the first browser session after a (re)start finds
 them ready like every later session. The pages themselves say what they need: each is prepared
 without a browser (``MonitorPage.prepare`` without a document), which runs its fetches off the
-event loop and its draws on it, without building any Bokeh model.
+event loop and its draws on it, without building any Bokeh model. Then the start-up heap is
+frozen for the garbage collector.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from typing import Any
@@ -31,6 +33,11 @@ async def warm_up(monitor: Monitor) -> None:
             await build_page(slug, page_monitor).prepare(budget=None)
         except Exception:  # a page that cannot warm up shows its error when opened
             log.exception("warm-up of page %s failed", slug)
+    # Panel runs a full garbage collection after every closed session; with the start-up heap
+    # (imports, caches, these results) frozen, that collection only looks at the sessions'
+    # objects: about a tenth of the time it takes otherwise, during which no session is served.
+    gc.collect()
+    gc.freeze()
     log.info("warm-up: every page's results ready after %.1f s", time.perf_counter() - started)
 
 

@@ -29,6 +29,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.ui.helpers import wait_until_loaded
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DRIFTDECK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -219,6 +221,9 @@ def _wait_for_plots(page: Page, count: int = 1, timeout: float = 60.0) -> None:
 def _wait_for_page(page: Page, slug: str, timeout: float = 60_000) -> None:
     """Wait until the shell shows the page ``slug`` (its main area is filled and not loading)."""
     page.locator(f".driftdeck-page-{slug}").first.wait_for(state="visible", timeout=timeout)
+    # A page of cached results arrives with the first document, before the browser has fetched
+    # every stylesheet its parts load: a test that ended now would stop the server under them.
+    wait_until_loaded(page, timeout=timeout / 1000, settle=0.5)
 
 
 @pytest.fixture
