@@ -479,21 +479,23 @@ from app.sources import Sources
 from app.window import Window
 imported = time.perf_counter()
 queries = []
-fetchall = Sources.fetchall
-def timed(self, sql, params=None):
-    frame, chain = sys._getframe(1), []
-    while frame is not None and len(chain) < 2:
-        name = frame.f_code.co_filename.replace("\\\\", "/")
-        if "/app/" in name and not name.endswith("/sources.py"):
-            chain.append(name.rsplit("/", 1)[1][:-3] + "." + frame.f_code.co_name)
-        frame = frame.f_back
-    start = time.perf_counter()
-    try:
-        return fetchall(self, sql, params)
-    finally:
-        queries.append({"caller": " < ".join(chain), "seconds": time.perf_counter() - start,
-                        "sql": " ".join(sql.split())[:200]})
-Sources.fetchall = timed
+def timed(fetch):
+    def run(self, sql, params=None):
+        frame, chain = sys._getframe(1), []
+        while frame is not None and len(chain) < 2:
+            name = frame.f_code.co_filename.replace("\\\\", "/")
+            if "/app/" in name and not name.endswith("/sources.py"):
+                chain.append(name.rsplit("/", 1)[1][:-3] + "." + frame.f_code.co_name)
+            frame = frame.f_back
+        start = time.perf_counter()
+        try:
+            return fetch(self, sql, params)
+        finally:
+            queries.append({"caller": " < ".join(chain), "seconds": time.perf_counter() - start,
+                            "sql": " ".join(sql.split())[:200]})
+    return run
+Sources.fetchall = timed(Sources.fetchall)
+Sources.fetchnumpy = timed(Sources.fetchnumpy)
 config = load_config(sys.argv[1])
 full_report(Engine(config), Window(), config, mlflow=False)
 finished = time.perf_counter()
