@@ -7,11 +7,14 @@ import math
 from datetime import timedelta
 
 import holoviews as hv
+import pandas as pd
+import panel as pn
 import pytest
 
 from app import theme
 from app.engine import Engine
 from app.monitor import Monitor
+from app.pages import features
 from app.pages.base import data_report
 from app.pages.features import FeatureStatistics
 from tests.conftest import make_world
@@ -147,3 +150,69 @@ def test_schema_differences_are_listed(tmp_path):
     assert "only in the reference: rooms" in text
     page.feature.value = "rooms"
     assert "only in the reference (not in production inputs)" in shown_text(page.__panel__())
+
+
+# -- static export ------------------------------------------------------------------------------
+
+
+def chart_frames(layout) -> list:
+    """The data of every chart element in the layout, in order."""
+    panes = layout.select(pn.pane.HoloViews)
+    return [
+        element.dframe()
+        for pane in panes
+        for element in pane.object.traverse(lambda e: e, [hv.Element])
+    ]
+
+
+def test_static_page_draws_every_detail_and_shows_the_chosen_one(monitor):
+    page = FeatureStatistics(monitor=monitor, static=True)
+    render(page)
+    report = data_report(monitor)
+    table_order = list(page.table.value["feature"])
+    assert list(page.details) == table_order and set(table_order) == set(report["features"])
+    assert page.feature.options == table_order
+    shown = [name for name, view in page.details.items() if view.visible]
+    assert shown == [page.feature.value]
+    # The browser switches views on its own: the feature list and the table rows carry the code.
+    assert page.feature.jscallback and page._browser_callbacks
+    value_code = page._browser_callbacks[0]
+    assert value_code.args["names"] == table_order
+    assert [value_code.args[f"view_{i}"] for i in range(len(table_order))] == list(
+        page.details.values()
+    )
+    row_code = page._browser_callbacks[1]
+    assert row_code.source is page.table and "source.selected.indices" in row_code.code
+    assert row_code.args["rows"] == table_order
+
+    page.table.selection = [table_order.index("district")]
+    assert [name for name, view in page.details.items() if view.visible] == ["district"]
+
+
+def test_static_details_equal_the_live_page(world):
+    config, engine = world
+    live = FeatureStatistics(monitor=Monitor(config, engine=engine))
+    render(live)
+    static = FeatureStatistics(monitor=Monitor(config, engine=engine), static=True)
+    render(static)
+    drawn = 0
+    for name, view in static.details.items():
+        live.feature.value = name
+        live_detail = pn.Column(*live.detail_body.objects[1:])
+        assert shown_text(view) == shown_text(live_detail), name
+        live_charts, static_charts = chart_frames(live_detail), chart_frames(view)
+        assert len(static_charts) == len(live_charts), name
+        for ours, theirs in zip(static_charts, live_charts, strict=True):
+            pd.testing.assert_frame_equal(ours, theirs)
+        drawn += len(static_charts)
+    assert drawn >= len(static.details)
+
+
+def test_static_page_holds_the_most_drifted_features_and_says_so(monitor, monkeypatch):
+    monkeypatch.setattr(features, "EXPORT_FEATURES", 2)
+    page = FeatureStatistics(monitor=monitor, static=True)
+    layout = render(page)
+    table_order = list(page.table.value["feature"])
+    assert list(page.details) == table_order[:2] == page.feature.options
+    total = len(table_order)
+    assert f"details of the 2 most drifted of the {total} features" in shown_text(layout)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from app import theme
 from app.pages.base import data_report
-from app.pages.production import PAGE_SIZE, PagedTabulator, ProductionData
+from app.pages.production import EXPORT_ROWS, PAGE_SIZE, PagedTabulator, ProductionData
 from tests.conftest import make_world
 from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
 
@@ -142,3 +143,37 @@ def test_a_category_named_like_a_script_is_text(tmp_path):
     assert html.escape(XSS) not in set(page.table.value["district"])
     chart = page.distribution.objects[1].object
     assert XSS in set(chart.data["value"])  # Bokeh draws axis labels as text
+
+
+def test_static_page_holds_the_newest_rows_and_pages_them_in_the_browser(monitor):
+    spy = PageSpy(monitor)
+    page = ProductionData(monitor=monitor, static=True)
+    layout = render(page)
+    table = page.table
+    assert not isinstance(table, PagedTabulator)
+    assert table.pagination == "local" and table.page_size == PAGE_SIZE
+    # One query with the export's limit: never the whole window (5000 rows).
+    assert spy.calls == [(0, EXPORT_ROWS)]
+    data, _ = table._get_data()
+    assert len(table.value) == len(data) == EXPORT_ROWS
+    assert "This file holds the 500 most recent of them" in shown_text(layout)
+
+    # The rows equal the live page's first pages.
+    live = ProductionData(monitor=monitor)
+    render(live)
+    pages = []
+    for number in range(1, EXPORT_ROWS // PAGE_SIZE + 1):
+        live.table.page = number
+        pages.append(live.table.value)
+    pd.testing.assert_frame_equal(table.value, pd.concat(pages))
+
+
+def test_static_page_with_few_rows_holds_them_all(monitor):
+    first, _ = monitor.full_range()
+    monitor.set_window(first, first + timedelta(hours=10))
+    page = ProductionData(monitor=monitor, static=True)
+    text = shown_text(render(page))
+    rows = monitor.engine.window_rows(monitor.window)["inputs"]
+    assert 0 < rows < EXPORT_ROWS
+    assert len(page.table.value) == rows
+    assert "This file holds" not in text

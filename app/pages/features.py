@@ -1,5 +1,10 @@
 """Feature Statistics: every feature's statistics on both sides with its drift and quality status,
-and a detail view of one feature (distributions, ECDF, new categories, data-quality findings)."""
+and a detail view of one feature (distributions, ECDF, new categories, data-quality findings).
+
+Served, the detail of the chosen feature is computed when it is chosen. In a static export there is
+no server to ask: the page draws the detail of every feature (up to ``EXPORT_FEATURES``, most
+drifted first) and the feature list and the table's rows switch between them in the browser.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,10 @@ from typing import Any, ClassVar
 
 import pandas as pd
 import panel as pn
+import param
 
 from app import theme
+from app.errors import DriftdeckError
 from app.pages import charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
@@ -42,6 +49,20 @@ NUMERICAL_STATS = (
     ("p75", "75th percentile"),
     ("max", "Max"),
 )
+EXPORT_FEATURES = 20
+"""Features whose detail a static export holds, most drifted first: each brings one or two plots,
+and the details of hundreds of features would make the file slow to open."""
+
+# Shows the detail of the chosen feature and hides the others (``views[i]`` is ``names[i]``'s).
+SHOW_CHOSEN_JS = """
+const chosen = select.value
+names.forEach((name, i) => { views[i].visible = name === chosen })
+"""
+# A click on a table row chooses its feature (``rows[i]`` names the feature of data row ``i``).
+CHOOSE_ROW_JS = """
+const row = cb_obj.indices[0]
+if (row !== undefined && names.includes(rows[row])) select.value = rows[row]
+"""
 
 
 def worst(levels: list[str | None]) -> str | None:
@@ -71,6 +92,12 @@ class FeatureStatistics(MonitorPage):
 
     title: ClassVar[str] = "Feature Statistics"
 
+    static = param.Boolean(
+        default=False,
+        doc="""Drawn for a static file with no server behind it (the export): the details of the
+        most drifted features are all drawn, and the browser shows the one chosen.""",
+    )
+
     def _build(self) -> list[Any]:
         table_card, self.table_body = section(
             "Every feature",
@@ -88,16 +115,17 @@ class FeatureStatistics(MonitorPage):
         self.quality_body = pn.Column(sizing_mode="stretch_width")
         self._detail_objects = [
             self.feature,
-            self.detail_cards,
-            pn.Row(self.distribution_body, self.ecdf_body, sizing_mode="stretch_width"),
-            pn.Row(
-                pn.Column(
-                    _heading("Summary statistics"), self.summary_body, sizing_mode="stretch_width"
-                ),
-                pn.Column(_heading("Data quality"), self.quality_body, sizing_mode="stretch_width"),
-                sizing_mode="stretch_width",
+            *_detail_layout(
+                self.detail_cards,
+                self.distribution_body,
+                self.ecdf_body,
+                self.summary_body,
+                self.quality_body,
             ),
         ]
+        # Static export: each feature's detail, shown one at a time in the browser.
+        self.details: dict[str, pn.Column] = {}
+        self._browser_callbacks: list[Any] = []
         detail_card, self.detail_body = section(
             "Feature detail", *self._detail_objects, min_height=charts.HEIGHT
         )
@@ -114,7 +142,8 @@ class FeatureStatistics(MonitorPage):
             self.table_body,
             self.detail_body,
         )
-        self._load_distribution()
+        if not self.static:
+            self._load_distribution()
 
     # -- the table -----------------------------------------------------------------------------
     def feature_status(self, name: str) -> tuple[str | None, str | None]:
@@ -265,6 +294,9 @@ class FeatureStatistics(MonitorPage):
             features = report.get("features") or {}
             readable = [n for n in options if features[n].get("kind") != "high_cardinality"]
             value = (readable or options)[0]
+        if self.static:
+            self._load_details(options[:EXPORT_FEATURES], value)
+            return
         self.detail_body.objects = list(self._detail_objects)
         changed = value != self.feature.value
         self.feature.param.update(options=options, value=value)
@@ -297,6 +329,9 @@ class FeatureStatistics(MonitorPage):
 
     # -- the detail ----------------------------------------------------------------------------
     def _feature_changed(self, _event: Any) -> None:
+        if self.static:
+            self._show_chosen()
+            return
         self._draw_detail()
         self._load_distribution()
 
@@ -312,30 +347,30 @@ class FeatureStatistics(MonitorPage):
             )
 
     def _draw_distribution(self, dist: dict) -> None:
+        self.distribution_body.objects, self.ecdf_body.objects = self._distribution_parts(dist)
+
+    def _distribution_parts(self, dist: dict) -> tuple[list[Any], list[Any]]:
+        """The distribution chart, and the ECDF (numerical) or the new categories (otherwise)."""
         name = dist.get("feature")
         chart = charts.distribution_chart(dist)
         if chart is None:
-            self.distribution_body.objects = [
+            distribution = [
                 empty_state(
                     f"No values of “{name}” to compare in this window.",
                     "The feature is missing on one side or has only missing values.",
                 )
             ]
         else:
-            self.distribution_body.objects = [
-                _heading("Distribution"),
-                charts.plot_pane(chart),
-            ]
+            distribution = [_heading("Distribution"), charts.plot_pane(chart)]
         if dist.get("kind") == "numerical":
             ecdf = charts.ecdf_chart(dist)
-            self.ecdf_body.objects = [
+            return distribution, [
                 _heading("Cumulative distribution (ECDF)"),
                 charts.plot_pane(ecdf)
                 if ecdf is not None
                 else empty_state("No values to accumulate."),
             ]
-        else:
-            self.ecdf_body.objects = self._new_categories(name)
+        return distribution, self._new_categories(name)
 
     def _new_categories(self, name: str) -> list[Any]:
         feature = (self._report.get("features") or {}).get(name) or {}
@@ -360,10 +395,16 @@ class FeatureStatistics(MonitorPage):
 
     def _draw_detail(self) -> None:
         name = self.feature.value
-        features = self._report.get("features") or {}
-        if not name or name not in features:
+        if not name or name not in (self._report.get("features") or {}):
             return
-        feature = features[name]
+        cards, summary, quality = self._detail_parts(name)
+        self.detail_cards.objects = cards
+        self.summary_body.objects = summary
+        self.quality_body.objects = quality
+
+    def _detail_parts(self, name: str) -> tuple[list[Any], list[Any], list[Any]]:
+        """The status and drift cards, the summary statistics and the data-quality findings."""
+        feature = self._report["features"][name]
         thresholds = self.monitor.config.thresholds
         drift, quality = self.feature_status(name)
         kind = feature.get("kind")
@@ -421,9 +462,88 @@ class FeatureStatistics(MonitorPage):
                     f"p-value {theme.format_pvalue(chi2.get('pvalue'))}",
                 )
                 cards.append(test)
-        self.detail_cards.objects = [card.pane for card in cards]
-        self.summary_body.objects = [self._summary(feature)]
-        self.quality_body.objects = self._quality(name, feature)
+        return [card.pane for card in cards], [self._summary(feature)], self._quality(name, feature)
+
+    # -- the static detail ---------------------------------------------------------------------
+    def _load_details(self, names: list[str], chosen: str) -> None:
+        """Static export: the distributions of ``names``, then one detail view per feature."""
+        monitor = self.monitor
+
+        def fetch() -> dict[str, dict | Exception]:
+            found: dict[str, dict | Exception] = {}
+            for name in names:
+                try:
+                    found[name] = monitor.distribution(name)
+                except Exception as exc:  # one feature's failure leaves the others drawn
+                    found[name] = exc
+            return found
+
+        self.feature.param.update(options=names, value=chosen if chosen in names else names[0])
+        self.load("details", fetch, self._draw_details, self.detail_body)
+
+    def _draw_details(self, distributions: dict[str, dict | Exception]) -> None:
+        self.details = {}
+        for name, dist in distributions.items():
+            cards, summary, quality = self._detail_parts(name)
+            if isinstance(dist, Exception):
+                message = (
+                    str(dist)
+                    if isinstance(dist, DriftdeckError)
+                    else f"{type(dist).__name__}: {dist}"
+                )
+                distribution, ecdf = (
+                    [error_state("The distribution could not be computed.", message)],
+                    [],
+                )
+            else:
+                distribution, ecdf = self._distribution_parts(dist)
+            self.details[name] = pn.Column(
+                *_detail_layout(
+                    pn.FlexBox(*cards, sizing_mode="stretch_width"),
+                    pn.Column(*distribution, sizing_mode="stretch_width", min_height=charts.HEIGHT),
+                    pn.Column(*ecdf, sizing_mode="stretch_width", min_height=charts.HEIGHT),
+                    pn.Column(*summary, sizing_mode="stretch_width"),
+                    pn.Column(*quality, sizing_mode="stretch_width"),
+                ),
+                sizing_mode="stretch_width",
+            )
+        self._show_chosen()
+        names, total = list(self.details), len(self._report.get("features") or {})
+        notes = []
+        if total > len(names):
+            notes.append(
+                note_pane(
+                    f"This file holds the details of the {len(names)} most drifted of the {total} "
+                    "features; the live dashboard shows any feature."
+                )
+            )
+        self.detail_body.objects = [self.feature, *notes, *self.details.values()]
+        self._switch_in_browser(names)
+
+    def _switch_in_browser(self, names: list[str]) -> None:
+        """Let the feature list, and a click on a table row, show a detail with no server."""
+        for callback in self._browser_callbacks:
+            callback.unwatch()
+        views = {f"view_{i}": view for i, view in enumerate(self.details.values())}
+        code = f"const views = [{', '.join(views)}]\n{SHOW_CHOSEN_JS}"
+        self._browser_callbacks = [
+            self.feature.jscallback(
+                args={"select": self.feature, "names": names, **views}, value=code
+            )
+        ]
+        if self.table is not None:
+            rows = list(self.table.value["feature"])
+            self._browser_callbacks.append(
+                self.table.jscallback(
+                    args={"select": self.feature, "names": names, "rows": rows},
+                    **{"source.selected.indices": CHOOSE_ROW_JS},
+                )
+            )
+
+    def _show_chosen(self) -> None:
+        """Static export: show the chosen feature's detail (the browser does the same on a change)."""
+        for name, view in self.details.items():
+            view.visible = name == self.feature.value
 
     def _summary(self, feature: dict) -> Any:
         ref, prod = _side(feature, "reference"), _side(feature, "production")
@@ -529,6 +649,25 @@ class FeatureStatistics(MonitorPage):
         if not rows:
             return [note_pane("No data-quality findings for this feature in this window.")]
         return [stats_table(["Check", "Finding", "Status"], rows, raw_html_columns=(2,))]
+
+
+def _detail_layout(
+    cards: pn.FlexBox,
+    distribution: pn.Column,
+    ecdf: pn.Column,
+    summary: pn.Column,
+    quality: pn.Column,
+) -> list[Any]:
+    """A feature's detail: cards, then distribution beside ECDF, then statistics beside findings."""
+    return [
+        cards,
+        pn.Row(distribution, ecdf, sizing_mode="stretch_width"),
+        pn.Row(
+            pn.Column(_heading("Summary statistics"), summary, sizing_mode="stretch_width"),
+            pn.Column(_heading("Data quality"), quality, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        ),
+    ]
 
 
 def _heading(text: str) -> pn.pane.HTML:

@@ -1,5 +1,10 @@
 """Production Data (SPEC §7.5): row counts and freshness, recent rows paged from DuckDB, and a
-distribution explorer for any feature."""
+distribution explorer for any feature.
+
+Served, each page of rows is read from DuckDB when it is opened. A static export has no server to
+ask: it holds the ``EXPORT_ROWS`` newest rows (one query with that limit, never the whole table)
+and pages through them in the browser.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ from app.pages.cards import (
 )
 
 PAGE_SIZE = 25
+EXPORT_ROWS = 500
+"""Rows of the window a static export holds (the newest), paged in the browser."""
 DATA_COMPONENTS = ("reference", "inputs", "predictions", "labels")
 COMPONENT_TITLES = {
     "reference": "Reference",
@@ -69,6 +76,12 @@ class ProductionData(MonitorPage):
 
     page_size = param.Integer(default=PAGE_SIZE, bounds=(1, 500), doc="""Rows per table page.""")
 
+    static = param.Boolean(
+        default=False,
+        doc="""Drawn for a static file with no server behind it (the export): the table holds the
+        newest ``EXPORT_ROWS`` rows and pages through them in the browser.""",
+    )
+
     def _build(self) -> list[Any]:
         counts, self.counts_body = section(
             "Row counts and freshness",
@@ -87,7 +100,7 @@ class ProductionData(MonitorPage):
             "reference.",
             min_height=charts.HEIGHT,
         )
-        self.table: PagedTabulator | None = None
+        self.table: pn.widgets.Tabulator | None = None
         self._first_columns: list[str] = []
         self.count_cards: dict[str, KpiCard] = {}
         self.feature = pn.widgets.Select(label="Feature", options={}, width=300, margin=(5, 10))
@@ -114,7 +127,8 @@ class ProductionData(MonitorPage):
     def _read_first_page(self) -> dict:
         engine = self.monitor.engine
         total = (engine.window_rows(self.monitor.window) or {}).get("inputs")
-        page = self.monitor.production_rows(0, self.page_size) if total else None
+        limit = EXPORT_ROWS if self.static else self.page_size
+        page = self.monitor.production_rows(0, limit) if total else None
         roles = engine.roles()
         first = [roles.timestamp.get("inputs"), roles.id, roles.prediction]
         return {"total": total, "page": page, "first": [c for c in first if c]}
@@ -136,10 +150,28 @@ class ProductionData(MonitorPage):
             return
         self._first_columns = result["first"]
         frame = display_page(page, 0, self._first_columns)
-        self.table = PagedTabulator(
-            frame,
-            total=int(total),
-            pagination="remote",
+        if self.static:
+            table = pn.widgets.Tabulator(frame, pagination="local", **self._table_options(frame))
+        else:
+            table = PagedTabulator(
+                frame, total=int(total), pagination="remote", **self._table_options(frame)
+            )
+            table.param.watch(self._page_changed, "page")
+        self.table = table
+        note = (
+            f"{theme.format_count(total)} production rows in the window, newest first, "
+            f"{self.page_size} per page."
+        )
+        if self.static and len(frame) < total:
+            note += (
+                f" This file holds the {theme.format_count(len(frame))} most recent of them; "
+                "the live dashboard pages through every row."
+            )
+        self.rows_body.objects = [note_pane(note), table]
+
+    def _table_options(self, frame: pd.DataFrame) -> dict[str, Any]:
+        """How the rows table looks, served or static."""
+        return dict(
             page_size=self.page_size,
             show_index=False,
             disabled=True,
@@ -152,14 +184,6 @@ class ProductionData(MonitorPage):
             sizing_mode="stretch_width",
             margin=(5, 10),
         )
-        self.table.param.watch(self._page_changed, "page")
-        self.rows_body.objects = [
-            note_pane(
-                f"{theme.format_count(total)} production rows in the window, newest first, "
-                f"{self.page_size} per page."
-            ),
-            self.table,
-        ]
 
     def _page_changed(self, event: param.parameterized.Event) -> None:
         table = event.obj
