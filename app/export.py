@@ -437,7 +437,7 @@ class _Inliner:
 def pages_layout(monitor: Any, page: str | None = None, title: str = "Driftdeck") -> Any:
     """What the export shows: a header naming the window, then one page or all six as tabs."""
     from app import theme
-    from app.pages import PAGES, build_page
+    from app.pages import PAGES
 
     slugs = [page] if page else list(PAGES)
     window = theme.format_window(getattr(monitor, "start", None), getattr(monitor, "end", None))
@@ -450,9 +450,21 @@ def pages_layout(monitor: Any, page: str | None = None, title: str = "Driftdeck"
         "</div>",
         sizing_mode="stretch_width",
     )
-    views = {PAGES[slug].title: build_page(slug, monitor) for slug in slugs}
+    views = {PAGES[slug].title: static_page(slug, monitor) for slug in slugs}
     body = next(iter(views.values())) if len(views) == 1 else pn.Tabs(*views.items())
     return pn.Column(header, body, sizing_mode="stretch_width")
+
+
+def static_page(slug: str, monitor: Any) -> Any:
+    """The page at ``slug`` drawn for a file with no server behind it: pages with controls
+    that would ask the server (a feature's detail, the next page of rows) draw their content up
+    front and switch in the browser instead."""
+    from app.pages import build_page
+
+    page = build_page(slug, monitor)
+    if "static" in page.param:
+        page.static = True
+    return page
 
 
 def render_pages(monitor: Any, page: str | None = None, title: str = "Driftdeck") -> str:

@@ -142,3 +142,114 @@ def test_any_viewable_renders(content):
 def test_templates_are_refused_with_a_reason():
     with pytest.raises(TypeError, match="not a Panel template"):
         render_html(pn.template.BootstrapTemplate(main=["x"]))
+
+
+# -- the pages' controls work in the file ------------------------------------------------------
+
+
+def saved_models(page: str) -> dict[str, dict]:
+    """Every model of the saved page's Bokeh documents, by id."""
+    body = page.split('<script type="application/json"', 1)[1].split(">", 1)[1]
+    docs = json.loads(html.unescape(body.split("</script>", 1)[0]))
+    models: dict[str, dict] = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "id" in node and "name" in node:
+                models[node["id"]] = node
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(docs)
+    return models
+
+
+def named(models: dict[str, dict], name: str) -> list[dict]:
+    return [m for m in models.values() if m["name"] == name]
+
+
+def entries(attribute: dict) -> dict:
+    """A Bokeh map attribute as a dict."""
+    return dict(attribute["entries"])
+
+
+def shown_markup(model: dict, models: dict[str, dict]) -> list[str]:
+    """The markup of every HTML pane under ``model``, in document order, as the page drew it."""
+    found, seen = [], set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if set(node) == {"id"}:
+                node = models[node["id"]]
+            if "id" in node:
+                if node["id"] in seen:
+                    return
+                seen.add(node["id"])
+            if node.get("name") == "panel.models.markup.HTML":
+                found.append(html.unescape(node["attributes"]["text"]))
+            for value in node.get("attributes", node).values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(model)
+    return found
+
+
+def test_exported_feature_list_switches_the_detail_without_a_server(world):
+    from app.export import render_pages
+    from app.pages.features import FeatureStatistics
+    from tests.page_helpers import html_texts, monitor_on
+
+    monitor = monitor_on(world)
+    page = render_pages(monitor, "features")
+    assert external_references(page) == []
+    models = saved_models(page)
+    live = FeatureStatistics(monitor=monitor)
+    live.__panel__().get_root()
+    order = list(live.table.value["feature"])
+
+    (select,) = named(models, "panel.models.widgets.CustomSelect")
+    (switch,) = entries(select["attributes"]["js_property_callbacks"])["change:value"]
+    args = entries(models[switch["id"]]["attributes"]["args"])
+    assert args["names"] == order == select["attributes"]["options"]
+    views = [models[args[f"view_{i}"]["id"]] for i in range(len(order))]
+    shown = [n for n, v in zip(order, views, strict=True) if v["attributes"].get("visible", True)]
+    assert shown == [select["attributes"]["value"]]
+    # Each view holds what the live page shows once that feature is chosen.
+    for name, view in zip(order, views, strict=True):
+        live.feature.value = name
+        assert shown_markup(view, models) == html_texts(pn.Column(*live.detail_body.objects[1:]))
+
+    (table,) = named(models, "panel.models.tabulator.DataTabulator")
+    source = models[table["attributes"]["source"]["id"]]
+    selected = models[source["attributes"]["selected"]["id"]]
+    (click,) = entries(selected["attributes"]["js_property_callbacks"])["change:indices"]
+    click_args = entries(models[click["id"]]["attributes"]["args"])
+    assert click_args["rows"] == order and click_args["select"]["id"] == select["id"]
+
+
+def test_exported_rows_are_the_newest_paged_in_the_browser(world):
+    from app.export import render_pages
+    from app.pages.production import EXPORT_ROWS, PAGE_SIZE
+    from tests.page_helpers import monitor_on
+
+    monitor = monitor_on(world)
+    page = render_pages(monitor, "production")
+    models = saved_models(page)
+    (table,) = named(models, "panel.models.tabulator.DataTabulator")
+    assert table["attributes"]["pagination"] == "local"
+    assert table["attributes"]["page_size"] == PAGE_SIZE
+    data = entries(models[table["attributes"]["source"]["id"]]["attributes"]["data"])
+    newest = monitor.production_rows(0, EXPORT_ROWS)
+    ids = data["request_id"]  # an object ndarray: its values are listed
+    assert ids.get("array", ids) == list(newest["request_id"])
+    assert len(newest) == EXPORT_ROWS < monitor.engine.window_rows(monitor.window)["inputs"]
+    text = "".join(
+        html.unescape(m["attributes"]["text"]) for m in named(models, "panel.models.markup.HTML")
+    )
+    assert f"This file holds the {EXPORT_ROWS} most recent of them" in text
