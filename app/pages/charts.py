@@ -295,7 +295,7 @@ def class_share_bars(
     )
 
 
-def kl_trend(predictions: Sequence[Mapping[str, Any]], level: Level) -> hv.Overlay | None:
+def kl_trend(predictions: Sequence[Mapping[str, Any]], level: Level) -> hv.Scatter | None:
     """Prediction KL per time bucket against the thresholds (tiny buckets left out)."""
     rows = [
         {
@@ -312,20 +312,42 @@ def kl_trend(predictions: Sequence[Mapping[str, Any]], level: Level) -> hv.Overl
     frame = pd.DataFrame(rows)
     top = max(level.critical * 1.2, frame["kl"].max() * 1.08)
     tooltips = [("Bucket", "@start{%F %H:%M}"), ("KL", "@text"), ("Rows", "@rows{0,0}")]
-    formatters = {"@start": "datetime"}
     start, kl = hv.Dimension("start", label="Time"), hv.Dimension("kl", label="Prediction KL")
-    curve = hv.Curve(frame, start, [kl, "rows", "text"]).opts(
-        color=theme.ACCENT, line_width=2, **{**_BASE, "tools": ["save", "reset"]}
-    )
-    points = hv.Scatter(frame, start, [kl, "rows", "text"]).opts(
+    return hv.Scatter(frame, start, [kl, "rows", "text"]).opts(
         color=theme.ACCENT,
         size=6,
         hover_tooltips=tooltips,
-        hover_formatters=formatters,
-        hooks=[threshold_spans(level)],
+        hover_formatters={"@start": "datetime"},
+        hooks=[
+            connecting_lines([(list(frame["start"]), list(frame["kl"]), theme.ACCENT, None)]),
+            threshold_spans(level),
+        ],
+        ylim=(0, top),
+        show_legend=False,
         **_BASE,
     )
-    return hv.Overlay([curve, points]).opts(ylim=(0, top), show_legend=False)
+
+
+def connecting_lines(series: Sequence[tuple[list, list, str, str | None]]) -> Any:
+    """A plot hook joining points with lines: ``series`` of (xs, ys, colour, legend label).
+
+    Plain Bokeh lines under the element's markers, instead of a ``hv.Curve`` layer per series
+    (each a full HoloViews plot built for every session); labelled series get a legend entry.
+    """
+
+    def add_lines(plot: Any, _element: Any) -> None:
+        figure = plot.state
+        items = []
+        for xs, ys, color, label in series:
+            line = figure.line(xs, ys, line_color=color, line_width=2)
+            figure.renderers.remove(line)
+            figure.renderers.insert(0, line)  # under the markers
+            if label is not None:
+                items.append(LegendItem(label=label, renderers=[line]))
+        if items:
+            figure.add_layout(Legend(items=items, location="bottom_right"))
+
+    return add_lines
 
 
 def drift_heatmap(over_time: Mapping[str, Any], level: Level) -> hv.HeatMap | None:
@@ -544,13 +566,22 @@ def donut(shares: Mapping[str, float], reference: Mapping[str, float] | None = N
     return plot
 
 
-def performance_trend(runs: Sequence[Mapping[str, Any]]) -> hv.Overlay | None:
+def performance_trend(runs: Sequence[Mapping[str, Any]]) -> hv.Scatter | None:
     """Accuracy and F1 of each training run over time (``runs``: start, run, metric, value)."""
     frame = pd.DataFrame(list(runs))
     if frame.empty:
         return None
     frame["text"] = [theme.format_metric(v) for v in frame["value"]]
-    layers = []
+    frame = frame.sort_values("start", kind="stable")
+    metrics = list(dict.fromkeys(frame["metric"]))
+    colors = {
+        m: theme.CATEGORY_COLORS[i % len(theme.CATEGORY_COLORS)] for i, m in enumerate(metrics)
+    }
+    frame["color"] = [colors[m] for m in frame["metric"]]
+    lines = [
+        (list(group["start"]), list(group["value"]), colors[metric], str(metric))
+        for metric, group in frame.groupby("metric", sort=False)
+    ]
     tooltips = [
         ("Run", "@run"),
         ("Started", "@start{%F %H:%M}"),
@@ -558,27 +589,16 @@ def performance_trend(runs: Sequence[Mapping[str, Any]]) -> hv.Overlay | None:
         ("Value", "@text"),
     ]
     start, value = hv.Dimension("start", label="Run start"), hv.Dimension("value", label="Score")
-    for i, (metric, group) in enumerate(frame.groupby("metric", sort=False)):
-        color = theme.CATEGORY_COLORS[i % len(theme.CATEGORY_COLORS)]
-        group = group.sort_values("start")
-        layers.append(
-            hv.Curve(group, start, [value, "run", "metric", "text"], label=str(metric)).opts(
-                color=color, line_width=2, **{**_BASE, "tools": ["save", "reset"]}
-            )
-        )
-        layers.append(
-            hv.Scatter(group, start, [value, "run", "metric", "text"], label=str(metric)).opts(
-                color=color,
-                size=7,
-                hover_tooltips=tooltips,
-                hover_formatters={"@start": "datetime"},
-                **_BASE,
-            )
-        )
     low = float(frame["value"].min())
-    return hv.Overlay(layers).opts(
-        legend_position="bottom_right",
+    return hv.Scatter(frame, start, [value, "run", "metric", "text", "color"]).opts(
+        color="color",
+        size=7,
+        hover_tooltips=tooltips,
+        hover_formatters={"@start": "datetime"},
+        hooks=[connecting_lines(lines)],
         ylim=(max(0.0, low - 0.05), min(1.0, float(frame["value"].max()) + 0.03)),
+        show_legend=False,
+        **_BASE,
     )
 
 
