@@ -1,16 +1,30 @@
-"""The exported HTML opens from disk with every network request blocked, and draws."""
+"""The exported HTML opens from disk with every network request blocked, and draws; the controls
+that ask the server in the live dashboard (a feature's detail, the pages of production rows) work
+in the file on their own."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pandas as pd
 import panel as pn
 import pytest
+from playwright.sync_api import Locator, Page, expect
 
-from app.export import export_html, external_references
+from app import theme
+from app.config import load_config
+from app.export import export_html, export_pages, external_references
+from app.monitor import Monitor
+from app.pages.base import data_report
+from app.pages.production import EXPORT_ROWS, PAGE_SIZE
+from tests.ui.helpers import wait_for_drawn
 
 pytestmark = pytest.mark.ui
 
 HOSTILE = "<script>alert(1)</script>"
+PSI = re.compile(r"^\s*PSI\s*$")
+ROOMS = re.compile(r"^\s*rooms\s*$")
 
 
 def dashboard():
@@ -41,4 +55,87 @@ def test_export_renders_offline_from_disk(page, browser_log, wait_for_plots, tmp
     page.get_by_text(HOSTILE).first.wait_for(state="attached")
 
     assert not dialogs, f"a script in the data ran: {dialogs}"
+    assert not browser_log.blocked, browser_log.blocked
+
+
+# -- the six pages of the demo world ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def exported(demo_world: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``driftdeck export`` of all six pages of the demo world, and a Monitor on the same data."""
+    config = load_config(demo_world)
+    out = export_pages(config, tmp_path_factory.mktemp("export") / "driftdeck.html")
+    return out, Monitor(config)
+
+
+def open_section(page: Page, out: Path, tab: str, section: str) -> Locator:
+    """Open the exported file at its tab ``tab``; return the section (card) titled ``section``.
+
+    Panel's tabs hide the pages behind the open one with a style Playwright does not see through
+    (their inner markup stays ``visibility: visible``), so tests look inside one section.
+    """
+    page.goto(out.as_uri())
+    page.locator(".bk-tab", has_text=tab).click()
+    card = page.locator(".card").filter(has=page.get_by_text(section, exact=True))
+    expect(card).to_have_count(1)
+    return card
+
+
+def shown(locator: Locator) -> Locator:
+    return locator.filter(visible=True)
+
+
+def test_choosing_a_feature_switches_the_detail_offline(page, browser_log, exported):
+    out, monitor = exported
+    features = data_report(monitor)["features"]
+    detail = open_section(page, out, "Feature Statistics", "Feature detail")
+    chooser = detail.locator("select")
+    first = chooser.input_value()
+    assert features[first]["kind"] == "numerical"  # the most drifted readable feature
+    psi = shown(detail.locator(".kpi").filter(has=page.locator(".label", has_text=PSI)))
+    psi = psi.locator(".value")
+    expect(psi).to_have_text(theme.format_metric(features[first]["psi"]))
+    ecdf = shown(detail.get_by_text("Cumulative distribution (ECDF)"))
+    expect(ecdf).to_have_count(1)
+    wait_for_drawn(page, 2)  # distribution and ECDF
+
+    chooser.select_option("district")
+    expect(psi).to_have_text(theme.format_metric(features["district"]["psi"]))
+    expect(ecdf).to_have_count(0)
+    expect(shown(detail.get_by_text("New categories (never in the reference)"))).to_have_count(1)
+    unseen = features["district"]["summary"]["production"]["unseen"]
+    chip = shown(detail.locator(".chip", has_text=unseen[0]["value"]))
+    expect(chip).to_have_text(f"{unseen[0]['value']} {theme.format_share(unseen[0]['share'])}")
+    wait_for_drawn(page, 1)
+
+    # A click on a table row chooses its feature, as it does in the live page.
+    table = page.locator(".card").filter(has=page.get_by_text("Every feature", exact=True))
+    table.locator(".tabulator-cell[tabulator-field='feature']", has_text=ROOMS).click()
+    expect(chooser).to_have_value("rooms")
+    expect(psi).to_have_text(theme.format_metric(features["rooms"]["psi"]))
+    assert not browser_log.blocked, browser_log.blocked
+
+
+def test_production_rows_page_offline(page, browser_log, exported):
+    out, monitor = exported
+    newest = monitor.production_rows(0, EXPORT_ROWS)
+    total = monitor.engine.window_rows(monitor.window)["inputs"]
+    assert len(newest) == EXPORT_ROWS < total
+    id_column = monitor.engine.roles().id
+    ids = list(newest[id_column])
+    section = open_section(page, out, "Production Data", "Recent inputs and predictions")
+    expect(section.get_by_text(f"This file holds the {EXPORT_ROWS} most recent")).to_have_count(1)
+    rows = section.locator(".tabulator-row")
+    first_id = rows.first.locator(f".tabulator-cell[tabulator-field='{id_column}']")
+    expect(rows).to_have_count(PAGE_SIZE)
+    expect(first_id).to_have_text(ids[0])
+
+    pager = section.locator(".tabulator-paginator")
+    pager.locator(".tabulator-page[data-page='next']").click()
+    expect(first_id).to_have_text(ids[PAGE_SIZE])
+    pager.locator(".tabulator-page[data-page='last']").click()
+    expect(pager.locator(".tabulator-page.active")).to_have_text(str(EXPORT_ROWS // PAGE_SIZE))
+    expect(first_id).to_have_text(ids[EXPORT_ROWS - PAGE_SIZE])
+    expect(rows).to_have_count(PAGE_SIZE)
     assert not browser_log.blocked, browser_log.blocked
