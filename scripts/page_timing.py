@@ -1,19 +1,22 @@
 """Page timing benchmark: how long each page takes to be fully drawn in a real browser (SPEC §10).
 
-    python scripts/page_timing.py [--world DIR] [--rows 20000] [--sessions 3]
+    python scripts/page_timing.py [--world DIR] [--rows 20000] [--sessions 3] [--think S]
                                   [--pages overview,drift,...] [--panel-serve] [--json FILE]
 
 Builds the demo world unless ``--world`` holds a ``driftdeck.toml``, serves it with
 ``driftdeck serve`` (or ``panel serve panel_serve.py`` with ``--panel-serve``) on a free loopback
 port, then opens ``--sessions`` browser sessions one after the other in Debian's Chromium (nothing
 outside the machine is loaded). Each session opens the first page by URL, visits the other pages
-with the navigation, then switches back to each of them once more.
+with the navigation, then switches back to each of them once more; with ``--think S`` the user
+reads each page for S seconds before the next click (the server builds pages in advance while
+a session is quiet, so first visits after a pause are page switches too).
 
-A page counts as *fully drawn* when it is shown, no loading spinner is left and at least its
-expected number of plot canvases have painted pixels (``EXPECTED_PLOTS``). Every step reports the
-wall time to that moment, the CPU seconds the server process and the browser spent meanwhile, and
-the bytes the websocket carried to the browser. The first session is the first after the server
-started; later sessions show what a new user sees once the engine has cached its results.
+A page counts as *fully drawn* when it is shown, no loading spinner is left and the number of its
+painted canvases (at least ``MIN_PLOTS``) has stopped changing. Every step reports the wall time
+to that moment, the CPU seconds the server process and the browser (with Playwright's driver,
+whose polling and clicks count too) spent until the page had settled, and the bytes the
+websocket carried to the browser. The first session is the first after the server started;
+later sessions show what a new user sees once the engine has cached its results.
 Prints a table and a summary, with the load average (timings on a busy machine are noisy).
 """
 
@@ -236,7 +239,9 @@ class Step:
         return None
 
 
-def run_session(browser, url: str, pages: list[str], server_pid: int, number: int) -> list[dict]:
+def run_session(
+    browser, url: str, pages: list[str], server_pid: int, number: int, think: float = 0.0
+) -> list[dict]:
     context = browser.new_context(viewport={"width": 1400, "height": 1100})
     errors: list[str] = []
     context.route(
@@ -263,6 +268,8 @@ def run_session(browser, url: str, pages: list[str], server_pid: int, number: in
     plan += [("visit", slug) for slug in pages[1:]]
     plan += [("switch", slug) for slug in pages[:-1]] if len(pages) > 1 else []
     for kind, slug in plan:
+        if kind != "first":
+            time.sleep(think)  # the user reads the page before moving on
         with Step(server_pid, traffic) as step:
             if kind == "first":
                 sep = "&" if "?" in url else "?"
@@ -319,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated page slugs")
     parser.add_argument("--panel-serve", action="store_true", help="serve with `panel serve`")
     parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait after start")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds a user reads each drawn page before the next click (default: none)",
+    )
     parser.add_argument("--json", type=Path, help="write every step and the summary here")
     args = parser.parse_args(argv)
     pages = [p.strip() for p in args.pages.split(",") if p.strip()]
@@ -341,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for number in range(1, args.sessions + 1):
-                steps += run_session(browser, url, pages, proc.pid, number)
+                steps += run_session(browser, url, pages, proc.pid, number, args.think)
             browser.close()
     finally:
         proc.terminate()

@@ -77,6 +77,9 @@ class MonitorPage(pn.viewable.Viewer):
         self._sync = False
         # While ``prepare`` runs: the sections asked for, fetched together before the page is shown.
         self._queue: list[tuple] | None = None
+        # A page the shell hides redraws for a new window or new data only when shown again.
+        self._active = True
+        self._stale = False
 
     # -- to implement --------------------------------------------------------------------
     def _build(self) -> list[Any]:
@@ -147,7 +150,18 @@ class MonitorPage(pn.viewable.Viewer):
                 self._sync = False
 
     def _window_changed(self, *_events: Any) -> None:
-        if self._loaded_once:
+        if not self._loaded_once:
+            return
+        if not self._active:
+            self._stale = True
+            return
+        self.reload()
+
+    def set_active(self, active: bool) -> None:
+        """Shown (True) or hidden by the shell: a hidden page catches up when shown again."""
+        self._active = active
+        if active and self._stale:
+            self._stale = False
             self.reload()
 
     # -- loading -------------------------------------------------------------------------

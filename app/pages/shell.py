@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -183,7 +184,14 @@ class Shell(pn.viewable.Viewer):
         with pn.io.hold():
             for frame in self._main.objects:
                 frame.visible = frame is shown
+            for slug, frame in self._frames.items():
+                self._set_active(slug, frame is shown)
             self._main.loading = False
+
+    def _set_active(self, slug: str, active: bool) -> None:
+        set_active = getattr(self.views.get(slug), "set_active", None)
+        if set_active is not None:
+            set_active(active)
 
     def _frame(self, slug: str, content: Any) -> pn.Column:
         """The page in its frame; the class lets tests (and user CSS) see which page is shown."""
@@ -214,40 +222,44 @@ class Shell(pn.viewable.Viewer):
         return frame
 
     def _prepare_frame(self, slug: str) -> None:
-        """Build page ``slug`` in the session: its results are fetched off the event loop and
-        drawn before it is added, so the browser receives the page in one piece."""
+        """Build page ``slug`` in the session and show it once drawn (unless another page was
+        asked for meanwhile)."""
         self._main.loading = True
         if slug in self._preparing:
-            return
+            return  # already being built: shown when done
         self._preparing.add(slug)
-
-        async def prepare() -> None:
-            try:
-                view = build_page(slug, self.monitor)
-                await view.prepare(self._session_doc)
-            except Exception as exc:  # a broken page must not take the dashboard down
-                log.exception("page %s failed to build", slug)
-                content = _page_failed(exc)
-            else:
-                self.views[slug] = content = view
-            finally:
-                self._preparing.discard(slug)
-            frame = self._frame(slug, content)
-            current = slug == self.page
-            frame.visible = current
-            with pn.io.hold():
-                self._main.append(frame)
-                if current:
-                    self._reveal(frame)
-
         with set_curdoc(self._session_doc):
-            pn.state.execute(prepare)
+            pn.state.execute(partial(self._prepare, slug))
+
+    async def _prepare(self, slug: str) -> None:
+        """Build page ``slug``: its results are fetched off the event loop and drawn before it is
+        added, so the browser receives the page in one piece."""
+        self._preparing.add(slug)
+        try:
+            view = build_page(slug, self.monitor)
+            await view.prepare(self._session_doc)
+        except Exception as exc:  # a broken page must not take the dashboard down
+            log.exception("page %s failed to build", slug)
+            content = _page_failed(exc)
+        else:
+            self.views[slug] = content = view
+        finally:
+            self._preparing.discard(slug)
+        frame = self._frame(slug, content)
+        current = slug == self.page
+        frame.visible = current
+        self._set_active(slug, current)
+        with pn.io.hold():
+            self._main.append(frame)
+            if current:
+                self._reveal(frame)
 
     def _start(self) -> None:
         self._ready = True
         self._show_page()
 
-    def _address_page(self) -> None:
+    def _loaded(self) -> None:
+        """The browser has loaded the session."""
         location = pn.state.location
         if location is not None and "page" not in location.query_params:
             # Shows the page in the address bar (replacing, not adding, a history entry).
@@ -337,7 +349,7 @@ class Shell(pn.viewable.Viewer):
             refresh = getattr(getattr(self.monitor, "config", None), "refresh_seconds", None)
             if refresh and hasattr(self.monitor, "refresh"):
                 pn.state.add_periodic_callback(self._refresh, period=int(refresh * 1000))
-            pn.state.onload(self._address_page)
+            pn.state.onload(self._loaded)
         # The page is prepared while the browser loads the shell's scripts.
         self._start()
         return template

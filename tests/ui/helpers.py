@@ -72,8 +72,11 @@ def wait_for_drawn(page: Page, count: int, timeout: float = 60.0) -> int:
 
 
 def kpi_value(page: Page, label: str) -> Locator:
-    """The value shown on the KPI card labelled exactly ``label``."""
-    card = page.locator(".kpi").filter(
-        has=page.locator(".label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+    """The value shown on the KPI card labelled exactly ``label`` (on the page shown: hidden
+    pages may have a card with the same label)."""
+    card = (
+        page.locator(".kpi")
+        .filter(visible=True)
+        .filter(has=page.locator(".label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")))
     )
     return card.locator(".value")
