@@ -233,8 +233,9 @@ def test_exported_feature_list_switches_the_detail_without_a_server(world):
     assert click_args["rows"] == order and click_args["select"]["id"] == select["id"]
 
 
-def test_exported_rows_are_the_newest_paged_in_the_browser(world):
+def test_exported_rows_page_and_the_explorer_switches_in_the_browser(world):
     from app.export import render_pages
+    from app.pages.base import data_report
     from app.pages.production import EXPORT_ROWS, PAGE_SIZE
     from tests.page_helpers import monitor_on
 
@@ -253,3 +254,13 @@ def test_exported_rows_are_the_newest_paged_in_the_browser(world):
         html.unescape(m["attributes"]["text"]) for m in named(models, "panel.models.markup.HTML")
     )
     assert f"This file holds the {EXPORT_ROWS} most recent of them" in text
+
+    # The distribution explorer: one view per feature, switched by the feature list.
+    (select,) = named(models, "panel.models.widgets.CustomSelect")
+    (switch,) = entries(select["attributes"]["js_property_callbacks"])["change:value"]
+    args = entries(models[switch["id"]]["attributes"]["args"])
+    options = [value for value, _label in select["attributes"]["options"]]
+    assert args["names"] == options and set(options) == set(data_report(monitor)["features"])
+    views = [models[args[f"view_{i}"]["id"]] for i in range(len(options))]
+    shown = [n for n, v in zip(options, views, strict=True) if v["attributes"].get("visible", True)]
+    assert shown == [select["attributes"]["value"]]

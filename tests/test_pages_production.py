@@ -6,11 +6,15 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 
+import holoviews as hv
 import pandas as pd
+import panel as pn
 import pytest
 
 from app import theme
+from app.pages import production
 from app.pages.base import data_report
+from app.pages.drift import drift_order
 from app.pages.production import EXPORT_ROWS, PAGE_SIZE, PagedTabulator, ProductionData
 from tests.conftest import make_world
 from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
@@ -177,3 +181,47 @@ def test_static_page_with_few_rows_holds_them_all(monitor):
     assert 0 < rows < EXPORT_ROWS
     assert len(page.table.value) == rows
     assert "This file holds" not in text
+
+
+def chart_frames(layout) -> list:
+    panes = layout.select(pn.pane.HoloViews)
+    return [e.dframe() for p in panes for e in p.object.traverse(lambda e: e, [hv.Element])]
+
+
+def test_static_explorer_holds_every_distribution_and_shows_the_picked_one(monitor):
+    page = ProductionData(monitor=monitor, static=True)
+    render(page)
+    live = ProductionData(monitor=monitor)
+    render(live)
+    assert page.feature.options == live.feature.options
+    assert list(page.explorer_views) == list(page.feature.options.values())
+    shown = [name for name, view in page.explorer_views.items() if view.visible]
+    assert shown == [page.feature.value]
+    callback = page._explorer_callback
+    assert callback.source is page.feature
+    # The browser's select holds the feature names (labels add the kind).
+    assert callback.args["names"] == list(page.explorer_views)
+
+    # Each view is what the live page draws once that feature is picked.
+    for name, view in page.explorer_views.items():
+        live.feature.value = name
+        assert shown_text(view) == shown_text(live.distribution), name
+        ours, theirs = chart_frames(view), chart_frames(live.distribution)
+        assert len(ours) == len(theirs), name
+        for a, b in zip(ours, theirs, strict=True):
+            pd.testing.assert_frame_equal(a, b)
+
+    page.feature.value = "district"
+    assert [name for name, view in page.explorer_views.items() if view.visible] == ["district"]
+
+
+def test_static_explorer_holds_the_most_drifted_features_and_says_so(monitor, monkeypatch):
+    monkeypatch.setattr(production, "EXPORT_FEATURES", 2)
+    page = ProductionData(monitor=monitor, static=True)
+    text = shown_text(render(page))
+    report = data_report(monitor)
+    most_drifted = drift_order(report["features"], monitor.config.thresholds)[:2]
+    assert sorted(page.feature.options.values()) == sorted(most_drifted)
+    assert len(page.explorer_views) == 2
+    total = len(report["features"])
+    assert f"distributions of the 2 most drifted of the {total} features" in text

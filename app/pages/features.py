@@ -8,6 +8,8 @@ drifted first) and the feature list and the table's rows switch between them in 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -31,6 +33,8 @@ from app.pages.cards import (
     stats_table,
 )
 from app.pages.drift import METRIC, drift_order
+
+log = logging.getLogger(__name__)
 
 DRIFT_METRICS = ("psi", "cardinality_ratio", "ks")
 QUALITY_METRICS = ("missing_share_increase", "unseen_share")
@@ -468,33 +472,20 @@ class FeatureStatistics(MonitorPage):
     def _load_details(self, names: list[str], chosen: str) -> None:
         """Static export: the distributions of ``names``, then one detail view per feature."""
         monitor = self.monitor
-
-        def fetch() -> dict[str, dict | Exception]:
-            found: dict[str, dict | Exception] = {}
-            for name in names:
-                try:
-                    found[name] = monitor.distribution(name)
-                except Exception as exc:  # one feature's failure leaves the others drawn
-                    found[name] = exc
-            return found
-
         self.feature.param.update(options=names, value=chosen if chosen in names else names[0])
-        self.load("details", fetch, self._draw_details, self.detail_body)
+        self.load(
+            "details",
+            lambda: distributions(monitor, names),
+            self._draw_details,
+            self.detail_body,
+        )
 
-    def _draw_details(self, distributions: dict[str, dict | Exception]) -> None:
+    def _draw_details(self, found: dict[str, dict | Exception]) -> None:
         self.details = {}
-        for name, dist in distributions.items():
+        for name, dist in found.items():
             cards, summary, quality = self._detail_parts(name)
             if isinstance(dist, Exception):
-                message = (
-                    str(dist)
-                    if isinstance(dist, DriftdeckError)
-                    else f"{type(dist).__name__}: {dist}"
-                )
-                distribution, ecdf = (
-                    [error_state("The distribution could not be computed.", message)],
-                    [],
-                )
+                distribution, ecdf = [distribution_failed(dist)], []
             else:
                 distribution, ecdf = self._distribution_parts(dist)
             self.details[name] = pn.Column(
@@ -524,13 +515,7 @@ class FeatureStatistics(MonitorPage):
         """Let the feature list, and a click on a table row, show a detail with no server."""
         for callback in self._browser_callbacks:
             callback.unwatch()
-        views = {f"view_{i}": view for i, view in enumerate(self.details.values())}
-        code = f"const views = [{', '.join(views)}]\n{SHOW_CHOSEN_JS}"
-        self._browser_callbacks = [
-            self.feature.jscallback(
-                args={"select": self.feature, "names": names, **views}, value=code
-            )
-        ]
+        self._browser_callbacks = [show_chosen_in_browser(self.feature, self.details)]
         if self.table is not None:
             rows = list(self.table.value["feature"])
             self._browser_callbacks.append(
@@ -649,6 +634,39 @@ class FeatureStatistics(MonitorPage):
         if not rows:
             return [note_pane("No data-quality findings for this feature in this window.")]
         return [stats_table(["Check", "Finding", "Status"], rows, raw_html_columns=(2,))]
+
+
+def distributions(monitor: Any, names: list[str]) -> dict[str, dict | Exception]:
+    """The distribution of every feature named, or why it could not be computed: in a static
+    export one feature's failure leaves the others drawn."""
+    found: dict[str, dict | Exception] = {}
+    for name in names:
+        try:
+            found[name] = monitor.distribution(name)
+        except Exception as exc:
+            log.warning("distribution of %s failed: %s", name, exc)
+            found[name] = exc
+    return found
+
+
+def distribution_failed(exc: Exception) -> pn.pane.HTML:
+    """What a static export shows in place of a distribution that could not be computed."""
+    message = str(exc) if isinstance(exc, DriftdeckError) else f"{type(exc).__name__}: {exc}"
+    return error_state("The distribution could not be computed.", message)
+
+
+def show_chosen_in_browser(select: pn.widgets.Select, views: Mapping[str, Any]) -> Any:
+    """Let the browser show the view of the option chosen in ``select`` and hide the others, for a
+    static file with no server to redraw. ``views`` are keyed by option value. Returns the Panel
+    callback."""
+    # What the browser's select holds for each option: Panel sends str(value) when those are
+    # unique, else the label.
+    unique = len(set(select.unicode_values)) == len(select.values)
+    sent = dict(zip(select.values, select.unicode_values if unique else select.labels, strict=True))
+    named = {f"view_{i}": view for i, view in enumerate(views.values())}
+    code = f"const views = [{', '.join(named)}]\n{SHOW_CHOSEN_JS}"
+    names = [sent[value] for value in views]
+    return select.jscallback(args={"select": select, "names": names, **named}, value=code)
 
 
 def _detail_layout(

@@ -1,9 +1,11 @@
 """Production Data (SPEC §7.5): row counts and freshness, recent rows paged from DuckDB, and a
 distribution explorer for any feature.
 
-Served, each page of rows is read from DuckDB when it is opened. A static export has no server to
-ask: it holds the ``EXPORT_ROWS`` newest rows (one query with that limit, never the whole table)
-and pages through them in the browser.
+Served, each page of rows is read from DuckDB when it is opened, and each feature's distribution
+when it is picked. A static export has no server to ask: it holds the ``EXPORT_ROWS`` newest rows
+(one query with that limit, never the whole table) and pages through them in the browser, and it
+draws the distributions of the most drifted features (``EXPORT_FEATURES``), switched in the
+browser.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from app.pages.cards import (
     note_pane,
     plain_titles,
     section,
+)
+from app.pages.drift import drift_order
+from app.pages.features import (
+    EXPORT_FEATURES,
+    distribution_failed,
+    distributions,
+    show_chosen_in_browser,
 )
 
 PAGE_SIZE = 25
@@ -79,7 +88,8 @@ class ProductionData(MonitorPage):
     static = param.Boolean(
         default=False,
         doc="""Drawn for a static file with no server behind it (the export): the table holds the
-        newest ``EXPORT_ROWS`` rows and pages through them in the browser.""",
+        newest ``EXPORT_ROWS`` rows and pages through them in the browser, and the explorer holds
+        the distributions of the most drifted features and shows the one picked.""",
     )
 
     def _build(self) -> list[Any]:
@@ -108,6 +118,9 @@ class ProductionData(MonitorPage):
         self.distribution = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
         self._features: dict[str, dict] = {}
         self._choosing = False
+        # Static export: each explored feature's distribution, shown one at a time in the browser.
+        self.explorer_views: dict[str, pn.Column] = {}  # by feature name
+        self._explorer_callback: Any = None
         return [counts, rows, explorer]
 
     def reload(self) -> None:
@@ -203,6 +216,15 @@ class ProductionData(MonitorPage):
     # -- distribution explorer ------------------------------------------------------------
     def _read_features(self) -> dict:
         features = data_report(self.monitor).get("features") or {}
+        if self.static:
+            explored = drift_order(features, self.monitor.config.thresholds)[:EXPORT_FEATURES]
+            kept = {name: f for name, f in features.items() if name in explored}
+            return {
+                "features": kept,
+                "chosen": next(iter(kept), None),
+                "distributions": distributions(self.monitor, list(kept)),
+                "total": len(features),
+            }
         wanted = (
             self.feature.value if self.feature.value in features else next(iter(features), None)
         )
@@ -230,10 +252,49 @@ class ProductionData(MonitorPage):
             self.feature.param.update(options=options, value=result["chosen"])
         finally:
             self._choosing = False
+        if self.static:
+            self._draw_explorer_views(result, options)
+            return
         self._draw_distribution(result["distribution"])
         self.explorer_body.objects = [self.feature, self.distribution]
 
+    def _draw_explorer_views(self, result: dict, options: dict[str, str]) -> None:
+        """Static export: one view per explored feature, the one picked shown by the browser."""
+        thresholds = self.monitor.config.thresholds
+        self.explorer_views = {}
+        for name in options.values():
+            dist = result["distributions"][name]
+            objects = (
+                [distribution_failed(dist)]
+                if isinstance(dist, Exception)
+                else distribution_view(dist, self._features[name], thresholds)
+            )
+            self.explorer_views[name] = pn.Column(
+                *objects, sizing_mode="stretch_width", min_height=charts.HEIGHT
+            )
+        self._show_explored()
+        notes = []
+        if result["total"] > len(options):
+            notes.append(
+                note_pane(
+                    f"This file holds the distributions of the {len(options)} most drifted of the "
+                    f"{result['total']} features; the live dashboard explores any feature."
+                )
+            )
+        self.explorer_body.objects = [self.feature, *notes, *self.explorer_views.values()]
+        if self._explorer_callback is not None:
+            self._explorer_callback.unwatch()
+        self._explorer_callback = show_chosen_in_browser(self.feature, self.explorer_views)
+
+    def _show_explored(self) -> None:
+        """Static export: show the picked feature's view (the browser does the same on a change)."""
+        for name, view in self.explorer_views.items():
+            view.visible = name == self.feature.value
+
     def _feature_changed(self, event: param.parameterized.Event) -> None:
+        if self.static:
+            self._show_explored()
+            return
         if self._choosing or event.new not in self._features:
             return
         name = event.new

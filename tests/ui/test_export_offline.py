@@ -139,3 +139,22 @@ def test_production_rows_page_offline(page, browser_log, exported):
     expect(first_id).to_have_text(ids[EXPORT_ROWS - PAGE_SIZE])
     expect(rows).to_have_count(PAGE_SIZE)
     assert not browser_log.blocked, browser_log.blocked
+
+
+def test_distribution_explorer_switches_offline(page, browser_log, exported):
+    out, monitor = exported
+    features = data_report(monitor)["features"]
+    explorer = open_section(page, out, "Production Data", "Feature distribution explorer")
+    chooser = explorer.locator("select")
+    psi = shown(explorer.locator(".kpi").filter(has=page.locator(".label", has_text=PSI)))
+    labels = {f"{name} ({f['kind']})": name for name, f in features.items()}  # as the page shows
+    first = labels[chooser.input_value()]
+    expect(psi.locator(".value")).to_have_text(theme.format_metric(features[first]["psi"]))
+    wait_for_drawn(page, 1)
+
+    other = next(name for name, f in features.items() if name != first and f["psi"] is not None)
+    chooser.select_option(label=f"{other} ({features[other]['kind']})")
+    expect(psi.locator(".value")).to_have_text(theme.format_metric(features[other]["psi"]))
+    expect(psi).to_have_count(1)
+    wait_for_drawn(page, 1)
+    assert not browser_log.blocked, browser_log.blocked
