@@ -95,6 +95,18 @@ def test_download_gives_the_offline_export(shell):
     assert shell.download.filename.startswith("driftdeck-")
 
 
+def test_a_failing_page_shows_its_message_as_text(shell, monkeypatch):
+    """An error may quote the data (a column name): the Alert's Markdown must not run it as HTML."""
+
+    def broken(**_params):
+        raise RuntimeError('column "<img src=x onerror=alert(1)>" is broken')
+
+    monkeypatch.setitem(PAGES, "alerts", PAGES["alerts"]._replace(view=broken))
+    shell.page = "alerts"
+    text = shell._main.objects[-1][0].object
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text and "<img" not in text
+
+
 def test_bad_config_shows_a_message_not_a_traceback(tmp_path, monkeypatch):
     bad = tmp_path / "driftdeck.toml"
     bad.write_text("[server]\nport = 'eighty'\n", encoding="utf-8")

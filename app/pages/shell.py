@@ -5,6 +5,7 @@ shown while data is being rewritten. Works air-gapped: nothing is loaded from ou
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 from datetime import datetime
@@ -383,7 +384,10 @@ def create_app(config: Any = None, monitor: Any = None) -> pn.viewable.Viewable:
 
 
 def _page_failed(exc: Exception) -> pn.pane.Alert:
-    return pn.pane.Alert(f"This page could not be drawn: {exc}", alert_type="danger")
+    # The message may quote the user's data (a column name, a value): shown as text, never HTML.
+    return pn.pane.Alert(
+        f"This page could not be drawn: {html.escape(str(exc))}", alert_type="danger"
+    )
 
 
 def _error_page(message: str) -> pn.template.FastListTemplate:
@@ -392,7 +396,7 @@ def _error_page(message: str) -> pn.template.FastListTemplate:
         title="Driftdeck",
         main=[
             pn.pane.Alert(
-                f"**Driftdeck cannot start:** {message}\n\n"
+                f"**Driftdeck cannot start:** {html.escape(message)}\n\n"
                 "Fix the configuration (see README, section Configuration) and reload this page.",
                 alert_type="danger",
             )
