@@ -619,22 +619,23 @@ class Engine:
                 else:
                     out[side] = dict(entry["top"])
             return out
-        lows = [
-            e["min"]
-            for e in (reference, production)
-            if e and e.get("min") is not None and math.isfinite(e["min"])
+        where, params = self._window_sql("inputs", window)
+        # The finite range of both sides (±inf stay out of an equal-width histogram).
+        ranges = [
+            self._finite_range(name, role, clause, p, entry)
+            for entry, role, clause, p in (
+                (reference, "reference", "TRUE", {}),
+                (production, "inputs", where, params),
+            )
+            if entry
         ]
-        highs = [
-            e["max"]
-            for e in (reference, production)
-            if e and e.get("max") is not None and math.isfinite(e["max"])
-        ]
+        lows = [lo for lo, _ in ranges if lo is not None]
+        highs = [hi for _, hi in ranges if hi is not None]
         if not lows or not highs:
             return {**out, "edges": [], "reference": [], "production": []}
         lo, hi = min(lows), max(highs)
         width = (hi - lo) / bins if hi > lo else 1.0
         out["edges"] = [lo + i * width for i in range(bins + 1)]
-        where, params = self._window_sql("inputs", window)
         for side, entry, role, clause, p in (
             ("reference", reference, "reference", "TRUE", {}),
             ("production", production, "inputs", where, params),
@@ -648,6 +649,17 @@ class Engine:
                     counts[int(b)] = int(n)
             out[side] = counts
         return out
+
+    def _finite_range(
+        self, name: str, role: str, where: str, params: dict, entry: dict
+    ) -> tuple[float | None, float | None]:
+        """Smallest and largest finite value of a side: its summary's, unless that is ±inf."""
+        lo, hi = entry.get("min"), entry.get("max")
+        if lo is None or (math.isfinite(lo) and math.isfinite(hi)):
+            return lo, hi
+        sql = render("exact_stats", column=ident(name), view=ident(role), where=where)
+        _, lo, hi, _, _ = self.sources.fetchall(sql, params)[0]
+        return lo, hi
 
     def accuracy_over_time(self, window: Window) -> dict:
         """Production accuracy per time bucket where delayed labels exist (joined by id)."""
@@ -726,9 +738,12 @@ class Engine:
                 f"(SELECT i.*{', ' + extra if extra else ''} FROM inputs i LEFT JOIN "  # noqa: S608
                 f"(SELECT DISTINCT ON ({ident(roles.id)}) * FROM predictions) p USING ({ident(roles.id)}))"
             )
-        order = ident(ts) if ts else "1"
+        # Newest first; rows logged at the same instant keep one order (by id) across pages.
+        order = f"{ident(ts)} DESC NULLS LAST" if ts else "1"
+        if roles.id and roles.id in self.sources.schema("inputs"):
+            order += f", {ident(roles.id)}"
         return self.sources.fetchdf(
-            render("production_rows", view=view, where=where, timestamp=order), params
+            render("production_rows", view=view, where=where, order=order), params
         )
 
 

@@ -13,6 +13,7 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 from app.engine import Engine
 from app.report import build_report
 from app.window import Window
+from tests.conftest import write
 
 EPS = 1e-4
 
@@ -95,6 +96,32 @@ def test_infinite_values_keep_ks_and_quantile_edges(data):
     assert f["psi"] == pytest.approx(floored_psi(r, p), rel=1e-12)
     a, b = ref["age"].dropna().to_numpy(), prod["age"].dropna().to_numpy()
     assert f["ks"]["statistic"] == pytest.approx(ks_2samp(a, b).statistic, abs=1e-15)
+
+
+def test_distribution_of_a_column_with_infinities_spans_the_finite_values(data):
+    config, ref, prod, _ = data
+    shown = Engine(config).distribution("age", Window(), bins=30)
+    finite = [s["age"][np.isfinite(s["age"])].to_numpy() for s in (ref, prod)]
+    lo = min(v.min() for v in finite)
+    hi = max(v.max() for v in finite)
+    assert shown["edges"][0] == lo and shown["edges"][-1] == pytest.approx(hi, rel=1e-12)
+    for side, values in zip(("reference", "production"), finite, strict=True):
+        expected, _ = np.histogram(values, bins=np.asarray(shown["edges"]))
+        assert sum(shown[side]) == values.size
+        assert np.abs(np.asarray(shown[side]) - expected).sum() <= 2  # float ties at inner edges
+
+
+def test_production_rows_keep_one_order_across_pages(data):
+    """Rows logged at the same instant come in one order (by id), whatever the page size."""
+    config, _, prod, _ = data
+    prod = prod.assign(timestamp=prod["timestamp"].dt.floor("h"))  # six rows per instant
+    write(config.base_dir / "data/production/inputs.parquet", prod)
+    engine = Engine(config)
+    ids = []
+    for offset in range(0, 63, 7):
+        ids += list(engine.production_rows(Window(), offset=offset, limit=7)["request_id"])
+    order = prod.sort_values(["timestamp", "request_id"], ascending=[False, True])
+    assert ids == list(order["request_id"].head(len(ids)))
 
 
 def test_categorical_metrics_match_scipy(data):
