@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -340,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown page(s): {', '.join(unknown)}")
 
     from playwright.sync_api import sync_playwright
+
+    # A stopped benchmark stops its server too (the ``finally`` below runs).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     config = build_world(args.world, args.rows)
     port = free_port()
