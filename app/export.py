@@ -458,7 +458,8 @@ def pages_layout(monitor: Any, page: str | None = None, title: str = "Driftdeck"
 def static_page(slug: str, monitor: Any) -> Any:
     """The page at ``slug`` drawn for a file with no server behind it: pages with controls
     that would ask the server (a feature's detail, the next page of rows) draw their content up
-    front and switch in the browser instead."""
+    front and switch in the browser instead, and controls only a server can answer (resetting
+    the time window, reloading from MLflow, the hint to select a time range) are left out."""
     from app.pages import build_page
 
     page = build_page(slug, monitor)

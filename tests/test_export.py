@@ -264,3 +264,72 @@ def test_exported_rows_page_and_the_explorer_switches_in_the_browser(world):
     views = [models[args[f"view_{i}"]["id"]] for i in range(len(options))]
     shown = [n for n, v in zip(options, views, strict=True) if v["attributes"].get("visible", True)]
     assert shown == [select["attributes"]["value"]]
+
+
+def test_exported_drift_comparison_switches_in_the_browser(world, monkeypatch):
+    from app.export import render_pages
+    from app.pages import features
+    from app.pages.features import FeatureStatistics
+    from tests.page_helpers import monitor_on
+
+    # Fewer than the world's features: the file holds the same most drifted ones as Feature
+    # Statistics.
+    monkeypatch.setattr(features, "EXPORT_FEATURES", 3)
+    monitor = monitor_on(world)
+    page = render_pages(monitor, "drift")
+    assert external_references(page) == []
+    models = saved_models(page)
+    detailed = FeatureStatistics(monitor=monitor, static=True)
+    detailed.__panel__().get_root()
+    order = list(detailed.details)  # the features whose detail the file holds
+    assert len(order) == 3
+
+    (select,) = named(models, "panel.models.widgets.CustomSelect")
+    (switch,) = entries(select["attributes"]["js_property_callbacks"])["change:value"]
+    args = entries(models[switch["id"]]["attributes"]["args"])
+    assert args["names"] == order == select["attributes"]["options"]
+    views = [models[args[f"view_{i}"]["id"]] for i in range(len(order))]
+    shown = [n for n, v in zip(order, views, strict=True) if v["attributes"].get("visible", True)]
+    assert shown == [select["attributes"]["value"]]
+    # A view per feature, each drawing its reference-vs-production chart.
+    assert all(has_figure(view, models) for view in views)
+
+
+def has_figure(model: dict, models: dict[str, dict]) -> bool:
+    """Whether a Bokeh figure is drawn anywhere under ``model``."""
+    stack, seen = [model], set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if set(node) == {"id"}:
+                node = models.get(node["id"], node)
+            if node.get("id") in seen:
+                continue
+            seen.add(node.get("id"))
+            if node.get("name") == "Figure":
+                return True
+            stack.extend(node.get("attributes", node).values())
+    return False
+
+
+def test_export_leaves_out_controls_only_a_server_answers(world):
+    from app.export import render_pages
+    from tests.page_helpers import monitor_on
+
+    page = render_pages(monitor_on(world))
+    text = html.unescape(page)
+    for control in ("Reset time window", "Reload from MLflow", "Drag across"):
+        assert control not in text, control
+    models = saved_models(page)
+    assert not named(models, "Button")
+    # The live pages do have them: only the file leaves them out.
+    from app.pages.overview import Overview
+    from app.pages.performance import PerformanceMetrics
+
+    for view in (Overview, PerformanceMetrics):
+        live = view(monitor=monitor_on(world))
+        labels = [b.label for b in live.__panel__().select(pn.widgets.Button)]
+        assert "Reset time window" in labels
+    assert "Reload from MLflow" in labels

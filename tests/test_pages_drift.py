@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import panel as pn
 import pytest
 
 from app import theme
@@ -171,3 +172,76 @@ def test_a_category_named_like_a_script_is_text(tmp_path):
     assert XSS not in shown_text(layout)
     bars = page.distribution_body.objects[0].object.dframe()
     assert XSS in set(bars["value"])  # drawn by Bokeh, which renders it as text
+
+
+# -- static export ------------------------------------------------------------------------------
+
+
+def test_static_page_compares_the_features_feature_statistics_details(monitor):
+    from app.pages.features import FeatureStatistics
+
+    page = DriftMonitoring(monitor=monitor, static=True)
+    render(page)
+    detailed = FeatureStatistics(monitor=monitor, static=True)
+    render(detailed)
+    names = list(detailed.details)
+    assert list(page.comparisons) == names == page.feature.options
+    assert set(names) == set(data_report(monitor)["features"])
+    shown = [name for name, view in page.comparisons.items() if view.visible]
+    assert shown == [page.feature.value] and page.feature.value != "address"
+    # The browser switches the comparisons on its own: the feature list carries the code.
+    code = page._browser_callback
+    assert code.args["select"] is page.feature and code.args["names"] == names
+    assert [code.args[f"view_{i}"] for i in range(len(names))] == list(page.comparisons.values())
+
+    page.feature.value = "district"
+    assert [name for name, view in page.comparisons.items() if view.visible] == ["district"]
+
+
+def test_static_comparisons_equal_the_live_page(world):
+    import holoviews as hv
+    import pandas as pd
+
+    config, engine = world
+    live = DriftMonitoring(monitor=Monitor(config, engine=engine))
+    render(live)
+    static = DriftMonitoring(monitor=Monitor(config, engine=engine), static=True)
+    render(static)
+
+    def chart_frames(layout) -> list:
+        return [
+            element.dframe()
+            for pane in layout.select(pn.pane.HoloViews)
+            for element in pane.object.traverse(lambda e: e, [hv.Element])
+        ]
+
+    drawn = 0
+    for name, view in static.comparisons.items():
+        live.feature.value = name
+        assert shown_text(view) == shown_text(live.distribution_body), name
+        ours, theirs = chart_frames(view), chart_frames(live.distribution_body)
+        assert len(ours) == len(theirs), name
+        for mine, other in zip(ours, theirs, strict=True):
+            pd.testing.assert_frame_equal(mine, other)
+        drawn += len(ours)
+    assert drawn >= len(static.comparisons)
+
+
+def test_static_page_holds_the_most_drifted_features_and_says_so(monitor, monkeypatch):
+    from app.pages import features
+
+    monkeypatch.setattr(features, "EXPORT_FEATURES", 2)
+    page = DriftMonitoring(monitor=monitor, static=True)
+    layout = render(page)
+    total = len(data_report(monitor)["features"])
+    assert list(page.comparisons) == page._order[:2] == page.feature.options
+    assert f"distributions of the 2 most drifted of the {total} features" in shown_text(layout)
+
+
+def test_static_page_leaves_out_the_window_controls(monitor):
+    live, static = DriftMonitoring(monitor=monitor), DriftMonitoring(monitor=monitor, static=True)
+    assert "Drag across the time axis" in shown_text(render(live))
+    assert live.reset_button in render(live).select(pn.widgets.Button)
+    layout = render(static)
+    assert "Drag across" not in shown_text(layout)
+    assert not layout.select(pn.widgets.Button)

@@ -64,6 +64,12 @@ class MonitorPage(pn.viewable.Viewer):
         class_=Monitor, doc="""The Monitor whose results the page draws."""
     )
 
+    static = param.Boolean(
+        default=False,
+        doc="""Drawn for a static file with no server behind it (the export): controls only a
+        server can answer, such as resetting the time window, are left out.""",
+    )
+
     title: ClassVar[str] = ""
     """The page's heading."""
 
@@ -103,7 +109,7 @@ class MonitorPage(pn.viewable.Viewer):
         return self._layout
 
     def _header(self) -> pn.Row:
-        """The page title, the time window it shows and a reset to all production rows."""
+        """The page title, the time window it shows and (served) a reset to all production rows."""
         self.window_text = pn.pane.HTML(
             "", stylesheets=[NOTE_CSS], sizing_mode="stretch_width", margin=(0, 10)
         )
@@ -118,7 +124,7 @@ class MonitorPage(pn.viewable.Viewer):
         )
         return pn.Row(
             pn.Column(title, self.window_text, sizing_mode="stretch_width"),
-            self.reset_button,
+            *([] if self.static else [self.reset_button]),
             sizing_mode="stretch_width",
         )
 

@@ -1,5 +1,10 @@
 """Drift Monitoring: PSI per feature, cardinality growth, prediction drift, the distribution of
-any feature on both sides, the numerical drift tests and PSI over time (select time to set the window)."""
+any feature on both sides, the numerical drift tests and PSI over time (select time to set the window).
+
+A static export has no server to ask for a feature's distribution: it draws the comparison of the
+features Feature Statistics details (the most drifted, ``features.EXPORT_FEATURES``) and the
+feature list switches between them in the browser.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any, ClassVar
 import holoviews as hv
 import pandas as pd
 import panel as pn
+import param
 from bokeh.models.widgets.tables import NumberFormatter
 
 from app import theme
@@ -61,6 +67,13 @@ class DriftMonitoring(MonitorPage):
 
     title: ClassVar[str] = "Drift Monitoring"
 
+    static = param.Boolean(
+        default=False,
+        doc="""Drawn for a static file with no server behind it (the export): the distribution
+        comparison of the most drifted features is drawn up front and the browser shows the one
+        chosen; the time-window selection hint is left out.""",
+    )
+
     def _build(self) -> list[Any]:
         thresholds = self.monitor.config.thresholds
         psi, card = thresholds["psi"], thresholds["cardinality_ratio"]
@@ -108,13 +121,20 @@ class DriftMonitoring(MonitorPage):
         heat_card, self.heatmap_body = section(
             "Drift over time",
             note="PSI of each feature per time bucket in the severity colours (grey: fewer than "
-            f"{charts.MIN_BUCKET_ROWS} rows). Drag across the time axis to set the window of every page.",
+            f"{charts.MIN_BUCKET_ROWS} rows)."
+            + (
+                "" if self.static else " Drag across the time axis to set the window of every page."
+            ),
             min_height=charts.HEIGHT,
         )
         self.heatmap_stream: hv.streams.BoundsX | None = None
         self._buckets: list[dict] = []
         self._width = charts.bucket_width(None)
         self._order: list[str] = []
+        # Static export: each feature's comparison, shown one at a time in the browser.
+        self.comparisons: dict[str, pn.Column] = {}  # by feature name
+        self._total = 0  # features in the report, of which ``comparisons`` holds the first
+        self._browser_callback: Any = None
         return [
             pn.Row(psi_card, card_card, sizing_mode="stretch_width"),
             pn.Row(prediction_card, trend_card, sizing_mode="stretch_width"),
@@ -141,7 +161,8 @@ class DriftMonitoring(MonitorPage):
             self.heatmap_body,
             self.kl_trend_body,
         )
-        self._load_distribution()
+        if not self.static:
+            self._load_distribution()
 
     # -- from the report -------------------------------------------------------------------
     def _draw_report(self, report: dict) -> None:
@@ -159,6 +180,9 @@ class DriftMonitoring(MonitorPage):
             # The most drifted feature whose distribution reads as a chart (not an address).
             readable = [n for n in options if features[n].get("kind") != "high_cardinality"]
             value = (readable or options or [None])[0]
+        if self.static and options:
+            self._load_comparisons(options, value)
+            return
         self.feature.param.update(options=options, value=value)
         if not options:
             self.distribution_body.objects = [
@@ -352,6 +376,9 @@ class DriftMonitoring(MonitorPage):
 
     # -- any feature ---------------------------------------------------------------------------
     def _feature_changed(self, _event: Any) -> None:
+        if self.static:
+            self._show_chosen()
+            return
         self._load_distribution()
 
     def _load_distribution(self) -> None:
@@ -366,16 +393,73 @@ class DriftMonitoring(MonitorPage):
         )
 
     def _draw_distribution(self, dist: dict) -> None:
-        chart = charts.distribution_chart(dist)
-        if chart is None:
-            self.distribution_body.objects = [
-                empty_state(
-                    f"No values of “{dist.get('feature')}” to compare in this window.",
-                    "The feature is missing on one side or has only missing values; widen the time window or check the inputs.",
+        self.distribution_body.objects = _comparison(dist)
+
+    # -- the static comparison -----------------------------------------------------------------
+    def _load_comparisons(self, options: list[str], chosen: str) -> None:
+        """Static export: the distributions of the features Feature Statistics details, then one
+        comparison per feature."""
+        # Imported here: app.pages.features imports this module.
+        from app.pages.features import EXPORT_FEATURES, distributions
+
+        names = options[:EXPORT_FEATURES]
+        self._total = len(options)
+        self.feature.param.update(options=names, value=chosen if chosen in names else names[0])
+        monitor = self.monitor
+        self.load(
+            "comparisons",
+            lambda: distributions(monitor, names),
+            self._draw_comparisons,
+            self.distribution_body,
+        )
+
+    def _draw_comparisons(self, found: dict[str, dict | Exception]) -> None:
+        from app.pages.features import distribution_failed, show_chosen_in_browser
+
+        self.comparisons = {
+            name: pn.Column(
+                *(
+                    [distribution_failed(dist)]
+                    if isinstance(dist, Exception)
+                    else _comparison(dist)
+                ),
+                sizing_mode="stretch_width",
+                min_height=charts.HEIGHT,
+            )
+            for name, dist in found.items()
+        }
+        self._show_chosen()
+        notes = []
+        if self._total > len(self.comparisons):
+            notes.append(
+                note_pane(
+                    f"This file holds the distributions of the {len(self.comparisons)} most "
+                    f"drifted of the {self._total} features; the live dashboard compares any feature."
                 )
-            ]
-            return
-        self.distribution_body.objects = [charts.plot_pane(chart)]
+            )
+        self.distribution_body.objects = [*notes, *self.comparisons.values()]
+        if self._browser_callback is not None:
+            self._browser_callback.unwatch()
+        self._browser_callback = show_chosen_in_browser(self.feature, self.comparisons)
+
+    def _show_chosen(self) -> None:
+        """Static export: show the chosen feature's comparison (the browser does the same on a
+        change)."""
+        for name, view in self.comparisons.items():
+            view.visible = name == self.feature.value
+
+
+def _comparison(dist: dict) -> list[Any]:
+    """The reference-vs-production chart of a feature's distribution, or why there is none."""
+    chart = charts.distribution_chart(dist)
+    if chart is None:
+        return [
+            empty_state(
+                f"No values of “{dist.get('feature')}” to compare in this window.",
+                "The feature is missing on one side or has only missing values; widen the time window or check the inputs.",
+            )
+        ]
+    return [charts.plot_pane(chart)]
 
 
 def _float(value: Any) -> float:

@@ -38,8 +38,13 @@ class Overview(MonitorPage):
         self.accuracy_box = self.kpis["accuracy"].pane
         timeline, self.timeline_body = section(
             "Predictions over time",
-            note="Rows per time bucket by predicted class. Drag across the chart to set the time "
-            "window of every page; “Reset time window” returns to all rows.",
+            note="Rows per time bucket by predicted class."
+            + (
+                ""
+                if self.static
+                else " Drag across the chart to set the time window of every page; "
+                "“Reset time window” returns to all rows."
+            ),
             min_height=charts.HEIGHT,
         )
         classes, self.classes_body = section(

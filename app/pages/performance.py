@@ -64,8 +64,12 @@ class PerformanceMetrics(MonitorPage):
         registry, self.registry_body = section("Registry versions and aliases")
         predictions, self.predictions_body = section(
             "Production prediction statistics",
-            note="Predicted classes in the selected time window against the reference. Drag "
-            "across the timeline to narrow the window of every page.",
+            note="Predicted classes in the selected time window against the reference."
+            + (
+                ""
+                if self.static
+                else " Drag across the timeline to narrow the window of every page."
+            ),
             min_height=charts.HEIGHT,
         )
         accuracy, self.accuracy_body = section(
@@ -86,8 +90,14 @@ class PerformanceMetrics(MonitorPage):
         self.timeline_stream: hv.streams.BoundsX | None = None
         self._buckets: list[dict] = []
         self._width = charts.bucket_width(None)
+        # A static file has no server to reload from.
+        reload_row = (
+            []
+            if self.static
+            else [pn.Row(pn.layout.HSpacer(), self.reload_mlflow, sizing_mode="stretch_width")]
+        )
         return [
-            pn.Row(pn.layout.HSpacer(), self.reload_mlflow, sizing_mode="stretch_width"),
+            *reload_row,
             latest,
             trend,
             runs,

@@ -156,7 +156,12 @@ class ProductionData(MonitorPage):
                 else [
                     empty_state(
                         "No production rows in this time window.",
-                        "Widen the window, or press “Reset time window” to see every row.",
+                        "Widen the window"
+                        + (
+                            "."
+                            if self.static
+                            else ", or press “Reset time window” to see every row."
+                        ),
                     )
                 ]
             )
