@@ -367,6 +367,7 @@ def create_app(config: Any = None, monitor: Any = None) -> pn.viewable.Viewable:
     engine behind it, and so every computed result, is shared by the whole process.
     """
     pn.extension("tabulator")
+    _local_stylesheets(pn.state.curdoc)
     if monitor is None:
         from app.errors import DriftdeckError
         from app.monitor import Monitor
@@ -381,6 +382,21 @@ def create_app(config: Any = None, monitor: Any = None) -> pn.viewable.Viewable:
         # has): its other pages are computed while the user looks at the first one.
         start_warm_up(monitor)
     return Shell(monitor=monitor).template()
+
+
+def _local_stylesheets(doc: Any) -> None:
+    """Point a served session's stylesheets at this server before any model is made.
+
+    Panel records where its stylesheets live when it renders the page's HTML; a session whose
+    models exist before that, or that never gets it (seen with twenty concurrent sessions on two
+    cores), falls back to cdn.holoviz.org, which an air-gapped browser cannot reach.
+    """
+    if doc is None or doc.session_context is None:
+        return
+    rel = pn.state.rel_path
+    doc.template_variables.setdefault(
+        "dist_url", f"{rel}/{panel_resources.LOCAL_DIST}" if rel else panel_resources.LOCAL_DIST
+    )
 
 
 def _page_failed(exc: Exception) -> pn.pane.Alert:
