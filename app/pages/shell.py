@@ -402,7 +402,7 @@ def _local_stylesheets(doc: Any) -> None:
 def _page_failed(exc: Exception) -> pn.pane.Alert:
     # The message may quote the user's data (a column name, a value): shown as text, never HTML.
     return pn.pane.Alert(
-        f"This page could not be drawn: {html.escape(str(exc))}", alert_type="danger"
+        f"This page could not be drawn: {html.escape(str(exc), quote=False)}", alert_type="danger"
     )
 
 
@@ -412,7 +412,7 @@ def _error_page(message: str) -> pn.template.FastListTemplate:
         title="Driftdeck",
         main=[
             pn.pane.Alert(
-                f"**Driftdeck cannot start:** {html.escape(message)}\n\n"
+                f"**Driftdeck cannot start:** {html.escape(message, quote=False)}\n\n"
                 "Fix the configuration (see README, section Configuration) and reload this page.",
                 alert_type="danger",
             )
