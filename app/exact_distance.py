@@ -342,17 +342,6 @@ def production_buckets(
     return _bucket_sums(fetchall, prod, _grid_params(profile), fetchnumpy)
 
 
-def quantiles(
-    fetchall: Fetchall,
-    profile: ReferenceProfile,
-    side: Side,
-    grid: Buckets,
-    levels: tuple[float, ...],
-) -> list[float | None]:
-    """DuckDB's ``quantile_cont`` of a side at each level, from its aggregates on the grid."""
-    return order_statistics(fetchall, profile, side, grid, levels, ())[0]
-
-
 def order_statistics(
     fetchall: Fetchall,
     profile: ReferenceProfile,
