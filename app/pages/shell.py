@@ -5,9 +5,11 @@ shown while data is being rewritten. Works air-gapped: nothing is loaded from ou
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import logging
+import time
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -25,6 +27,15 @@ from app import theme
 from app.pages import DEFAULT_PAGE, PAGES, build_page
 
 log = logging.getLogger(__name__)
+
+PREFETCH_IDLE_SECONDS = 3.0
+"""How long a session must have been left alone (no page opened) before a page it has not opened
+yet is built, hidden, so that opening it later only shows it. A user clicking through the pages
+quickly gets each built on demand instead: a page built ahead keeps the server and the browser
+busy for up to a second or two, and a click would wait for it."""
+
+PREFETCH_GAP_SECONDS = 1.0
+"""The pause after each page built ahead before the next, in which a click is answered at once."""
 
 if hasattr(panel_resources, "_panel_use_mathjax"):
     # Panel adds Bokeh's MathJax bundle (1.8 MB of script for every browser to parse) to any page
@@ -115,6 +126,12 @@ class Shell(pn.viewable.Viewer):
         # event loop and shown once drawn.
         self._session_doc: Any = None
         self._preparing: set[str] = set()
+        # Pages built ahead of being opened (tried once each); they are built only while the
+        # browser is connected (changes made before it has loaded the session never reach it).
+        self._prefetched: set[str] = set()
+        self._last_opened = time.monotonic()
+        self._connected = False
+        self._closed = False
         # No page is built before the template exists (the URL may still change the page).
         self._ready = False
         self._main = pn.Column(
@@ -167,6 +184,7 @@ class Shell(pn.viewable.Viewer):
     # -- navigation ------------------------------------------------------------------
     @param.depends("page", watch=True)
     def _show_page(self) -> None:
+        self._last_opened = time.monotonic()
         self.navigation.value = self.page
         if not self._ready:
             return
@@ -182,6 +200,7 @@ class Shell(pn.viewable.Viewer):
     def _reveal(self, shown: pn.Column) -> None:
         # Built pages stay in the document and are only hidden: switching back to one is a
         # visibility change, not a re-render of every plot.
+        self._last_opened = time.monotonic()  # the user reads it from now on
         with pn.io.hold():
             for frame in self._main.objects:
                 frame.visible = frame is shown
@@ -232,10 +251,13 @@ class Shell(pn.viewable.Viewer):
         with set_curdoc(self._session_doc):
             pn.state.execute(partial(self._prepare, slug))
 
-    async def _prepare(self, slug: str) -> None:
+    async def _prepare(self, slug: str, prefetch: bool = False) -> None:
         """Build page ``slug``: its results are fetched off the event loop and drawn before it is
-        added, so the browser receives the page in one piece."""
+        added, so the browser receives the page in one piece. A page built ahead (``prefetch``)
+        is left out when it fails (opening it tries again and shows why) or when the user opened
+        another page meanwhile (sending it now would make that page wait)."""
         self._preparing.add(slug)
+        started = time.monotonic()
         try:
             view = build_page(slug, self.monitor)
             await view.prepare(self._session_doc)
@@ -246,14 +268,44 @@ class Shell(pn.viewable.Viewer):
             self.views[slug] = content = view
         finally:
             self._preparing.discard(slug)
-        frame = self._frame(slug, content)
         current = slug == self.page
+        if prefetch and not current:
+            if slug not in self.views:
+                return  # failed: opening it tries again and shows why
+            if self._last_opened > started:
+                self._prefetched.discard(slug)  # built ahead again at the next pause
+                del self.views[slug]
+                return
+        if self._closed:
+            return
+        frame = self._frame(slug, content)
         frame.visible = current
         self._set_active(slug, current)
         with pn.io.hold():
             self._main.append(frame)
             if current:
                 self._reveal(frame)
+        await self._prefetch()
+
+    async def _prefetch(self) -> None:
+        """Build the next page not opened yet, hidden, once the session has been idle a while.
+
+        Pages are built one after the other in navigation order, so each costs the server what
+        opening it would have, but while the user reads the page shown; opening it later is
+        then only a change of visibility.
+        """
+        await asyncio.sleep(PREFETCH_GAP_SECONDS)
+        while (idle := time.monotonic() - self._last_opened) < PREFETCH_IDLE_SECONDS:
+            await asyncio.sleep(PREFETCH_IDLE_SECONDS - idle)
+        if self._preparing or self._closed or not self._connected:
+            return  # a page is being built (it starts the next one when done), or no browser
+        for slug in PAGES:
+            if slug not in self._frames and slug not in self._prefetched:
+                self._prefetched.add(slug)
+                self._preparing.add(slug)
+                with set_curdoc(self._session_doc):
+                    pn.state.execute(partial(self._prepare, slug, True))
+                return
 
     def _start(self) -> None:
         self._ready = True
@@ -265,6 +317,12 @@ class Shell(pn.viewable.Viewer):
         if location is not None and "page" not in location.query_params:
             # Shows the page in the address bar (replacing, not adding, a history entry).
             location.update_query(page=self.page)
+        self._connected = True
+        with set_curdoc(self._session_doc):
+            pn.state.execute(self._prefetch)
+
+    def _session_closed(self, session_context: Any) -> None:
+        self._closed = True
 
     def _navigated(self, search: str) -> None:
         """The user went back or forward to a URL with query ``search``."""
@@ -351,6 +409,7 @@ class Shell(pn.viewable.Viewer):
             if refresh and hasattr(self.monitor, "refresh"):
                 pn.state.add_periodic_callback(self._refresh, period=int(refresh * 1000))
             pn.state.onload(self._loaded)
+            pn.state.on_session_destroyed(self._session_closed)
         # The page is prepared while the browser loads the shell's scripts.
         self._start()
         return template

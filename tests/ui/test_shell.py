@@ -72,3 +72,22 @@ def test_download_button_gives_the_offline_export(page, server_url, wait_for_pag
     assert external_references(html) == []
     page.goto(saved.as_uri())
     page.get_by_text(PAGES["alerts"].title, exact=True).first.wait_for(state="visible")
+
+
+MODELS = "() => Bokeh.documents[0]._all_models.size"
+
+
+def test_pages_not_opened_yet_are_built_while_the_user_reads(page, server_url, wait_for_page):
+    page.goto(f"{server_url}?page=overview")
+    wait_for_page(page, "overview")
+    # Every other page arrives hidden while the Overview is shown...
+    for slug in PAGES:
+        page.locator(f".driftdeck-page-{slug}").first.wait_for(state="attached", timeout=90_000)
+    expect(page.locator(".driftdeck-page-drift").first).to_be_hidden()
+    wait_for_page(page, "overview")
+    before = page.evaluate(MODELS)
+    # ... so opening one is a change of visibility: the server sends no new model.
+    page.get_by_role("button", name=PAGES["drift"].title).click()
+    wait_for_page(page, "drift")
+    expect(page.locator(".driftdeck-page-overview").first).to_be_hidden()
+    assert page.evaluate(MODELS) == before
