@@ -324,12 +324,20 @@ def test_export_leaves_out_controls_only_a_server_answers(world):
         assert control not in text, control
     models = saved_models(page)
     assert not named(models, "Button")
+    # Nor the time-range selection of the timelines and the drift heatmap (it sets the window).
+    assert not named(models, "BoxSelectTool")
+    assert named(models, "HoverTool")  # the charts are there, with their other tools
     # The live pages do have them: only the file leaves them out.
+    from bokeh.models import BoxSelectTool
+
+    from app.pages.drift import DriftMonitoring
     from app.pages.overview import Overview
     from app.pages.performance import PerformanceMetrics
 
-    for view in (Overview, PerformanceMetrics):
-        live = view(monitor=monitor_on(world))
-        labels = [b.label for b in live.__panel__().select(pn.widgets.Button)]
-        assert "Reset time window" in labels
-    assert "Reload from MLflow" in labels
+    labels = {}
+    for view in (Overview, PerformanceMetrics, DriftMonitoring):
+        layout = view(monitor=monitor_on(world)).__panel__()
+        labels[view] = [b.label for b in layout.select(pn.widgets.Button)]
+        assert "Reset time window" in labels[view]
+        assert list(layout.get_root().select({"type": BoxSelectTool})), view.__name__
+    assert "Reload from MLflow" in labels[PerformanceMetrics]

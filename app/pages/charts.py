@@ -500,6 +500,11 @@ def predictions_timeline(over_time: Mapping[str, Any]) -> hv.Rectangles | None:
     )
 
 
+def without_selection(chart: hv.Element) -> hv.Element:
+    """``chart`` without its time-range selection tool: in a static export no server answers it."""
+    return chart.opts(tools=["hover", "save", "reset"], active_tools=[], clone=True)
+
+
 def _class_legend(first: Mapping[str, int]) -> Any:
     """A plot hook adding a legend on the right: one entry per class, drawn like its first glyph."""
 

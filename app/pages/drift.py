@@ -354,8 +354,11 @@ class DriftMonitoring(MonitorPage):
                 )
             ]
         else:
-            self.heatmap_stream = hv.streams.BoundsX(source=heat, boundsx=None)
-            self.heatmap_stream.add_subscriber(self._heatmap_selected)
+            if self.static:
+                heat, self.heatmap_stream = charts.without_selection(heat), None
+            else:
+                self.heatmap_stream = hv.streams.BoundsX(source=heat, boundsx=None)
+                self.heatmap_stream.add_subscriber(self._heatmap_selected)
             self.heatmap_body.objects = [charts.plot_pane(heat)]
         trend = charts.kl_trend(over_time.get("predictions") or [], thresholds["prediction_kl"])
         if trend is None:

@@ -201,8 +201,11 @@ class Overview(MonitorPage):
             self.timeline_stream = None
             self.timeline_body.objects = [missing_production(self.monitor)]
             return
-        self.timeline_stream = hv.streams.BoundsX(source=chart, boundsx=None)
-        self.timeline_stream.add_subscriber(self._timeline_selected)
+        if self.static:
+            chart, self.timeline_stream = charts.without_selection(chart), None
+        else:
+            self.timeline_stream = hv.streams.BoundsX(source=chart, boundsx=None)
+            self.timeline_stream.add_subscriber(self._timeline_selected)
         self.timeline_body.objects = [charts.plot_pane(chart, charts.HEIGHT)]
 
     def _timeline_selected(self, boundsx: tuple | None = None, **_: Any) -> None:

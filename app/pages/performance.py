@@ -165,8 +165,11 @@ class PerformanceMetrics(MonitorPage):
         if chart is not None and len(objects) > 1:
             self._buckets = list(over_time.get("buckets") or [])
             self._width = charts.bucket_width(over_time.get("width"))
-            self.timeline_stream = hv.streams.BoundsX(source=chart, boundsx=None)
-            self.timeline_stream.add_subscriber(self._timeline_selected)
+            if self.static:
+                chart = charts.without_selection(chart)
+            else:
+                self.timeline_stream = hv.streams.BoundsX(source=chart, boundsx=None)
+                self.timeline_stream.add_subscriber(self._timeline_selected)
             objects.append(
                 pn.pane.HoloViews(
                     chart, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh"
