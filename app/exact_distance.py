@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from queries import ident, load, render
+from queries import fragment, ident, render
 
 Fetchall = Callable[[str, dict], list[tuple]]
 Fetchnumpy = Callable[[str, dict], dict[str, np.ndarray]]
@@ -403,18 +403,35 @@ def order_statistics(
                 at_least[int(at)] += int(x)
         value.update({rank: found[at] for rank, at in wanted.items()})
     out: list[float | None] = []
-    for q in levels:
+    pairs: list[tuple[int, float, float, float]] = []  # (level index, lo, hi, fraction)
+    for j, q in enumerate(levels):
         if not n:
             out.append(None)
             continue
         rn = (n - 1) * q
         lo, hi = math.floor(rn), math.ceil(rn)
-        if lo == hi:
-            out.append(value[lo])
-        else:
-            params = {"lo": value[lo], "hi": value[hi], "d": rn - lo}
-            out.append(float(fetchall(load("interpolate"), params)[0][0]))
+        out.append(value[lo])
+        if lo != hi:
+            pairs.append((j, value[lo], value[hi], rn - lo))
+    for (j, *_), x in zip(pairs, _interpolate(fetchall, [p[1:] for p in pairs]), strict=True):
+        out[j] = x
     return out, at_least
+
+
+def _interpolate(fetchall: Fetchall, pairs: list[tuple[float, float, float]]) -> list[float]:
+    """``quantile_cont`` between each pair (lo, hi) at fraction d, as DuckDB rounds it."""
+    if not pairs:
+        return []
+    params: dict[str, Any] = {
+        "pair": [i for i in range(len(pairs)) for _ in range(2)],
+        "x": [x for lo, hi, _ in pairs for x in (lo, hi)],
+    }
+    aggregates = []
+    for i, (_, _, d) in enumerate(pairs):
+        params[f"d{i}"] = d
+        aggregates.append(fragment("interpolate_pair", i=str(i)))
+    row = fetchall(render("interpolate", aggregates=", ".join(aggregates)), params)[0]
+    return [float(x) for x in row]
 
 
 def _bucket_of(profile: ReferenceProfile, x: float) -> int:

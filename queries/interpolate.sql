@@ -1,4 +1,8 @@
--- DuckDB's own linear interpolation between two order statistics $lo <= $hi at fraction $d
--- (quantile_cont over exactly these two values at level $d), so quantiles located on the grid
--- round exactly as quantile_cont over the whole column would.
-SELECT quantile_cont(x, $d) FROM (SELECT unnest([$lo, $hi]::DOUBLE[]) AS x)
+-- DuckDB's own linear interpolation between pairs of order statistics $lo[i] <= $hi[i] at
+-- fraction $d{i} (quantile_cont over exactly these two values), so quantiles located on the grid
+-- round exactly as quantile_cont over the whole column would. One query for every pair:
+-- {aggregates} holds one interpolation fragment per pair i (queries/interpolate_pair.sql).
+SELECT {aggregates}
+FROM (
+    SELECT unnest(CAST($pair AS BIGINT[])) AS i, unnest(CAST($x AS DOUBLE[])) AS x
+)
