@@ -9,6 +9,7 @@ from datetime import timedelta
 import holoviews as hv
 import pandas as pd
 import panel as pn
+import pyarrow.parquet as pq
 import pytest
 
 from app import theme
@@ -225,3 +226,16 @@ def test_static_explorer_holds_the_most_drifted_features_and_says_so(monitor, mo
     assert len(page.explorer_views) == 2
     total = len(report["features"])
     assert f"distributions of the 2 most drifted of the {total} features" in text
+
+
+def test_an_inputs_file_without_rows_says_what_is_read_not_to_widen_the_window(tmp_path):
+    config = make_world(tmp_path)
+    inputs = tmp_path / "data/production/inputs.parquet"
+    table = pq.read_table(inputs)
+    pq.write_table(table.slice(0, 0), inputs)
+    page = ProductionData(monitor=monitor_on(config))
+    text = shown_text(render(page))
+    assert page.table is None
+    assert "No production data yet." in text
+    assert "inputs.parquet" in text
+    assert "Widen the window" not in text

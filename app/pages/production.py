@@ -150,9 +150,11 @@ class ProductionData(MonitorPage):
         total, page = result["total"], result["page"]
         if total is None or page is None and not total:
             self.table = None
+            whole = self.monitor.start is None and self.monitor.end is None
             self.rows_body.objects = (
+                # No window to widen: the files hold no row at all yet.
                 [missing_production(self.monitor)]
-                if total is None
+                if total is None or whole
                 else [
                     empty_state(
                         "No production rows in this time window.",
