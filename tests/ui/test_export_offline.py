@@ -158,3 +158,34 @@ def test_distribution_explorer_switches_offline(page, browser_log, exported):
     expect(psi).to_have_count(1)
     wait_for_drawn(page, 1)
     assert not browser_log.blocked, browser_log.blocked
+
+
+def test_drift_comparison_switches_offline(page, browser_log, exported):
+    out, monitor = exported
+    features = data_report(monitor)["features"]
+    section = open_section(page, out, "Drift Monitoring", "Reference vs production distribution")
+    chooser = section.locator("select")
+    first = chooser.input_value()
+    assert first in features
+    wait_for_drawn(page, 1)
+
+    def shown_canvases() -> set[int]:
+        """The section's canvases on screen (one chart draws on a few layered canvases)."""
+        canvases = section.locator("canvas")
+        return {
+            i
+            for i in range(canvases.count())
+            if (box := canvases.nth(i).bounding_box()) and box["width"] > 0 and box["height"] > 0
+        }
+
+    before = shown_canvases()
+    assert before
+    other = next(name for name in chooser.locator("option").all_inner_texts() if name != first)
+    chooser.select_option(other)
+    expect(chooser).to_have_value(other)
+    page.wait_for_timeout(500)
+    after = shown_canvases()
+    # Another feature's chart is on screen, and the first one's is hidden.
+    assert after and not after & before, (before, after)
+    wait_for_drawn(page, 1)
+    assert not browser_log.blocked, browser_log.blocked
