@@ -37,6 +37,9 @@ busy for up to a second or two, and a click would wait for it."""
 PREFETCH_GAP_SECONDS = 1.0
 """The pause after each page built ahead before the next, in which a click is answered at once."""
 
+_building_ahead: set[int] = set()
+"""The sessions (by id of their Shell) building a page ahead right now: at most one."""
+
 if hasattr(panel_resources, "_panel_use_mathjax"):
     # Panel adds Bokeh's MathJax bundle (1.8 MB of script for every browser to parse) to any page
     # holding an HTML pane, in case it shows LaTeX; Driftdeck's text never does, and without the
@@ -130,6 +133,7 @@ class Shell(pn.viewable.Viewer):
         # browser is connected (changes made before it has loaded the session never reach it).
         self._prefetched: set[str] = set()
         self._last_opened = time.monotonic()
+        self._prefetch_waiting = False
         self._connected = False
         self._closed = False
         # No page is built before the template exists (the URL may still change the page).
@@ -207,6 +211,7 @@ class Shell(pn.viewable.Viewer):
             for slug, frame in self._frames.items():
                 self._set_active(slug, frame is shown)
             self._main.loading = False
+        self._schedule_prefetch()  # after a build ahead was left out for this page
 
     def _set_active(self, slug: str, active: bool) -> None:
         set_active = getattr(self.views.get(slug), "set_active", None)
@@ -269,43 +274,59 @@ class Shell(pn.viewable.Viewer):
         finally:
             self._preparing.discard(slug)
         current = slug == self.page
-        if prefetch and not current:
-            if slug not in self.views:
-                return  # failed: opening it tries again and shows why
-            if self._last_opened > started:
-                self._prefetched.discard(slug)  # built ahead again at the next pause
-                del self.views[slug]
-                return
-        if self._closed:
+        if prefetch and not current and slug in self.views and self._last_opened > started:
+            self._prefetched.discard(slug)  # built ahead again at the next pause
+            del self.views[slug]
+        elif not self._closed and not (prefetch and not current and slug not in self.views):
+            # (a page built ahead that failed is left out: opening it tries again, says why)
+            frame = self._frame(slug, content)
+            frame.visible = current
+            self._set_active(slug, current)
+            with pn.io.hold():
+                self._main.append(frame)
+                if current:
+                    self._reveal(frame)
+        self._schedule_prefetch()
+
+    def _schedule_prefetch(self) -> None:
+        """Start waiting for a pause in which to build the next page ahead (one wait at a time)."""
+        if self._prefetch_waiting or self._closed or not self._connected:
             return
-        frame = self._frame(slug, content)
-        frame.visible = current
-        self._set_active(slug, current)
-        with pn.io.hold():
-            self._main.append(frame)
-            if current:
-                self._reveal(frame)
-        await self._prefetch()
+        self._prefetch_waiting = True
+        with set_curdoc(self._session_doc):
+            pn.state.execute(self._prefetch)
 
     async def _prefetch(self) -> None:
         """Build the next page not opened yet, hidden, once the session has been idle a while.
 
         Pages are built one after the other in navigation order, so each costs the server what
         opening it would have, but while the user reads the page shown; opening it later is
-        then only a change of visibility.
+        then only a change of visibility. One page is built ahead at a time in the whole
+        server, so twenty sessions opened together are not slowed by each other's.
         """
-        await asyncio.sleep(PREFETCH_GAP_SECONDS)
-        while (idle := time.monotonic() - self._last_opened) < PREFETCH_IDLE_SECONDS:
-            await asyncio.sleep(PREFETCH_IDLE_SECONDS - idle)
-        if self._preparing or self._closed or not self._connected:
-            return  # a page is being built (it starts the next one when done), or no browser
-        for slug in PAGES:
-            if slug not in self._frames and slug not in self._prefetched:
-                self._prefetched.add(slug)
-                self._preparing.add(slug)
-                with set_curdoc(self._session_doc):
-                    pn.state.execute(partial(self._prepare, slug, True))
-                return
+        try:
+            await asyncio.sleep(PREFETCH_GAP_SECONDS)
+            while not self._closed:
+                idle = time.monotonic() - self._last_opened
+                if idle < PREFETCH_IDLE_SECONDS:
+                    await asyncio.sleep(PREFETCH_IDLE_SECONDS - idle)
+                elif _building_ahead:
+                    await asyncio.sleep(PREFETCH_GAP_SECONDS)
+                else:
+                    break
+        finally:
+            self._prefetch_waiting = False
+        if self._preparing or self._closed:
+            return  # the page being built schedules the next wait when done
+        slug = next((s for s in PAGES if s not in self._frames and s not in self._prefetched), None)
+        if slug is None:
+            return
+        self._prefetched.add(slug)
+        _building_ahead.add(id(self))
+        try:
+            await self._prepare(slug, prefetch=True)
+        finally:
+            _building_ahead.discard(id(self))
 
     def _start(self) -> None:
         self._ready = True
@@ -318,8 +339,7 @@ class Shell(pn.viewable.Viewer):
             # Shows the page in the address bar (replacing, not adding, a history entry).
             location.update_query(page=self.page)
         self._connected = True
-        with set_curdoc(self._session_doc):
-            pn.state.execute(self._prefetch)
+        self._schedule_prefetch()
 
     def _session_closed(self, session_context: Any) -> None:
         self._closed = True
