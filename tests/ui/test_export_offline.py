@@ -160,6 +160,12 @@ def test_distribution_explorer_switches_offline(page, browser_log, exported):
     assert not browser_log.blocked, browser_log.blocked
 
 
+SHOWN_INDICES = """(elements) => elements.flatMap((element, i) => {
+  const box = element.getBoundingClientRect()
+  return box.width > 0 && box.height > 0 ? [i] : []
+})"""
+
+
 def test_drift_comparison_switches_offline(page, browser_log, exported):
     out, monitor = exported
     features = data_report(monitor)["features"]
@@ -171,12 +177,7 @@ def test_drift_comparison_switches_offline(page, browser_log, exported):
 
     def shown_canvases() -> set[int]:
         """The section's canvases on screen (one chart draws on a few layered canvases)."""
-        canvases = section.locator("canvas")
-        return {
-            i
-            for i in range(canvases.count())
-            if (box := canvases.nth(i).bounding_box()) and box["width"] > 0 and box["height"] > 0
-        }
+        return set(section.locator("canvas").evaluate_all(SHOWN_INDICES))
 
     before = shown_canvases()
     assert before
