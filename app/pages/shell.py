@@ -40,6 +40,12 @@ PREFETCH_GAP_SECONDS = 1.0
 _building_ahead: set[int] = set()
 """The sessions (by id of their Shell) building a page ahead right now: at most one."""
 
+_last_demand = [0.0]
+"""When (``time.monotonic()``) any session last started or finished building a page it was asked
+for: pages are built ahead only once the whole server has been idle a while, so under many
+sessions (when each page asked for already waits for the CPU) nothing is built that nobody asked
+for."""
+
 if hasattr(panel_resources, "_panel_use_mathjax"):
     # Panel adds Bokeh's MathJax bundle (1.8 MB of script for every browser to parse) to any page
     # holding an HTML pane, in case it shows LaTeX; Driftdeck's text never does, and without the
@@ -263,6 +269,8 @@ class Shell(pn.viewable.Viewer):
         another page meanwhile (sending it now would make that page wait)."""
         self._preparing.add(slug)
         started = time.monotonic()
+        if not prefetch:
+            _last_demand[0] = started
         try:
             view = build_page(slug, self.monitor)
             await view.prepare(self._session_doc)
@@ -286,6 +294,8 @@ class Shell(pn.viewable.Viewer):
                 self._main.append(frame)
                 if current:
                     self._reveal(frame)
+        if not prefetch:
+            _last_demand[0] = time.monotonic()
         self._schedule_prefetch()
 
     def _schedule_prefetch(self) -> None:
@@ -307,7 +317,8 @@ class Shell(pn.viewable.Viewer):
         try:
             await asyncio.sleep(PREFETCH_GAP_SECONDS)
             while not self._closed:
-                idle = time.monotonic() - self._last_opened
+                now = time.monotonic()
+                idle = now - max(self._last_opened, _last_demand[0])
                 if idle < PREFETCH_IDLE_SECONDS:
                     await asyncio.sleep(PREFETCH_IDLE_SECONDS - idle)
                 elif _building_ahead:
