@@ -9,6 +9,7 @@ import asyncio
 import html
 import io
 import logging
+import os
 import time
 from datetime import datetime
 from functools import partial
@@ -45,6 +46,20 @@ _last_demand = [0.0]
 for: pages are built ahead only once the whole server has been idle a while, so under many
 sessions (when each page asked for already waits for the CPU) nothing is built that nobody asked
 for."""
+
+BUSY_LOAD_PER_CPU = 1.5
+"""Pages are not built ahead while the machine's load average is at or over this many runnable
+processes per CPU: twenty browser sessions on two cores timed out more often when every session
+also built pages nobody had asked for yet."""
+
+
+def _machine_busy() -> bool:
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return False
+    return load >= BUSY_LOAD_PER_CPU * (os.cpu_count() or 1)
+
 
 if hasattr(panel_resources, "_panel_use_mathjax"):
     # Panel adds Bokeh's MathJax bundle (1.8 MB of script for every browser to parse) to any page
@@ -321,6 +336,8 @@ class Shell(pn.viewable.Viewer):
                 idle = now - max(self._last_opened, _last_demand[0])
                 if idle < PREFETCH_IDLE_SECONDS:
                     await asyncio.sleep(PREFETCH_IDLE_SECONDS - idle)
+                elif _machine_busy():
+                    await asyncio.sleep(PREFETCH_IDLE_SECONDS)
                 elif _building_ahead:
                     await asyncio.sleep(PREFETCH_GAP_SECONDS)
                 else:
