@@ -297,11 +297,13 @@ class Shell(pn.viewable.Viewer):
         finally:
             self._preparing.discard(slug)
         current = slug == self.page
-        if prefetch and not current and slug in self.views and self._last_opened > started:
+        ahead = prefetch and not current
+        if ahead and slug not in self.views:
+            pass  # failed: left out, opening it tries again and says why
+        elif ahead and self._last_opened > started:
             self._prefetched.discard(slug)  # built ahead again at the next pause
             del self.views[slug]
-        elif not self._closed and not (prefetch and not current and slug not in self.views):
-            # (a page built ahead that failed is left out: opening it tries again, says why)
+        elif not self._closed:
             frame = self._frame(slug, content)
             frame.visible = current
             self._set_active(slug, current)
