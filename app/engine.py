@@ -206,9 +206,18 @@ class Engine:
         quantiles = "[" + ", ".join(str(q) for q in levels) + "]"
         parts, layout, projection = [], [], []
         groups: list[tuple[list, list, list]] = []
+        shifts: dict[str, float] = {}  # by feature: the reference mean production's sums are about
+        sums: dict[str, tuple] = {}  # by feature: (sum, sum of squares, shift)
         for i, f in enumerate(numerical):
             v = ident(f"n{i}")
             projection.append(f"{nan_to_null(f.name)} AS {v}")
+            shift = None if is_ref else self._moments_shift(f, reference)
+            if shift is not None:
+                # On the grid the rest of the summary comes with production's buckets.
+                params[f"c{i}"] = shifts[f.name] = shift
+                parts.append(fragment("numerical_moments", v=v, shift=f"$c{i}"))
+                layout.append((f, "numerical_moments", 3))
+                continue
             # The population std is only needed of the reference (it scales Wasserstein).
             std_pop = f"stddev_pop({v})" if is_ref else "NULL"
             parts.append(fragment("numerical_summary", v=v, std_pop=std_pop))
@@ -260,6 +269,10 @@ class Engine:
                 entry = result.setdefault(f.name, {"kind": f.kind, "rows": rows})
                 if part == "numerical_summary":
                     entry.update(self._numerical_summary(values, rows))
+                elif part == "numerical_moments":
+                    present, total, squares = values
+                    entry.update(self._numerical_summary((present, *[None] * 5), rows))
+                    sums[f.name] = (total, squares, shifts[f.name])
                 elif part == "numerical_order":
                     entry.update(self._numerical_order(values, levels))
                 elif part == "numerical_bins":
@@ -275,8 +288,15 @@ class Engine:
             result[f.name] = self._high_cardinality(
                 f, role, where, window_params, rows, comparable(f)
             )
-        self._exact(result, numerical, role, where, window_params, reference)
+        self._exact(result, numerical, role, where, window_params, reference, sums)
         return result
+
+    def _moments_shift(self, f: Feature, reference: dict) -> float | None:
+        """The reference mean, about which production's sums give its mean and std (on the grid)."""
+        mean = reference.get(f.name, {}).get("mean")
+        if self._on_grid(f, reference) and isinstance(mean, float) and math.isfinite(mean):
+            return mean
+        return None
 
     @staticmethod
     def _on_grid(f: Feature, reference: dict) -> bool:
@@ -367,7 +387,14 @@ class Engine:
         return entry
 
     def _exact(
-        self, result: dict, numerical: list[Feature], role: str, where: str, params: dict, reference
+        self,
+        result: dict,
+        numerical: list[Feature],
+        role: str,
+        where: str,
+        params: dict,
+        reference,
+        sums: dict | None = None,
     ) -> None:
         """Exact KS and Wasserstein per numerical feature (reference side: its cacheable profile)."""
         from app import exact_distance
@@ -398,6 +425,10 @@ class Engine:
                 buckets = exact_distance.production_buckets(
                     self.sources.fetchall, profile, prod_side, self.sources.fetchnumpy
                 )
+                if sums and f.name in sums:
+                    self._summary_on_grid(
+                        entry, buckets, sums[f.name], reference[f.name], f, role, where, params
+                    )
                 quartiles, at_least = exact_distance.order_statistics(
                     self.sources.fetchall,
                     profile,
@@ -418,6 +449,49 @@ class Engine:
                         buckets,
                         self.sources.fetchnumpy,
                     )
+
+    def _summary_on_grid(
+        self,
+        entry: dict,
+        buckets: Any,
+        sums: tuple,
+        reference: dict,
+        f: Feature,
+        role: str,
+        where: str,
+        params: dict,
+    ) -> None:
+        """Production's min, max, out-of-range count, mean and std from its buckets and sums;
+        what they cannot settle exactly is asked of DuckDB (one scan of the column)."""
+        from app import grid_summary
+
+        present = entry["present"]
+        lowest, highest = grid_summary.value_range(buckets)
+        mean_std = grid_summary.mean_std(present, *sums, lowest, highest)
+        profile = reference["exact_profile"]
+        out_of_range = grid_summary.out_of_range(
+            buckets, profile, reference["min"], reference["max"]
+        )
+        if mean_std is None or out_of_range is None:
+            v = ident("n0")
+            aggregates = [
+                fragment("numerical_summary", v=v, std_pop="NULL"),
+                fragment("numerical_bins", v=v, at_least="", lo="$lo0", hi="$hi0"),
+            ]
+            sql = render(
+                "profile",
+                aggregates="".join(",\n" + a for a in aggregates),
+                projection=f"{nan_to_null(f.name)} AS {v}",
+                view=ident(role),
+                where=where,
+            )
+            bounds = {"lo0": reference["min"], "hi0": reference["max"]}
+            row = self.sources.fetchall(sql, {**params, **bounds})[0]
+            _, _, mean, std, _, lowest, highest, outside = row
+            mean_std, out_of_range = (mean, std), int(outside or 0)
+        entry["mean"], entry["std"] = mean_std
+        entry["min"], entry["max"] = lowest, highest
+        entry["out_of_range"] = out_of_range
 
     def _distinct(self, grid, f: Feature, role: str, where: str, params: dict) -> int:
         """Distinct values of a numerical column: free when every grid bucket holds one."""

@@ -83,3 +83,7 @@ def test_psi_js_chi2_match_numpy(ref_x, prod_x, data):
         if np.isfinite(present).all():
             assert summary["mean"] == pytest.approx(present.mean(), rel=1e-9, abs=1e-9)
             assert summary["median"] == pytest.approx(np.median(present), rel=1e-9, abs=1e-9)
+            if len(present) > 1:
+                assert summary["std"] == pytest.approx(present.std(ddof=1), rel=1e-9, abs=1e-9)
+        for key, value in (("min", present.min()), ("max", present.max())):
+            assert summary[key] == (float(value) if np.isfinite(value) else None)
