@@ -25,7 +25,7 @@ from panel.io.state import set_curdoc
 from panel.theme.fast import Fast
 
 from app import theme
-from app.pages import DEFAULT_PAGE, PAGES, build_page
+from app.pages import DEFAULT_PAGE, PAGES, build_page, canvas_styles
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,12 @@ class OfflineFast(Fast):
             "fast-design": f"{CDN_DIST}bundled/fast/js/fast_design.js",
         },
     }
+
+
+class DashboardTemplate(pn.template.FastListTemplate):
+    """Panel's Fast list template, plus the script that spares Bokeh its CSS lookups."""
+
+    _js = [pn.template.FastListTemplate._js, canvas_styles.SCRIPT]
 
 
 class BrowserHistory(JSComponent):
@@ -441,7 +447,7 @@ class Shell(pn.viewable.Viewer):
             self.download,
             self.history,
         ]
-        template = pn.template.FastListTemplate(
+        template = DashboardTemplate(
             title=self.title,
             sidebar=sidebar,
             main=[self.notice, self._main],

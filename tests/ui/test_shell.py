@@ -91,3 +91,25 @@ def test_pages_not_opened_yet_are_built_while_the_user_reads(page, server_url, w
     wait_for_page(page, "drift")
     expect(page.locator(".driftdeck-page-overview").first).to_be_hidden()
     assert page.evaluate(MODELS) == before
+
+
+# Counts the browser's reads of Bokeh's CSS variables (``--bk-*``) from the first script on.
+COUNT_CSS_VARIABLE_READS = """
+window.__bokehCssReads = 0
+const read = CSSStyleDeclaration.prototype.getPropertyValue
+CSSStyleDeclaration.prototype.getPropertyValue = function (name) {
+  if (String(name).startsWith("--bk-")) { window.__bokehCssReads += 1 }
+  return read.call(this, name)
+}
+"""
+
+
+def test_plots_are_painted_without_asking_css_for_each_visual(
+    page, server_url, wait_for_page, wait_for_plots
+):
+    page.add_init_script(COUNT_CSS_VARIABLE_READS)
+    page.goto(f"{server_url}?page=drift")
+    wait_for_page(page, "drift")
+    wait_for_plots(page, count=4)
+    assert page.evaluate("window.__driftdeckCanvasStyles") is True
+    assert page.evaluate("window.__bokehCssReads") == 0
