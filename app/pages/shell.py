@@ -35,6 +35,13 @@ yet is built, hidden, so that opening it later only shows it. A user clicking th
 quickly gets each built on demand instead: a page built ahead keeps the server and the browser
 busy for up to a second or two, and a click would wait for it."""
 
+PREFETCH_MORE_IDLE_SECONDS = 30.0
+"""How long a session must have been left alone before pages beyond the next one are built ahead.
+Right after a page is opened only the page after it (in navigation order) is built: the one a user
+reading through the dashboard opens next. Each page built ahead keeps the server busy for about a
+second and the browser for one or two, and a click in that time waits; with every page built at
+once, a click 8 s after opening the Overview waited 2-4 s for pages nobody had asked for yet."""
+
 PREFETCH_GAP_SECONDS = 1.0
 """The pause after each page built ahead before the next, in which a click is answered at once."""
 
@@ -160,6 +167,7 @@ class Shell(pn.viewable.Viewer):
         # browser is connected (changes made before it has loaded the session never reach it).
         self._prefetched: set[str] = set()
         self._last_opened = time.monotonic()
+        self._ahead_since_opened = 0  # pages built ahead since the user last opened one
         self._prefetch_waiting = False
         self._connected = False
         self._closed = False
@@ -215,7 +223,7 @@ class Shell(pn.viewable.Viewer):
     # -- navigation ------------------------------------------------------------------
     @param.depends("page", watch=True)
     def _show_page(self) -> None:
-        self._last_opened = time.monotonic()
+        self._last_opened, self._ahead_since_opened = time.monotonic(), 0
         self.navigation.value = self.page
         if not self._ready:
             return
@@ -231,7 +239,8 @@ class Shell(pn.viewable.Viewer):
     def _reveal(self, shown: pn.Column) -> None:
         # Built pages stay in the document and are only hidden: switching back to one is a
         # visibility change, not a re-render of every plot.
-        self._last_opened = time.monotonic()  # the user reads it from now on
+        # The user reads it from now on.
+        self._last_opened, self._ahead_since_opened = time.monotonic(), 0
         with pn.io.hold():
             for frame in self._main.objects:
                 frame.visible = frame is shown
@@ -330,20 +339,27 @@ class Shell(pn.viewable.Viewer):
             pn.state.execute(self._prefetch)
 
     async def _prefetch(self) -> None:
-        """Build the next page not opened yet, hidden, once the session has been idle a while.
+        """Build a page not opened yet, hidden, once the session has been idle a while.
 
-        Pages are built one after the other in navigation order, so each costs the server what
-        opening it would have, but while the user reads the page shown; opening it later is
-        then only a change of visibility. One page is built ahead at a time in the whole
-        server, so twenty sessions opened together are not slowed by each other's.
+        First the page after the one shown (in navigation order), after a short pause; the
+        others one after the other only after a long one. Each costs the server what opening
+        it would have, but while the user reads the page shown; opening it later is then only
+        a change of visibility. One page is built ahead at a time in the whole server, so
+        twenty sessions opened together are not slowed by each other's.
         """
         try:
             await asyncio.sleep(PREFETCH_GAP_SECONDS)
             while not self._closed:
                 now = time.monotonic()
                 idle = now - max(self._last_opened, _last_demand[0])
-                if idle < PREFETCH_IDLE_SECONDS:
-                    await asyncio.sleep(PREFETCH_IDLE_SECONDS - idle)
+                needed = (
+                    PREFETCH_MORE_IDLE_SECONDS
+                    if self._ahead_since_opened
+                    else PREFETCH_IDLE_SECONDS
+                )
+                if idle < needed:
+                    # In short steps: opening a page meanwhile shortens the pause needed.
+                    await asyncio.sleep(min(needed - idle, PREFETCH_GAP_SECONDS))
                 elif _machine_busy():
                     await asyncio.sleep(PREFETCH_IDLE_SECONDS)
                 elif _building_ahead:
@@ -354,10 +370,20 @@ class Shell(pn.viewable.Viewer):
             self._prefetch_waiting = False
         if self._preparing or self._closed:
             return  # the page being built schedules the next wait when done
-        slug = next((s for s in PAGES if s not in self._frames and s not in self._prefetched), None)
+        order = list(PAGES)
+        at = order.index(self.page) + 1
+        slug = next(
+            (
+                s
+                for s in order[at:] + order[:at]
+                if s not in self._frames and s not in self._prefetched
+            ),
+            None,
+        )
         if slug is None:
             return
         self._prefetched.add(slug)
+        self._ahead_since_opened += 1
         _building_ahead.add(id(self))
         try:
             await self._prepare(slug, prefetch=True)

@@ -77,20 +77,27 @@ def test_download_button_gives_the_offline_export(page, server_url, wait_for_pag
 MODELS = "() => Bokeh.documents[0]._all_models.size"
 
 
-def test_pages_not_opened_yet_are_built_while_the_user_reads(page, server_url, wait_for_page):
-    page.goto(f"{server_url}?page=overview")
-    wait_for_page(page, "overview")
-    # Every other page arrives hidden while the Overview is shown...
-    for slug in PAGES:
-        page.locator(f".driftdeck-page-{slug}").first.wait_for(state="attached", timeout=90_000)
-    expect(page.locator(".driftdeck-page-drift").first).to_be_hidden()
-    wait_for_page(page, "overview")
+def test_the_next_page_is_built_while_the_user_reads(page, server_url, wait_for_page):
+    page.goto(f"{server_url}?page=features")
+    wait_for_page(page, "features")
+    # The page after the one shown arrives hidden while the user reads; the others wait for a
+    # long pause (a click then would wait for pages nobody asked for).
+    performance = page.locator(".driftdeck-page-performance").first
+    performance.wait_for(state="attached", timeout=90_000)
+    expect(performance).to_be_hidden()
+    for slug in ("overview", "drift", "production", "alerts"):
+        assert page.locator(f".driftdeck-page-{slug}").count() == 0, slug
+    wait_for_page(page, "features")
     before = page.evaluate(MODELS)
-    # ... so opening one is a change of visibility: the server sends no new model.
-    page.get_by_role("button", name=PAGES["drift"].title).click()
-    wait_for_page(page, "drift")
-    expect(page.locator(".driftdeck-page-overview").first).to_be_hidden()
+    # Opening it is a change of visibility: the server sends no new model.
+    page.get_by_role("button", name=PAGES["performance"].title).click()
+    wait_for_page(page, "performance")
+    expect(page.locator(".driftdeck-page-features").first).to_be_hidden()
     assert page.evaluate(MODELS) == before
+    # And while Performance Metrics is read, the page after it is built.
+    production = page.locator(".driftdeck-page-production").first
+    production.wait_for(state="attached", timeout=90_000)
+    expect(production).to_be_hidden()
 
 
 # Counts the browser's reads of Bokeh's CSS variables (``--bk-*``) from the first script on.
