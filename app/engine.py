@@ -206,15 +206,15 @@ class Engine:
         quantiles = "[" + ", ".join(str(q) for q in levels) + "]"
         parts, layout, projection = [], [], []
         groups: list[tuple[list, list, list]] = []
-        shifts: dict[str, float] = {}  # by feature: the reference mean production's sums are about
-        sums: dict[str, tuple] = {}  # by feature: (sum, sum of squares, shift)
+        # By feature: production's sum and sum of squares about the reference mean.
+        sums: dict[str, tuple] = {}
         for i, f in enumerate(numerical):
             v = ident(f"n{i}")
             projection.append(f"{nan_to_null(f.name)} AS {v}")
             shift = None if is_ref else self._moments_shift(f, reference)
             if shift is not None:
                 # On the grid the rest of the summary comes with production's buckets.
-                params[f"c{i}"] = shifts[f.name] = shift
+                params[f"c{i}"] = shift
                 parts.append(fragment("numerical_moments", v=v, shift=f"$c{i}"))
                 layout.append((f, "numerical_moments", 3))
                 continue
@@ -252,15 +252,7 @@ class Engine:
             groups.insert(1, (parts, layout, projection))
         result: dict[str, dict] = {}
         for parts, layout, projection in groups:
-            sql = render(
-                "profile",
-                aggregates="".join(",\n" + p for p in parts),
-                projection=", ".join(projection) or "1 AS one",
-                view=ident(role),
-                where=where,
-            )
-            used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
-            row = self.sources.fetchall(sql, used)[0]
+            row = self._scan(parts, projection, role, where, params)
             rows = row[0]
             pos = 1
             for f, part, width in layout:
@@ -272,7 +264,7 @@ class Engine:
                 elif part == "numerical_moments":
                     present, total, squares = values
                     entry.update(self._numerical_summary((present, *[None] * 5), rows))
-                    sums[f.name] = (total, squares, shifts[f.name])
+                    sums[f.name] = (total, squares)
                 elif part == "numerical_order":
                     entry.update(self._numerical_order(values, levels))
                 elif part == "numerical_bins":
@@ -290,6 +282,20 @@ class Engine:
             )
         self._exact(result, numerical, role, where, window_params, reference, sums)
         return result
+
+    def _scan(
+        self, aggregates: list[str], projection: list[str], role: str, where: str, params: dict
+    ) -> tuple:
+        """One row of ``aggregates`` (queries/profile.sql) over the projected columns of a view."""
+        sql = render(
+            "profile",
+            aggregates="".join(",\n" + a for a in aggregates),
+            projection=", ".join(projection) or "1 AS one",
+            view=ident(role),
+            where=where,
+        )
+        used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+        return self.sources.fetchall(sql, used)[0]
 
     def _moments_shift(self, f: Feature, reference: dict) -> float | None:
         """The reference mean, about which production's sums give its mean and std (on the grid)."""
@@ -467,7 +473,7 @@ class Engine:
 
         present = entry["present"]
         lowest, highest = grid_summary.value_range(buckets)
-        mean_std = grid_summary.mean_std(present, *sums, lowest, highest)
+        mean_std = grid_summary.mean_std(present, *sums, reference["mean"], lowest, highest)
         profile = reference["exact_profile"]
         out_of_range = grid_summary.out_of_range(
             buckets, profile, reference["min"], reference["max"]
@@ -478,15 +484,10 @@ class Engine:
                 fragment("numerical_summary", v=v, std_pop="NULL"),
                 fragment("numerical_bins", v=v, at_least="", lo="$lo0", hi="$hi0"),
             ]
-            sql = render(
-                "profile",
-                aggregates="".join(",\n" + a for a in aggregates),
-                projection=f"{nan_to_null(f.name)} AS {v}",
-                view=ident(role),
-                where=where,
-            )
             bounds = {"lo0": reference["min"], "hi0": reference["max"]}
-            row = self.sources.fetchall(sql, {**params, **bounds})[0]
+            row = self._scan(
+                aggregates, [f"{nan_to_null(f.name)} AS {v}"], role, where, {**params, **bounds}
+            )
             _, _, mean, std, _, lowest, highest, outside = row
             mean_std, out_of_range = (mean, std), int(outside or 0)
         entry["mean"], entry["std"] = mean_std

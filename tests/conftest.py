@@ -12,6 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.config import Columns, Config
+from app.engine import Engine
+from app.report import build_report
+from app.window import Window
 
 
 def write(path: Path, frame: pd.DataFrame | pa.Table) -> Path:
@@ -21,6 +24,21 @@ def write(path: Path, frame: pd.DataFrame | pa.Table) -> Path:
     )
     pq.write_table(table, path)
     return path
+
+
+def report_on(root: Path, reference: pd.DataFrame, inputs: pd.DataFrame, columns: Columns) -> dict:
+    """The report over ``reference`` and ``inputs`` written as parquet files in ``root``."""
+    write(root / "ref.parquet", reference)
+    write(root / "in.parquet", inputs)
+    config = Config(
+        base_dir=root,
+        reference="ref.parquet",
+        inputs="in.parquet",
+        predictions="none.parquet",
+        labels=None,
+        columns=columns,
+    )
+    return build_report(Engine(config), Window(), config)
 
 
 def make_world(root: Path, seed: int = 0, n_ref: int = 3000, n_prod: int = 5000) -> Config:

@@ -11,11 +11,8 @@ import pandas as pd
 import pytest
 
 from app import grid_summary
-from app.config import Columns, Config
-from app.engine import Engine
-from app.report import build_report
-from app.window import Window
-from tests.conftest import write
+from app.config import Columns
+from tests.conftest import report_on
 
 RNG = np.random.default_rng(7)
 REFERENCE = RNG.normal(50.0, 10.0, 2000)
@@ -23,17 +20,12 @@ LOW, HIGH = float(REFERENCE.min()), float(REFERENCE.max())
 
 
 def _report(tmp_path: Path, prod: np.ndarray, reference: np.ndarray = REFERENCE) -> dict:
-    write(tmp_path / "ref.parquet", pd.DataFrame({"x": reference}))
-    write(tmp_path / "in.parquet", pd.DataFrame({"x": prod}))
-    config = Config(
-        base_dir=tmp_path,
-        reference="ref.parquet",
-        inputs="in.parquet",
-        predictions="none.parquet",
-        labels=None,
-        columns=Columns(numerical=("x",)),
+    return report_on(
+        tmp_path,
+        pd.DataFrame({"x": reference}),
+        pd.DataFrame({"x": prod}),
+        Columns(numerical=("x",)),
     )
-    return build_report(Engine(config), Window(), config)
 
 
 CASES = {

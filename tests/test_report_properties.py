@@ -13,11 +13,8 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency
 
-from app.config import Columns, Config
-from app.engine import Engine
-from app.report import build_report
-from app.window import Window
-from tests.conftest import write
+from app.config import Columns
+from tests.conftest import report_on
 from tests.test_report import categorical_bins, floored_psi, numerical_bins
 
 special = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, 1.0, 1.0, -3.5, 1e9])
@@ -29,20 +26,12 @@ category = st.one_of(
 
 def _run(ref_x, prod_x, ref_c, prod_c):
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        write(root / "ref.parquet", pd.DataFrame({"x": ref_x, "c": pd.Series(ref_c, dtype=object)}))
-        write(
-            root / "in.parquet", pd.DataFrame({"x": prod_x, "c": pd.Series(prod_c, dtype=object)})
+        return report_on(
+            Path(tmp),
+            pd.DataFrame({"x": ref_x, "c": pd.Series(ref_c, dtype=object)}),
+            pd.DataFrame({"x": prod_x, "c": pd.Series(prod_c, dtype=object)}),
+            Columns(numerical=("x",), categorical=("c",)),
         )
-        config = Config(
-            base_dir=root,
-            reference="ref.parquet",
-            inputs="in.parquet",
-            predictions="none.parquet",
-            labels=None,
-            columns=Columns(numerical=("x",), categorical=("c",)),
-        )
-        return build_report(Engine(config), Window(), config)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -223,7 +223,7 @@ class Shell(pn.viewable.Viewer):
     # -- navigation ------------------------------------------------------------------
     @param.depends("page", watch=True)
     def _show_page(self) -> None:
-        self._last_opened, self._ahead_since_opened = time.monotonic(), 0
+        self._page_opened()
         self.navigation.value = self.page
         if not self._ready:
             return
@@ -236,11 +236,14 @@ class Shell(pn.viewable.Viewer):
             shown = self._build_frame(slug)
         self._reveal(shown)
 
+    def _page_opened(self) -> None:
+        """The user asked for a page: build-ahead restarts its pause, and then the next page."""
+        self._last_opened, self._ahead_since_opened = time.monotonic(), 0
+
     def _reveal(self, shown: pn.Column) -> None:
         # Built pages stay in the document and are only hidden: switching back to one is a
         # visibility change, not a re-render of every plot.
-        # The user reads it from now on.
-        self._last_opened, self._ahead_since_opened = time.monotonic(), 0
+        self._page_opened()  # the user reads it from now on
         with pn.io.hold():
             for frame in self._main.objects:
                 frame.visible = frame is shown
