@@ -11,6 +11,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Hashable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -58,8 +59,24 @@ def bins_from_cumulative(present: int, missing: int, at_least: tuple) -> dict[in
     return bins
 
 
-def text(column: str) -> str:
-    return f"CAST({ident(column)} AS VARCHAR)"
+def text(column: str, duck_type: str | None = None, table: str | None = None) -> str:
+    """The column as text, for counting its values as categories or classes. A float's NaN is
+    missing, and a whole float or decimal reads as the integer it is: class 1.0 of a float column
+    (pandas writes integers with gaps as floats) is class 1 of an integer column."""
+    col = ident(column) if table is None else f"{table}.{ident(column)}"
+    as_text = f"CAST({col} AS VARCHAR)"
+    kind = (duck_type or "").upper()
+    if kind in ("FLOAT", "DOUBLE", "REAL"):
+        return (
+            f"CASE WHEN isnan({col}) THEN NULL WHEN {col} = trunc({col}) AND abs({col}) < 1e15 "
+            f"THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) ELSE {as_text} END"
+        )
+    if kind.startswith("DECIMAL"):
+        return (
+            f"CASE WHEN {col} = trunc({col}) THEN CAST(CAST({col} AS HUGEINT) AS VARCHAR) "
+            f"ELSE {as_text} END"
+        )
+    return as_text
 
 
 class Engine:
@@ -245,12 +262,13 @@ class Engine:
         parts, layout, projection = [], [], []
         for j, f in enumerate(categorical):
             v = ident(f"c{j}")
-            projection.append(f"{text(f.name)} AS {v}")
+            projection.append(f"{text(f.name, self._type(f, role))} AS {v}")
             parts.append(fragment("categorical_summary", v=v))
             layout.append((f, "categorical_summary", 2))
         if categorical:
             groups.insert(1, (parts, layout, projection))
         result: dict[str, dict] = {}
+        summarised: list[Feature] = []  # mean and std from DuckDB's avg and stddev_samp
         for parts, layout, projection in groups:
             row = self._scan(parts, projection, role, where, params)
             rows = row[0]
@@ -261,6 +279,7 @@ class Engine:
                 entry = result.setdefault(f.name, {"kind": f.kind, "rows": rows})
                 if part == "numerical_summary":
                     entry.update(self._numerical_summary(values, rows))
+                    summarised.append(f)
                 elif part == "numerical_moments":
                     present, total, squares = values
                     entry.update(self._numerical_summary((present, *[None] * 5), rows))
@@ -276,6 +295,7 @@ class Engine:
                 else:
                     counts = {str(k): int(v) for k, v in (values[1] or {}).items()}
                     entry.update(self._categorical_summary(int(values[0]), counts, rows))
+        self._second_pass(result, summarised, role, where, window_params)
         for f in high:
             result[f.name] = self._high_cardinality(
                 f, role, where, window_params, rows, comparable(f)
@@ -296,6 +316,43 @@ class Engine:
         )
         used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
         return self.sources.fetchall(sql, used)[0]
+
+    def _second_pass(
+        self, result: dict, summarised: list[Feature], role: str, where: str, params: dict
+    ) -> None:
+        """Mean and std again, from sums about DuckDB's mean (one scan of those columns).
+
+        DuckDB's avg and stddev_samp lose digits when the mean is large against the spread
+        (epoch nanoseconds as numbers, values near 1e8 varying in the fourth decimal: a relative
+        error of 1e-7 in the std); sums of distances from a mean that close keep every digit
+        (the corrected two-pass algorithm).
+        """
+        from app import grid_summary
+
+        parts, projection, shifted, bound = [], [], [], {}
+        for i, f in enumerate(summarised):
+            entry = result[f.name]
+            mean = entry["mean"]
+            if entry["present"] < 2 or not (isinstance(mean, float) and math.isfinite(mean)):
+                continue
+            v = ident(f"n{i}")
+            projection.append(f"{nan_to_null(f.name)} AS {v}")
+            bound[f"m{i}"] = mean
+            parts.append(fragment("numerical_moments", v=v, shift=f"$m{i}"))
+            shifted.append(entry)
+        if not parts:
+            return
+        row = self._scan(parts, projection, role, where, {**params, **bound})
+        for j, entry in enumerate(shifted):
+            present, total, squares = row[1 + 3 * j : 4 + 3 * j]
+            moments = grid_summary.moments(int(present), total, squares, entry["mean"])
+            if moments is None:
+                continue  # an overflow: DuckDB's own figures stand
+            mean, deviations = moments
+            entry["mean"] = mean
+            entry["std"] = math.sqrt(deviations / (present - 1))
+            if entry["std_pop"] is not None:
+                entry["std_pop"] = math.sqrt(deviations / present)
 
     def _moments_shift(self, f: Feature, reference: dict) -> float | None:
         """The reference mean, about which production's sums give its mean and std (on the grid)."""
@@ -419,7 +476,7 @@ class Engine:
                     self.sources.fetchall, profile, side, profile.grid, REFERENCE_QUANTILES, ()
                 )
                 entry.update(self._numerical_order((quantiles, None), REFERENCE_QUANTILES))
-                entry["distinct"] = self._distinct(profile.grid, f, role, where, params)
+                entry["distinct"] = self._distinct(profile.grid, f, role, where, params, entry)
                 _, at_least = exact_distance.order_statistics(
                     self.sources.fetchall, profile, side, profile.grid, (), entry["edges"]
                 )
@@ -445,9 +502,9 @@ class Engine:
                 )
                 entry["p25"], entry["median"], entry["p75"] = quartiles
                 entry["bins"] = bins_from_cumulative(entry["present"], entry["missing"], at_least)
-                entry["distinct"] = self._distinct(buckets, f, role, where, params)
+                entry["distinct"] = self._distinct(buckets, f, role, where, params, entry)
                 if entry["present"] and reference[f.name]["present"]:
-                    entry["exact"] = exact_distance.compare(
+                    exact = exact_distance.compare(
                         self.sources.fetchall,
                         profile,
                         ref_side,
@@ -455,6 +512,13 @@ class Engine:
                         buckets,
                         self.sources.fetchnumpy,
                     )
+                    merged = self._merged_as_double(f, "reference", reference[f.name])
+                    if merged or self._merged_as_double(f, role, entry):
+                        # KS on the values themselves (Wasserstein is scipy's on doubles too).
+                        ks = exact_distance.ks_on_values(self.sources.fetchall, ref_side, prod_side)
+                        if ks is not None:
+                            exact = replace(exact, ks_statistic=ks[0], ks_pvalue=ks[1])
+                    entry["exact"] = exact
 
     def _summary_on_grid(
         self,
@@ -489,20 +553,39 @@ class Engine:
                 aggregates, [f"{nan_to_null(f.name)} AS {v}"], role, where, {**params, **bounds}
             )
             _, _, mean, std, _, lowest, highest, outside = row
-            mean_std, out_of_range = (mean, std), int(outside or 0)
+            out_of_range = int(outside or 0)
+            if mean_std is None:
+                entry.update(mean=mean, std=std, std_pop=None)
+                self._second_pass({f.name: entry}, [f], role, where, params)
+                mean_std = entry["mean"], entry["std"]
         entry["mean"], entry["std"] = mean_std
         entry["min"], entry["max"] = lowest, highest
         entry["out_of_range"] = out_of_range
 
-    def _distinct(self, grid, f: Feature, role: str, where: str, params: dict) -> int:
-        """Distinct values of a numerical column: free when every grid bucket holds one."""
-        distinct = grid.distinct_if_known()
+    def _distinct(self, grid, f: Feature, role: str, where: str, params: dict, entry: dict) -> int:
+        """Distinct values of a numerical column: free when every grid bucket holds one (and
+        the values are their doubles)."""
+        merged = self._merged_as_double(f, role, entry)
+        distinct = None if merged else grid.distinct_if_known()
         if distinct is None:
-            sql = render(
-                "distinct_count", column=nan_to_null(f.name), view=ident(role), where=where
-            )
+            column = ident(f.name) if merged else nan_to_null(f.name)
+            sql = render("distinct_count", column=column, view=ident(role), where=where)
             distinct = self.sources.fetchall(sql, params)[0][0]
         return int(distinct)
+
+    def _merged_as_double(self, f: Feature, role: str, entry: dict) -> bool:
+        """Whether casting this side's column to DOUBLE may merge distinct values: integers from
+        2^53 on, decimals with more than 15 significant digits (the engine's grid, quantiles
+        and sums work on doubles, as numpy and scipy would; distinct counts and KS must not)."""
+        kind = (self._type(f, role) or "").upper()
+        decimal = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", kind)
+        if kind in ("FLOAT", "DOUBLE", "REAL", NULL_TYPE) or (decimal and int(decimal[1]) <= 15):
+            return False
+        limit = 10.0 ** (15 - int(decimal[2])) if decimal else 2.0**53
+        return any(
+            isinstance(v, int | float) and abs(v) >= limit
+            for v in (entry.get("min"), entry.get("max"))
+        )
 
     # -- predictions -----------------------------------------------------------------------
     def class_counts(self, window: Window) -> dict:
@@ -516,17 +599,21 @@ class Engine:
             if ref_col and ref_col in ref_schema:
                 rows, hist = self.sources.fetchall(
                     render(
-                        "class_counts", column=ident(ref_col), view=ident("reference"), where="TRUE"
+                        "class_counts",
+                        column=text(ref_col, ref_schema[ref_col]),
+                        view=ident("reference"),
+                        where="TRUE",
                     )
                 )[0]
                 out["reference"] = {str(k): int(v) for k, v in (hist or {}).items()}
                 out["reference_column"] = ref_col
-            if roles.prediction and roles.prediction in self.sources.schema("predictions"):
+            pred_schema = self.sources.schema("predictions")
+            if roles.prediction and roles.prediction in pred_schema:
                 where, params = self._window_sql("predictions", window)
                 rows, hist = self.sources.fetchall(
                     render(
                         "class_counts",
-                        column=ident(roles.prediction),
+                        column=text(roles.prediction, pred_schema[roles.prediction]),
                         view=ident("predictions"),
                         where=where,
                     ),
@@ -595,7 +682,7 @@ class Engine:
                 parts.append(f"count({v}), " + self._at_least(v, edges, f"e{i}", params) + "0")
                 layout.append((f, len(edges) + 2))
             elif f.kind == "categorical":
-                projection.append(f", {text(f.name)} AS {v}")
+                projection.append(f", {text(f.name, self._type(f, 'inputs'))} AS {v}")
                 parts.append(f"histogram(coalesce({v}, chr(0)))")
                 layout.append((f, 1))
         sql = render(
@@ -626,7 +713,8 @@ class Engine:
     def _predictions_over_time(self, window: Window, width: str, origin: datetime) -> list[dict]:
         roles = self.roles()
         ts = roles.timestamp.get("predictions")
-        if not (roles.prediction and ts and roles.prediction in self.sources.schema("predictions")):
+        prediction_type = self.sources.schema("predictions").get(roles.prediction)
+        if not (roles.prediction and ts and prediction_type):
             return []
         where, params = self._window_sql("predictions", window)
         params.update({"width": width, "origin": origin})
@@ -634,7 +722,7 @@ class Engine:
             "drift_over_time",
             timestamp=ident(ts),
             aggregates=",\nhistogram(p)",
-            projection=f", {text(roles.prediction)} AS p",
+            projection=f", {text(roles.prediction, prediction_type)} AS p",
             view=ident("predictions"),
             where=where,
         )
@@ -769,8 +857,8 @@ class Engine:
         sql = render(
             "accuracy_over_time",
             timestamp=ident(ts),
-            prediction=ident(roles.prediction),
-            target=ident(label_col),
+            prediction=text(roles.prediction, pred[roles.prediction], "p"),
+            target=text(label_col, lab[label_col], "l"),
             id=ident(roles.id),
             where=where,
         )
@@ -779,7 +867,7 @@ class Engine:
             for b, n, acc in self.sources.fetchall(sql, params)
         ]
         labelled = sum(b["labelled"] for b in buckets)
-        correct = sum(b["labelled"] * b["accuracy"] for b in buckets)
+        correct = sum(b["labelled"] * b["accuracy"] for b in buckets if b["labelled"])
         return {
             "width": name,
             "buckets": buckets,

@@ -510,6 +510,26 @@ def compare(
     )
 
 
+def ks_on_values(fetchall: Fetchall, ref: Side, prod: Side) -> tuple[float, float] | None:
+    """Exact KS (statistic, scipy's p-value) over the column's own values, not their doubles:
+    for integers beyond 2^53, where the grid's doubles merge neighbours (a GROUP BY of each
+    side's distinct values; None when a side has no value)."""
+    sql = render(
+        "exact_ks_values",
+        column=ident(ref.column),
+        ref_view=ident(ref.view),
+        prod_view=ident(prod.view),
+        ref_where=ref.where,
+        prod_where=prod.where,
+    )
+    gap_min, gap_max, n1, n2 = fetchall(sql, _merged_params(ref, prod))[0]
+    if not n1 or not n2:
+        return None
+    # scipy: minS = clip(-min, 0, 1), maxS = max; D = minS if minS > maxS else maxS
+    min_s = float(np.clip(-gap_min, 0, 1))
+    return ks_2samp_result(int(n1), int(n2), min_s if min_s > gap_max else float(gap_max))
+
+
 def _undefined(n1: int, n2: int, reason: str) -> ExactResult:
     return ExactResult(n1, n2, None, None, None, (f"ks: {reason}", f"wasserstein: {reason}"), 0, 1)
 

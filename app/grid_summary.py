@@ -18,7 +18,7 @@ CONDITION = 16.0
 """Largest ratio of the sum of squares about the shift to the sum of squares about the mean for
 which the shifted sums are trusted: the rounding error of the sum grows by this factor in the
 variance. It is reached when production's mean sits about four of its standard deviations away
-from the reference mean; further drifted columns are asked of DuckDB (avg and stddev_samp)."""
+from the reference mean; further drifted columns are asked of DuckDB (its mean, then sums about it)."""
 
 
 def value_range(buckets: Buckets) -> tuple[float | None, float | None]:
@@ -43,15 +43,29 @@ def mean_std(
         return None, None
     if lowest == highest and lowest is not None and math.isfinite(lowest):
         return lowest, (0.0 if present > 1 else None)  # one value, however often
-    if present < 2 or total is None or squares is None:
+    if present < 2:
         return None
-    if not (math.isfinite(total) and math.isfinite(squares)):
-        return None  # an infinite value, or an overflow: DuckDB's avg and stddev_samp decide
-    offset = total / present
-    deviations = squares - total * offset  # the sum of squares about the mean
+    summed = moments(present, total, squares, shift)
+    if summed is None:
+        return None
+    mean, deviations = summed
     if not deviations > 0 or squares > CONDITION * deviations:
         return None
-    return shift + offset, math.sqrt(deviations / (present - 1))
+    return mean, math.sqrt(deviations / (present - 1))
+
+
+def moments(
+    present: int, total: float | None, squares: float | None, shift: float
+) -> tuple[float, float] | None:
+    """(mean, sum of squares about the mean) of ``present`` values from the sum of their
+    distances from ``shift`` and the sum of their squares; None when a sum is not finite (an
+    infinite value, or an overflow). Exact to rounding when ``shift`` is close to the mean."""
+    if not present or total is None or squares is None:
+        return None
+    if not (math.isfinite(total) and math.isfinite(squares)):
+        return None
+    offset = total / present
+    return shift + offset, max(squares - total * offset, 0.0)
 
 
 def out_of_range(

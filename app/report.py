@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -60,8 +61,11 @@ def _numerical(name: str, ref: dict, prod: dict, status: list) -> dict:
     else:
         std = ref.get("std_pop")
         out["wasserstein"] = finite(exact.wasserstein / max(std if std is not None else 0.0, 0.001))
-    for reason in getattr(exact, "reasons", ()) or ():
+    reasons = list(getattr(exact, "reasons", ()) or ())
+    for reason in reasons:
         status.append({"component": f"feature {name}", "ok": False, "message": reason})
+    if reasons:
+        out["reason"] = "; ".join(reasons)
     return out
 
 
@@ -125,26 +129,33 @@ def build_report(engine: Engine, window: Window, config: Config) -> dict:
             reason = "only in the reference (not in production inputs)"
         elif not ref or not prod:
             reason = "no rows to compare"
-        elif f.kind == "numerical":
-            if ref["present"] and prod["present"]:
+        compared = reason is None
+        if compared:
+            if f.kind == "numerical":
                 entry.update(_numerical(f.name, ref, prod, status))
+            elif f.kind == "categorical":
+                entry.update(_categorical(ref, prod))
             else:
-                reason = "no non-missing values on one side"
-        elif f.kind == "categorical":
-            entry.update(_categorical(ref, prod))
-        else:
-            ratio = prod["distinct"] / ref["distinct"] if ref["distinct"] else None
-            entry["cardinality"] = {
-                "reference": ref["distinct"],
-                "production": prod["distinct"],
-                "ratio": ratio,
-                "new_value_share": _share(prod["new_rows"], prod["present"]),
-            }
+                ratio = prod["distinct"] / ref["distinct"] if ref["distinct"] else None
+                entry["cardinality"] = {
+                    "reference": ref["distinct"],
+                    "production": prod["distinct"],
+                    "ratio": ratio,
+                    "new_value_share": _share(prod["new_rows"], prod["present"]),
+                }
+            # Missing values still compare (PSI's missing bin, the missing share); the
+            # metrics over values are null, and why is said.
+            reason = _without_values(ref, prod)
         if reason:
             entry["reason"] = reason
             status.append({"component": f"feature {f.name}", "ok": False, "message": reason})
         entry["summary"] = {"reference": side_summary(ref), "production": side_summary(prod)}
-        q = _quality(f.kind, ref, prod) if ref and prod and not reason else {}
+        for side, values in (("reference", ref), ("production", prod)):
+            infinite = _not_finite(values)
+            if infinite:
+                message = f"{side} {infinite} not finite (the column holds ±inf): shown as null"
+                status.append({"component": f"feature {f.name}", "ok": False, "message": message})
+        q = _quality(f.kind, ref, prod) if compared else {}
         if f.kind == "categorical" and q:
             entry["summary"]["production"]["unseen"] = q.pop("unseen_values")
         if q:
@@ -181,6 +192,30 @@ def build_report(engine: Engine, window: Window, config: Config) -> dict:
     }
 
 
+def _not_finite(entry: dict | None) -> str | None:
+    """Which summary statistics of a numerical side are ±inf or NaN, said as a phrase."""
+    if not entry or entry["kind"] != "numerical":
+        return None
+    keys = ("mean", "std", "min", "p25", "median", "p75", "max")
+    bad = [k for k in keys if isinstance(entry.get(k), float) and not math.isfinite(entry[k])]
+    if not bad:
+        return None
+    return (", ".join(bad[:-1]) + " and " + bad[-1] if len(bad) > 1 else bad[0]) + (
+        " are" if len(bad) > 1 else " is"
+    )
+
+
+def _without_values(ref: dict, prod: dict) -> str | None:
+    """Why the metrics over values are null, when a side has none."""
+    if not prod["rows"]:
+        return "no production rows in this window"
+    if not ref["present"]:
+        return "no non-missing values in the reference"
+    if not prod["present"]:
+        return "no non-missing values in production"
+    return None
+
+
 def _quality(kind: str, ref: dict, prod: dict) -> dict:
     ref_missing = _share(ref["missing"], ref["rows"])
     prod_missing = _share(prod["missing"], prod["rows"])
@@ -204,6 +239,8 @@ def _prediction_drift(engine: Engine, window: Window, status: list) -> dict:
     counts = engine.class_counts(window)
     ref, prod = counts["reference"], counts["production"]
     out: dict[str, Any] = {"kl": None, "js": None, "reference": None, "production": None}
+    if ref:  # the reference's class shares do not depend on the window
+        out["reference"] = {k: n / sum(ref.values()) for k, n in ref.items()}
     if not ref or not prod:
         missing = "reference target/prediction" if not ref else "production predictions"
         status.append(

@@ -195,7 +195,15 @@ class Sources:
         parts = []
         for name, kind in raw.items():
             col = ident(name)
-            if kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
+            if kind.startswith("TIMESTAMP_NS") or kind == "TIMESTAMPTZ_NS":
+                # DuckDB's cast rounds nanoseconds to the nearest microsecond, which moves a row
+                # across a window's edge; down to the microsecond, a row is before a bound
+                # exactly when it was (bounds are whole microseconds).
+                e = f"epoch_ns({col})"
+                parts.append(
+                    f"make_timestamp(({e} - (({e} % 1000) + 1000) % 1000) // 1000) AS {col}"
+                )
+            elif kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
                 parts.append(f"CAST({col} AS TIMESTAMP) AS {col}")
             elif kind in _TS_TYPES and kind != "TIMESTAMP":
                 parts.append(f"CAST({col} AS TIMESTAMP) AS {col}")

@@ -1,2 +1,3 @@
--- Count of each class of a label or prediction column (as text), missing excluded.
-SELECT count(*), histogram(CAST({column} AS VARCHAR)) FROM {view} WHERE {where}
+-- Count of each class of a label or prediction column, missing excluded.
+-- {column}: the column as text (app.engine.text).
+SELECT count(*), histogram({column}) FROM {view} WHERE {where}

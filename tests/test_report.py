@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -26,21 +27,30 @@ def floored_psi(p_counts, q_counts):
 
 
 def linear_quantile(values: np.ndarray, q: float) -> float:
-    """Linear interpolation between order statistics (quantile_cont); ±inf interpolate as in maths."""
+    """Linear interpolation between order statistics, rounded as the SPEC's ``quantile_cont``
+    rounds it: DuckDB computes lo·(1 − d) + hi·d with one fused multiply-add, not numpy's
+    lo + (hi − lo)·d (of [-4, 1] at 0.9 the first gives 0.5000000000000001, the second 0.5);
+    ±inf interpolate as in maths."""
     h = (len(values) - 1) * q
     lo = int(np.floor(h))
     hi = min(lo + 1, len(values) - 1)
-    a, b = values[lo], values[hi]
+    a, b = float(values[lo]), float(values[hi])
     if h == lo or a == b:
-        return float(a)
-    with np.errstate(invalid="ignore"):
-        return float(a + (b - a) * (h - lo))
+        return a
+    d = h - lo
+    if not (np.isfinite(a) and np.isfinite(b)):
+        with np.errstate(invalid="ignore"):
+            return float(np.float64(a) * (1 - d) + np.float64(b) * d)
+    return float(Fraction(a) * Fraction(1 - d) + Fraction(b * d))  # fma(a, 1 - d, b·d)
 
 
 def numerical_bins(ref: pd.Series, prod: pd.Series):
     """SPEC: edges = reference deciles (linear), de-duplicated; bin = edges <= x; missing bin."""
     ref_present = np.sort(ref[ref.notna()].to_numpy())
-    edges = np.unique([linear_quantile(ref_present, q / 10) for q in range(1, 10)])
+    deciles = (
+        [linear_quantile(ref_present, q / 10) for q in range(1, 10)] if len(ref_present) else []
+    )
+    edges = np.unique(deciles)
     edges = edges[~np.isnan(edges)]
 
     def counts(s: pd.Series):

@@ -475,5 +475,5 @@ def feature_cards(feature: dict, thresholds: dict) -> list:
         rows = side_summary.get("rows")
         cards.append(blocks.kpi(f"{side.title()} rows", rows, theme.format_count(rows), caption))
     if feature.get("reason"):
-        cards.append(blocks.kpi("Not compared", None, theme.NO_VALUE, str(feature["reason"])))
+        cards.append(blocks.kpi("Note", None, theme.NO_VALUE, str(feature["reason"])))
     return cards
