@@ -275,8 +275,16 @@ def ensure_demo_world(config_arg: str | None) -> None:
 
     if expand(config.path("reference")) or expand(config.path("inputs")):
         return
-    from app.demo import build_demo
+    from app.demo import DemoFiles, build_demo
 
+    foreign = DemoFiles(Path.cwd()).foreign()
+    if foreign:
+        print(
+            f"driftdeck: no data found; not building the demo world here, {foreign[0]} was not "
+            "written by driftdeck demo (driftdeck demo --out DIR builds it elsewhere)",
+            file=sys.stderr,
+        )
+        return
     print(
         f"driftdeck: no data found; building the demo world in {os.getcwd()} first", file=sys.stderr
     )

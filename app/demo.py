@@ -176,6 +176,15 @@ class DemoFiles:
     def labels(self) -> Path:
         return self.out / "data" / "production" / "labels.parquet"
 
+    def foreign(self) -> list[Path]:
+        """What already sits where the demo writes without an earlier demo having written it:
+        the demo never replaces a user's config, MLflow store or data."""
+        if self.config.is_file() and self.config.read_bytes().startswith(CONFIG_MARK.encode()):
+            return []  # an earlier demo world (its config is written first)
+        paths = (self.config, self.mlflow_db, self.artifacts, self.reference, self.inputs)
+        paths += (self.predictions, self.labels)
+        return [p for p in paths if p.exists() or p.is_symlink()]
+
 
 FEATURE_SCHEMA = pa.schema(
     [
@@ -450,13 +459,17 @@ def _write_production(
                 progress(f"production: {stop:,} of {rows:,} rows")
 
 
+CONFIG_MARK = "# Driftdeck demo world, written by `driftdeck demo`"
+"""How the demo's config begins: a folder whose config begins so holds a demo world."""
+
+
 def config_text() -> str:
     """The demo's ``driftdeck.toml`` (SPEC §3); every path is relative to the file's folder."""
 
     def names(values: tuple[str, ...]) -> str:
         return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
-    return f'''# Driftdeck demo world, written by `driftdeck demo`; paths are relative to this file.
+    return f'''{CONFIG_MARK}; paths are relative to this file.
 
 [data]
 reference = "data/reference/reference.parquet"
@@ -533,8 +546,9 @@ def build_demo(
     """Write the demo world into ``out``: config, MLflow store, reference and 30 days of production.
 
     ``rows`` production rows end at ``now`` (naive UTC; default: this second). The same ``seed``
-    and ``now`` give the same data. Only the demo's own files in ``out`` are replaced: the
-    config, the four parquet files, ``mlflow.db`` and ``mlartifacts/``.
+    and ``now`` give the same data. Only an earlier demo world's files in ``out`` are replaced
+    (the config, the four parquet files, ``mlflow.db`` and ``mlartifacts/``); anything else in
+    their place is a clear error.
     """
     from app.demo_model import REGISTERED_MODEL, create_store, model_input, train_and_register
 
@@ -547,9 +561,17 @@ def build_demo(
     start = now - timedelta(days=DAYS)
     files = DemoFiles(out)
     pool = address_pool_size(rows)
+    foreign = files.foreign()
+    if foreign:
+        raise DriftdeckError(
+            f"{foreign[0]}: already exists and was not written by driftdeck demo; "
+            "build the demo world in an empty folder (driftdeck demo --out DIR)"
+        )
 
     files.reference.parent.mkdir(parents=True, exist_ok=True)
     files.inputs.parent.mkdir(parents=True, exist_ok=True)
+    # The config first: a build stopped halfway leaves a folder a new build may replace.
+    files.config.write_text(config_text(), encoding="utf-8")
     _remove(files.artifacts)
 
     progress(f"training {REGISTERED_MODEL} in MLflow ({files.mlflow_db})")
@@ -597,7 +619,6 @@ def build_demo(
     finally:
         for path in partial.values():
             path.unlink(missing_ok=True)
-    files.config.write_text(config_text(), encoding="utf-8")
 
     from app.config import load_config
     from app.monitoring_history import backfill

@@ -95,6 +95,36 @@ def test_rebuild_gives_identical_data_and_keeps_other_files(demo, capfd):
     notes.unlink()
 
 
+@pytest.mark.parametrize(
+    "owned", ["mlflow.db", "driftdeck.toml", "data/production/inputs.parquet", "mlartifacts"]
+)
+def test_the_demo_never_replaces_what_it_did_not_write(tmp_path, owned, capsys):
+    from app.cli import ensure_demo_world
+    from app.errors import DriftdeckError
+
+    mine = tmp_path / owned
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    if owned == "mlartifacts":
+        mine.mkdir()
+        mine = mine / "run.json"
+    mine.write_bytes(b"the user's own")
+    with pytest.raises(DriftdeckError, match=f"{tmp_path / owned}: already exists and was not"):
+        build_demo(tmp_path, rows=1_000, seed=SEED, now=NOW)
+    # `driftdeck serve`'s first run in such a folder says so and serves what there is.
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        ensure_demo_world(None)  # (a config or data of their own: not a first run at all)
+        if owned in ("mlflow.db", "mlartifacts"):
+            assert "not building the demo world here" in capsys.readouterr().err
+    finally:
+        os.chdir(cwd)
+    assert mine.read_bytes() == b"the user's own"
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()) == [
+        mine.relative_to(tmp_path)
+    ]
+
+
 def test_seed_changes_the_market():
     day = np.zeros(1_000)
     first = market(np.random.default_rng([1, 1]), day, 500)
