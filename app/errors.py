@@ -7,3 +7,9 @@ class DriftdeckError(Exception):
     def __str__(self) -> str:
         # A message must stay on one line however it was built.
         return " ".join(super().__str__().split())
+
+
+class DataChanged(DriftdeckError):
+    """A file changed, vanished or proved unreadable while a query read it. The views have been
+    rebuilt over the files as they are now (an unreadable file is skipped and named in the
+    status): compute again."""

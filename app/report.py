@@ -9,6 +9,7 @@ from typing import Any
 from app import drift
 from app.config import Config
 from app.engine import Engine, finite
+from app.errors import DataChanged
 from app.window import Window
 
 
@@ -260,8 +261,14 @@ def _prediction_drift(engine: Engine, window: Window, status: list) -> dict:
     return out
 
 
+ATTEMPTS = 3
+"""How often a report is computed again when files change under it (a logger rewriting a file)."""
+
+
 def full_report(engine: Engine, window: Window, config: Config, *, mlflow: bool = True) -> dict:
-    """The report with system status and alerts (SPEC §5).
+    """The report with system status and alerts (SPEC §5), over the files as they are once a
+    computation gets through them whole (a file that changes or proves unreadable meanwhile is
+    read again or skipped, see ``Sources``).
 
     With ``mlflow=False`` (``--no-log``) MLflow is only checked for reachability, without
     importing mlflow, so a headless check stays fast and still reports MLflow's state.
@@ -270,8 +277,16 @@ def full_report(engine: Engine, window: Window, config: Config, *, mlflow: bool 
     from app.data_status import data_status
     from app.status import mlflow_status
 
-    report = build_report(engine, window, config)
-    report["status"] = data_status(engine) + report["status"] + mlflow_status(config, deep=mlflow)
+    for attempt in range(ATTEMPTS):
+        try:
+            report = build_report(engine, window, config)
+            report["status"] = data_status(engine) + report["status"]
+            break
+        except DataChanged:
+            if attempt == ATTEMPTS - 1:
+                raise
+            engine.refresh()
+    report["status"] += mlflow_status(config, deep=mlflow)
     report["alerts"] = evaluate_alerts(report, config)
     report["retraining_recommended"] = retraining_recommended(report["alerts"])
     return report

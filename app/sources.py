@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 
 from app.config import ROLES, Config
-from app.errors import DriftdeckError
+from app.errors import DataChanged, DriftdeckError
 from queries import ident, literal, render
 
 TIMESTAMP_NAMES = (
@@ -34,6 +34,19 @@ class FileState:
     path: str
     size: int
     mtime_ns: int
+
+
+_READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException)
+"""What DuckDB raises when a file cannot be read (also a bare Error for a damaged page header)."""
+
+
+def _current(state: FileState) -> FileState | None:
+    """The file at ``state.path`` as it is now (None when it is gone)."""
+    try:
+        st = os.stat(state.path)
+    except OSError:
+        return None
+    return FileState(state.path, st.st_size, st.st_mtime_ns)
 
 
 @dataclass(frozen=True)
@@ -221,30 +234,68 @@ class Sources:
             # DuckDB's own progress bar would write to the user's terminal; ours is on stderr.
             cursor.execute("SET enable_progress_bar = false")
             return cursor.execute(sql, params or {})
-        except duckdb.Error:
+        except duckdb.Error as exc:
             cursor.close()
+            self._failed(exc)
             raise
 
-    def fetchall(self, sql: str, params: dict | list | None = None) -> list[tuple]:
+    def _fetch(self, sql: str, params: dict | list | None, how: str) -> Any:
         cursor = self.query(sql, params)
         try:
-            return cursor.fetchall()
+            return getattr(cursor, how)()
+        except duckdb.Error as exc:
+            self._failed(exc)
+            raise
         finally:
             cursor.close()
+
+    def fetchall(self, sql: str, params: dict | list | None = None) -> list[tuple]:
+        return self._fetch(sql, params, "fetchall")
 
     def fetchnumpy(self, sql: str, params: dict | list | None = None) -> dict:
-        cursor = self.query(sql, params)
-        try:
-            return cursor.fetchnumpy()
-        finally:
-            cursor.close()
+        return self._fetch(sql, params, "fetchnumpy")
 
     def fetchdf(self, sql: str, params: dict | list | None = None):
-        cursor = self.query(sql, params)
-        try:
-            return cursor.fetchdf()
-        finally:
-            cursor.close()
+        return self._fetch(sql, params, "fetchdf")
+
+    def _failed(self, exc: duckdb.Error) -> None:
+        """After a failed query: when DuckDB names one of the files, look at the files again.
+
+        A file that changed or went while it was read (a logger rewriting or rotating it) drops
+        out of the views or comes back as it is now; one that fails unchanged has damaged data
+        behind a sound footer and is skipped from now on, named in the status like a truncated
+        file. Either way the caller gets ``DataChanged`` and computes again.
+        """
+        message = str(exc)
+        with self._lock:
+            files = [f for state in self._states.values() for f in state.files]
+            named = next((f for f in files if f.path in message), None)
+            if named is None and (isinstance(exc, _READ_ERRORS) or "TProtocol" in message):
+                # A reading error that names no file (a damaged page header): find the file.
+                named = next((f for f in files if _current(f) != f), None) or self._unreadable(
+                    files
+                )
+            if named is None:
+                return  # not about a file: the caller's own error
+            unchanged = _current(named) == named
+            first = message.splitlines()[0] if message else type(exc).__name__
+            if unchanged:
+                _footer_cache[named] = f"is not readable parquet ({first})"
+            self.refresh()
+        what = "could not be read" if unchanged else "changed while it was read"
+        raise DataChanged(f"{named.path} {what}: {first}") from None
+
+    def _unreadable(self, files: list[FileState]) -> FileState | None:
+        """The first file DuckDB cannot read whole (every column of every row), if any."""
+        for f in files:
+            cursor = self._con.cursor()
+            try:
+                cursor.execute(render("read_whole"), [f.path]).fetchall()
+            except duckdb.Error:
+                return f
+            finally:
+                cursor.close()
+        return None
 
     def close(self) -> None:
         self._con.close()

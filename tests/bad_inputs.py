@@ -113,6 +113,20 @@ def _truncated(root):
     return root / "driftdeck.toml"
 
 
+@case("data damaged behind a sound footer")
+def _damaged_pages(root):
+    """A directory of inputs where one file's footer reads fine but its pages do not (DuckDB
+    fails in the middle of a scan): skipped like a truncated file, the others used."""
+    path = world(root, inputs=False)
+    write(root / "inputs" / "a.parquet", frame(300, 2, 0.3))
+    write(root / "inputs" / "c.parquet", frame(300, 4, 0.3))
+    data = bytearray((root / "inputs" / "a.parquet").read_bytes())
+    data[200 : len(data) // 2] = b"Z" * (len(data) // 2 - 200)  # the timestamp's pages
+    (root / "inputs" / "b.parquet").write_bytes(bytes(data))
+    path.write_text(path.read_text().replace('inputs = "inputs.parquet"', 'inputs = "inputs"'))
+    return path
+
+
 @case("csv named .parquet")
 def _not_parquet(root):
     return world(root, inputs=b"timestamp,x\n2026-01-01,1\n")

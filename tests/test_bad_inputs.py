@@ -81,3 +81,14 @@ def test_unreadable_file_is_named_in_status(tmp_path, capsys):
     status = json.loads(capsys.readouterr().out)["status"]
     inputs = next(s for s in status if s["component"] == "inputs")
     assert not inputs["ok"] and "inputs.parquet" in inputs["message"]
+
+
+def test_a_file_damaged_behind_its_footer_is_skipped_and_the_rest_used(tmp_path, capsys):
+    config = CASES["data damaged behind a sound footer"](tmp_path)
+    code = main(["monitor", "--json", "--no-log", "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert code in (0, 3) and err == ""
+    report = json.loads(out)
+    assert report["rows"]["inputs"] == 600  # a.parquet and c.parquet
+    inputs = next(s for s in report["status"] if s["component"] == "inputs")
+    assert "b.parquet is not readable parquet" in inputs["message"]

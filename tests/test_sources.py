@@ -152,3 +152,25 @@ def test_real_nan_counts_as_missing(tmp_path):
     assert summary["missing"] == 2
     assert summary["max"] == 5.0 and summary["mean"] == 3.0
     assert report["features"]["x"]["ks"]["statistic"] is not None
+
+
+@pytest.mark.parametrize("change", ["removed", "rewritten"])
+def test_a_file_that_changes_under_a_report_is_read_again(tmp_path, change):
+    """A logger rotating or rewriting a file between the engine's look and its queries: the
+    report is computed over the files as they are now, not refused."""
+    from app.report import full_report
+
+    for name in ("a", "b"):
+        write(tmp_path / f"logs/{name}.parquet", _frame(5))
+    write(tmp_path / "ref.parquet", _frame(5))
+    config = _config(tmp_path, reference="ref.parquet", inputs="logs", predictions="none.parquet")
+    engine = Engine(config)
+    assert engine.sources.fetchall("SELECT count(*) FROM inputs")[0][0] == 10
+    if change == "removed":
+        (tmp_path / "logs/b.parquet").unlink()
+    else:  # half of a new version: no footer yet
+        (tmp_path / "logs/b.parquet").write_bytes(b"PAR1" + b"\0" * 100)
+    report = full_report(engine, Window(), config, mlflow=False)
+    assert report["rows"]["inputs"] == 5
+    inputs = next(s for s in report["status"] if s["component"] == "inputs")
+    assert inputs["files"] == 1
