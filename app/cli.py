@@ -158,9 +158,26 @@ def cmd_monitor(args) -> int:
     window = _window(args)
     progress("reading data")
     engine = Engine(config)
-    if not engine.sources.available("reference") and not engine.sources.available("inputs"):
-        ref, inp = engine.sources.state("reference"), engine.sources.state("inputs")
+    ref, inp = engine.sources.state("reference"), engine.sources.state("inputs")
+    if not ref.available and not inp.available:
         raise DriftdeckError(f"no data: reference {ref.problem}; inputs {inp.problem}")
+    for role, state in (("reference", ref), ("production inputs", inp)):
+        if not state.available:  # nothing to compare: a data error, not an all-clear
+            raise DriftdeckError(f"no {role}: {state.problem}")
+    if (
+        args.window
+        and engine.sources.available("inputs")
+        and not engine.roles().timestamp["inputs"]
+    ):
+        named = config.columns.timestamp
+        why = (
+            f"columns.timestamp {named!r} is not one of its columns"
+            if named
+            else "none found (set columns.timestamp in the config)"
+        )
+        raise DriftdeckError(
+            f"--window needs a timestamp column in the inputs ({config.path('inputs')}): {why}"
+        )
     progress("computing metrics")
     report = full_report(engine, window, config, mlflow=not args.no_log)
     if not args.no_log:

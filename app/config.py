@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -117,6 +118,8 @@ def _fail(where: str, key: str, why: str) -> DriftdeckError:
 def _number(where: str, key: str, value: Any, *, positive: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(where, key, f"must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise _fail(where, key, f"must be a finite number, got {value!r}")
     if positive and value < 0:
         raise _fail(where, key, f"must not be negative, got {value!r}")
     return float(value)
@@ -303,4 +306,6 @@ def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> Conf
     if os.environ.get("DASHBOARD_PORT"):
         env_changes["port"] = _port("environment", "DASHBOARD_PORT", os.environ["DASHBOARD_PORT"])
     config = replace(config, **env_changes)
+    if overrides.get("port") is not None:
+        overrides["port"] = _port("command line", "--port", overrides["port"])
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})

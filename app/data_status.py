@@ -65,3 +65,30 @@ def data_status(engine: Engine, now: datetime | None = None) -> list[dict]:
         entry["message"] = "; ".join(parts)
         out.append(entry)
     return out
+
+
+def columns_status(engine: Engine) -> list[dict]:
+    """A configured column that is in none of the data (a typo in ``[columns]``), named."""
+    columns = engine.config.columns
+    schemas = {
+        role: engine.sources.schema(role)
+        for role in ("reference", "inputs", "predictions", "labels")
+    }
+    if not any(schemas.values()):
+        return []  # no data at all: the data entries say so
+    seen = {name for schema in schemas.values() for name in schema}
+    out = []
+    for key in ("timestamp", "id", "target", "prediction"):
+        name = getattr(columns, key)
+        if name and name not in seen:
+            out.append((f"columns.{key}", name))
+    for key in ("numerical", "categorical", "high_cardinality", "ignored"):
+        out += [(f"columns.{key}", name) for name in getattr(columns, key) if name not in seen]
+    return [
+        {
+            "component": "config",
+            "ok": False,
+            "message": f"{key}: {name!r} is not a column of any data file",
+        }
+        for key, name in out
+    ]

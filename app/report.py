@@ -124,6 +124,10 @@ def build_report(engine: Engine, window: Window, config: Config) -> dict:
         reason = None
         if f.type_changed:
             reason = f"type changed from {f.reference_type} to {f.production_type}"
+        elif not engine.sources.available("reference"):
+            reason = f"no reference data ({engine.sources.state('reference').problem})"
+        elif not engine.sources.available("inputs"):
+            reason = f"no production inputs ({engine.sources.state('inputs').problem})"
         elif f.reference_type is None:
             reason = "only in production (not in the reference)"
         elif f.production_type is None:
@@ -274,13 +278,13 @@ def full_report(engine: Engine, window: Window, config: Config, *, mlflow: bool 
     importing mlflow, so a headless check stays fast and still reports MLflow's state.
     """
     from app.alerts import evaluate_alerts, retraining_recommended
-    from app.data_status import data_status
+    from app.data_status import columns_status, data_status
     from app.status import mlflow_status
 
     for attempt in range(ATTEMPTS):
         try:
             report = build_report(engine, window, config)
-            report["status"] = data_status(engine) + report["status"]
+            report["status"] = data_status(engine) + columns_status(engine) + report["status"]
             break
         except DataChanged:
             if attempt == ATTEMPTS - 1:

@@ -76,11 +76,12 @@ def test_xss_values_stay_data(tmp_path, capsys):
     assert "<script>alert(1)</script>" in {u["value"] for u in unseen}
 
 
-def test_unreadable_file_is_named_in_status(tmp_path, capsys):
-    main(["monitor", "--json", "--no-log", "--config", str(CASES["truncated parquet"](tmp_path))])
-    status = json.loads(capsys.readouterr().out)["status"]
-    inputs = next(s for s in status if s["component"] == "inputs")
-    assert not inputs["ok"] and "inputs.parquet" in inputs["message"]
+def test_an_unreadable_only_file_is_named_in_the_error(tmp_path, capsys):
+    config = CASES["truncated parquet"](tmp_path)
+    code = main(["monitor", "--json", "--no-log", "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")  # no production inputs left: nothing to compare
+    assert "inputs.parquet is not readable parquet" in err and err.count("\n") == 1
 
 
 def test_a_file_damaged_behind_its_footer_is_skipped_and_the_rest_used(tmp_path, capsys):

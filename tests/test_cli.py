@@ -84,3 +84,59 @@ def test_no_data_is_one_line_exit_2(tmp_path):
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "missing/in.parquet" in result.stderr
+
+
+def _main(capsys, *args) -> tuple[int, str, str]:
+    from app.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_window_without_a_timestamp_column_is_refused(tmp_path, capsys):
+    path = _config_file(tmp_path)
+    path.write_text('[columns]\ntimestamp = "ts_missing"\ntarget = "target"\n')
+    code, out, err = _main(
+        capsys,
+        "monitor",
+        "--json",
+        "--no-log",
+        "--config",
+        str(path),
+        "--window",
+        "2026-01-10",
+        "2026-01-11",
+    )
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "columns.timestamp 'ts_missing'" in err
+    # Without --window the typo is named in the status, and the report is over all rows.
+    code, out, err = _main(capsys, "monitor", "--json", "--no-log", "--config", str(path))
+    status = json.loads(out)["status"]
+    assert {
+        "component": "config",
+        "ok": False,
+        "message": "columns.timestamp: 'ts_missing' is not a column of any data file",
+    } in status
+
+
+@pytest.mark.parametrize("missing", ["reference", "inputs"])
+def test_a_missing_reference_or_inputs_is_a_data_error(tmp_path, capsys, missing):
+    path = _config_file(tmp_path)
+    file = {
+        "reference": "data/reference/reference.parquet",
+        "inputs": "data/production/inputs.parquet",
+    }[missing]
+    (tmp_path / file).unlink()
+    code, out, err = _main(capsys, "monitor", "--json", "--no-log", "--config", str(path))
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and str(tmp_path / file) in err
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+def test_a_port_out_of_range_names_the_flag(tmp_path, capsys, port):
+    code, out, err = _main(
+        capsys, "serve", "--config", str(_config_file(tmp_path)), f"--port={port}"
+    )
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "--port" in err and "between 1 and 65535" in err
