@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
+import warnings
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -192,6 +195,19 @@ def cmd_monitor(args) -> int:
     return EXIT_CRITICAL if critical else EXIT_OK
 
 
+@contextmanager
+def _silenced():
+    """Keep library log records (MLflow's, SQLAlchemy's, with their tracebacks) and warnings off
+    stderr while the block runs: the command's stderr is one line, or nothing."""
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
 def _log(report: dict, config, window) -> None:
     """Log the run to MLflow and notify webhooks; failures become status entries, not crashes."""
     try:
@@ -202,10 +218,15 @@ def _log(report: dict, config, window) -> None:
         )
         return
     try:
-        run_id = log_monitor_run(jsonable(report), config)
+        with _silenced():
+            run_id = log_monitor_run(jsonable(report), config)
         report["status"].append(
             {"component": "monitor log", "ok": True, "message": f"logged run {run_id}"}
         )
+        for entry in report["status"]:
+            if entry["component"] == "mlflow" and "no MLflow store" in entry.get("message", ""):
+                # Checked before logging; logging created the store.
+                entry.update(ok=True, message=f"MLflow store created at {entry['uri']} by this run")
     except DriftdeckError as exc:
         report["status"].append({"component": "monitor log", "ok": False, "message": str(exc)})
     if config.webhooks:

@@ -194,6 +194,10 @@ def _reason(exc: BaseException, timeout: float) -> tuple[str, bool]:
     for needles, reason in connectivity:
         if any(n in lowered for n in needles):
             return reason, True
+    if any(
+        n in lowered for n in ("readonly database", "read-only file system", "permission denied")
+    ):
+        return "the MLflow store is not writable (a read-only file or folder)", False
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
     return (first if len(first) <= 240 else first[:237] + "..."), False
 

@@ -140,3 +140,18 @@ def test_a_port_out_of_range_names_the_flag(tmp_path, capsys, port):
     )
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and "--port" in err and "between 1 and 65535" in err
+
+
+def test_logging_to_a_new_store_keeps_stderr_empty_and_the_status_consistent(
+    tmp_path, capfd, monkeypatch
+):
+    from app.cli import main
+
+    store = tmp_path / "store" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    code = main(["monitor", "--json", "--config", str(_config_file(tmp_path))])
+    out, err = capfd.readouterr()
+    assert code in (0, 3) and err == ""  # no MLflow INFO lines about creating tables
+    status = {s["component"]: s for s in json.loads(out)["status"]}
+    assert status["monitor log"]["ok"] and status["mlflow"]["ok"]
+    assert "created" in status["mlflow"]["message"] and store.is_file()

@@ -474,3 +474,17 @@ def test_recognised_metrics_prefers_plain_names():
         "recall": "recall_macro",
     }
     assert found["per_class"] == [{"column": "f1_low", "class": "low", "metric": "f1"}]
+
+
+def test_a_read_only_store_is_named_as_such():
+    from app.mlflow_reader import _reason
+
+    exc = Exception(
+        "(raised as a result of Query-invoked autoflush; consider using a session.no_autoflush "
+        "block if this flush is occurring prematurely)\n"
+        "(sqlite3.OperationalError) attempt to write a readonly database"
+    )
+    assert _reason(exc, 5.0) == (
+        "the MLflow store is not writable (a read-only file or folder)",
+        False,
+    )
