@@ -1,4 +1,5 @@
-"""Progress lines on stderr, only when stderr is a terminal (piped output and --json stay clean)."""
+"""Progress lines on stderr, only when a person watches: stderr and stdout both terminals (piped
+output, ``--json > file`` and logs stay clean)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ def quiet(_message: str) -> None:
 
 
 def terminal_progress(prefix: str = "driftdeck") -> Progress:
-    """A callback printing ``prefix: message (elapsed)`` to stderr when it is a TTY."""
-    if not sys.stderr.isatty():
+    """A callback printing ``prefix: message (elapsed)`` to stderr when stderr and stdout are
+    terminals (a command whose output is piped or redirected is being scripted)."""
+    if not (sys.stderr.isatty() and sys.stdout.isatty()):
         return quiet
     started = time.perf_counter()
 
