@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import panel as pn
 import param
@@ -25,7 +25,9 @@ from panel.io.state import set_curdoc
 from panel.theme.fast import Fast
 
 from app import theme
+from app.errors import DriftdeckError
 from app.pages import DEFAULT_PAGE, PAGES, build_page, canvas_styles
+from app.window import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -415,8 +417,10 @@ class Shell(pn.viewable.Viewer):
         if location is not None:
             # Setting the server-side search re-applies every synced parameter (the page).
             location.search = search
-        if "page" not in parse_qs(search.lstrip("?")):
+        query = parse_qs(search.lstrip("?"))
+        if "page" not in query:
             self.page = DEFAULT_PAGE
+        self._window_from_query(query)
 
     def _sync_url(self) -> None:
         location = pn.state.location
@@ -427,6 +431,38 @@ class Shell(pn.viewable.Viewer):
             self.page = DEFAULT_PAGE
 
         location.sync(self, {"page": "page"}, on_error=bad_slug)
+        # The time window too (``&start=…&end=…``): a shared link or a reload keeps it.
+        self._window_from_query(parse_qs(location.search.lstrip("?")))
+        if self.monitor is not None and "start" in self.monitor.param:
+            self.monitor.param.watch(self._window_to_query, ["start", "end"])
+
+    def _window_from_query(self, query: dict[str, list[str]]) -> None:
+        """Set the window a URL names (both ends optional); a malformed one is left out."""
+        if self.monitor is None or "start" not in self.monitor.param:
+            return
+        try:
+            start, end = (
+                parse_timestamp(query[key][0], key) if query.get(key) else None
+                for key in ("start", "end")
+            )
+        except DriftdeckError:
+            return
+        if start is not None and end is not None and start >= end:
+            return
+        if (start, end) != self._window():
+            self.monitor.set_window(start, end)
+
+    def _window_to_query(self, *_events: Any) -> None:
+        location = pn.state.location
+        if location is None:
+            return
+        query = {k: v for k, v in location.query_params.items() if k not in ("start", "end")}
+        for key, value in zip(("start", "end"), self._window(), strict=True):
+            if value is not None:
+                query[key] = value.isoformat()
+        search = "?" + urlencode(query)
+        if search != location.search:
+            location.search = search
 
     # -- time window -----------------------------------------------------------------
     def _window(self) -> tuple[Any, Any]:

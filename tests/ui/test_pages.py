@@ -82,7 +82,18 @@ def test_dragging_across_the_timeline_sets_the_window(page, server_url, wait_for
     expect(predictions).not_to_have_text(full, timeout=60_000)
     expect(predictions).to_have_text(re.compile(r"\d"))
     expect(page.get_by_text("in the selected window").first).to_be_visible()
+    windowed = predictions.inner_text()
+
+    # The window is in the URL: a reload (or the link shared) shows the same window.
+    expect(page).to_have_url(re.compile(r"page=overview.*start=.*end="))
+    page.goto(page.url)
+    wait_for_page(page, "overview")
+    wait_until_loaded(page)
+    predictions = kpi_value(page, "Predictions")
+    expect(sidebar.get_by_text(re.compile("→"))).to_be_visible(timeout=60_000)
+    expect(predictions).to_have_text(windowed, timeout=60_000)
 
     sidebar.get_by_role("button", name="Reset time window").click()
     expect(sidebar.get_by_text("All production rows")).to_be_visible(timeout=60_000)
     expect(predictions).to_have_text(full, timeout=60_000)
+    expect(page).not_to_have_url(re.compile("start="))
