@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from app import theme
 from app.config import Config, Level
 
 CRITICAL = "critical"
@@ -69,6 +70,20 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+SHARE_METRICS = ("missing_share_increase", "unseen_share")
+"""Metrics that are shares of rows: shown as percentages."""
+
+
+def format_value(metric: str, value: Any) -> str:
+    """A metric's value or threshold as messages and the Alerts page show it: shares as
+    percentages (``4.3%``), other measures with three decimals (``0.271``)."""
+    if isinstance(value, float) and math.isinf(value):
+        return str(value)
+    if metric in SHARE_METRICS:
+        return theme.format_share(value)
+    return theme.format_metric(value)
+
+
 def _format(value: float) -> str:
     return f"{value:.4g}"
 
@@ -99,7 +114,10 @@ def _leveled(metric: str, feature: str, value: Any, level: Level, describe: str)
         severity, threshold = WARNING, level.warning
     else:
         return None
-    message = f"{describe} is {_format(number)} ({severity} at or over {_format(threshold)})"
+    message = (
+        f"{describe} is {format_value(metric, number)} "
+        f"({severity} at or over {format_value(metric, threshold)})"
+    )
     return _alert(severity, metric, feature, number, threshold, message)
 
 
@@ -181,8 +199,9 @@ def _ks_alert(name: str, ks: Mapping, config: Config) -> dict | None:
     ):
         return None
     message = (
-        f"KS statistic of '{name}' is {_format(statistic)} with p-value {pvalue:.3g} "
-        f"(alert at D at or over {_format(rule.statistic)} and p under {_format(rule.pvalue)})"
+        f"KS statistic of '{name}' is {format_value('ks', statistic)} with p-value "
+        f"{pvalue:.3g} (alert at D at or over {format_value('ks', rule.statistic)} and p under "
+        f"{_format(rule.pvalue)})"
     )
     return _alert(WARNING, "ks", name, statistic, rule.statistic, message)
 

@@ -774,6 +774,12 @@ class Engine:
         )
         out: dict[str, Any] = {"feature": name, "kind": f.kind}
         if f.kind != "numerical":
+            # The values listed are each side's most frequent; shares are of all its rows.
+            out["present"] = {
+                side: entry["present"]
+                for side, entry in (("reference", reference), ("production", production))
+                if entry
+            }
             for side, entry in (("reference", reference), ("production", production)):
                 if not entry:
                     out[side] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -55,6 +56,22 @@ def severity(value: float | None, critical: float, warning: float) -> Severity |
     if value >= warning:
         return "warning"
     return "ok"
+
+
+def dataset_drift_severity(drift: Mapping[str, Any]) -> Severity | None:
+    """Severity of the report's ``dataset_drift``, the same on every page: critical when the
+    dataset drifted (the drifted share is at or over its level), warning when some feature
+    drifted, ok when none did; None when no feature could be judged."""
+    if not drift.get("judged_features"):
+        return None
+    if drift.get("drifted"):
+        return "critical"
+    return "warning" if drift.get("drifted_features") else "ok"
+
+
+def format_dataset_drift(drift: Mapping[str, Any]) -> str:
+    """The share of drifted features as every page shows it: ``22.2%``."""
+    return format_share(drift.get("share"))
 
 
 def severity_color(level: str | None) -> str:

@@ -61,6 +61,21 @@ def test_alert_cards_and_tables_equal_the_report(monitor):
     assert text in shown_text(layout)
 
 
+def test_alert_messages_show_values_as_the_table_does(monitor):
+    """A share is a percentage in the message as in the table (not ``0.04297`` beside ``4.3%``)."""
+    alerts = data_report(monitor)["alerts"]
+    shares = [a for a in alerts if a["metric"] in ("unseen_share", "missing_share_increase")]
+    assert shares, "the small world has a new district: an unseen-category alert"
+    table = alerts_table(alerts).object
+    for alert in shares + alerts:
+        value = format_alert_value(alert["metric"], alert["value"])
+        threshold = format_alert_value(alert["metric"], alert["threshold"])
+        assert f" is {value} (" in alert["message"]
+        assert f"at or over {threshold})" in alert["message"]
+        assert f">{html.escape(value)}</td>" in table
+    assert all(format_alert_value(a["metric"], a["value"]).endswith("%") for a in shares)
+
+
 def test_recommendations_include_retraining_when_recommended(monitor):
     page = Alerts(monitor=monitor)
     render(page)

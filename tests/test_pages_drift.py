@@ -124,6 +124,36 @@ def test_distribution_of_any_feature(monitor):
     assert "harbour" in set(bars["value"])  # only in production
 
 
+def assert_top_value_shares(chart, monitor, name: str) -> None:
+    """A value's bar is its share of all the side's non-missing rows (not of the listed top
+    values), and a value outside a side's listed top values has no bar for that side."""
+    dist = monitor.distribution(name)
+    summary = data_report(monitor)["features"][name]["summary"]
+    frame = chart.dframe()
+    assert len(frame)
+    for row in frame.itertuples():
+        side = summary[row.side]
+        assert row.share == pytest.approx(
+            dist[row.side][row.value] / (side["rows"] - side["missing"])
+        )
+    # The engine lists only the top values of a high-cardinality feature: a production top value
+    # outside the reference's list has an unknown reference share, so it gets no bar (not a zero).
+    only_production = set(frame["value"]) - set(dist["reference"])
+    assert only_production, (
+        "the small world's production top addresses are not all reference top ones"
+    )
+    shown = set(zip(frame["value"], frame["side"], strict=True))
+    assert not {(value, "reference") for value in only_production} & shown
+    assert "top" in chart.opts.get().kwargs["title"].lower()
+
+
+def test_high_cardinality_shares_are_of_all_rows(monitor):
+    page = DriftMonitoring(monitor=monitor)
+    render(page)
+    page.feature.value = "address"
+    assert_top_value_shares(page.distribution_body.objects[0].object, monitor, "address")
+
+
 def test_heatmap_is_psi_per_feature_and_bucket(monitor):
     page = DriftMonitoring(monitor=monitor)
     render(page)

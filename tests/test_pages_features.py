@@ -88,6 +88,16 @@ def test_selecting_a_row_shows_its_details(monitor):
     assert "Missing share" in text
 
 
+def test_high_cardinality_distribution_shares_are_of_all_rows(monitor):
+    from tests.test_pages_drift import assert_top_value_shares
+
+    page = FeatureStatistics(monitor=monitor)
+    render(page)
+    page.feature.value = "address"
+    chart = page.distribution_body.objects[1].object
+    assert_top_value_shares(chart, monitor, "address")
+
+
 def test_new_categories_and_quality_findings(monitor):
     page = FeatureStatistics(monitor=monitor)
     layout = render(page)

@@ -239,3 +239,13 @@ def test_an_inputs_file_without_rows_says_what_is_read_not_to_widen_the_window(t
     assert "No production data yet." in text
     assert "inputs.parquet" in text
     assert "Widen the window" not in text
+
+
+def test_high_cardinality_distribution_shares_are_of_all_rows(monitor):
+    from tests.test_pages_drift import assert_top_value_shares
+
+    page = ProductionData(monitor=monitor)
+    render(page)
+    page.feature.value = "address"
+    chart = page.distribution.objects[1].object
+    assert_top_value_shares(chart, monitor, "address")

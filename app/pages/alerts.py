@@ -11,11 +11,11 @@ import pandas as pd
 import panel as pn
 
 from app import theme
-from app.alerts import CRITICAL, WARNING, recommendation, summarize_alerts
+from app.alerts import CRITICAL, WARNING, format_value, recommendation, summarize_alerts
 from app.mlflow_reader import MLflowUnavailable
 from app.pages import blocks, charts
 from app.pages.base import MonitorPage, data_report
-from app.pages.cards import KpiCard, empty_state, note_pane, section
+from app.pages.cards import KpiCard, empty_state, note_pane, section, wrapping_row
 from app.pages.mlflow_cache import MLflowCache, unavailable_note
 
 METRIC_LABELS = {
@@ -26,7 +26,6 @@ METRIC_LABELS = {
     "unseen_share": "Unseen-category share",
     "ks": "KS statistic",
 }
-SHARE_METRICS = ("missing_share_increase", "unseen_share")
 COMPONENT_TITLES = {
     "reference": "Reference data",
     "inputs": "Production inputs",
@@ -43,6 +42,15 @@ HISTORY_PLOTS = (
 )
 MAX_HISTORY_LINES = 8
 PLOT_HEIGHT = 260
+LEGEND_ROW = 20
+"""Height of one legend entry, in pixels: a plot with a legend is at least this tall per line."""
+LEGEND_OPTS = {
+    "glyph_height": 16,
+    "label_height": 16,
+    "spacing": 2,
+    "padding": 6,
+    "label_text_font_size": "9pt",
+}
 PLOT_OPTS = {
     "responsive": True,
     "height": PLOT_HEIGHT,
@@ -127,9 +135,8 @@ class Alerts(MonitorPage):
 
 
 def format_alert_value(metric: str, value: Any) -> str:
-    if metric in SHARE_METRICS:
-        return theme.format_share(value)
-    return theme.format_metric(value)
+    """A value or threshold in the alert tables, formatted as in the alert's message."""
+    return format_value(metric, value)
 
 
 def alerts_view(
@@ -168,12 +175,10 @@ def alerts_view(
         "dataset_drift": blocks.kpi(
             "Drifted features",
             share,
-            theme.format_share(share),
+            theme.format_dataset_drift(dataset_drift),
             f"{theme.format_count(dataset_drift.get('drifted_features'))} of "
             f"{theme.format_count(judged)} at or over the critical PSI",
-            (CRITICAL if dataset_drift.get("drifted") else "ok")
-            if theme.is_number(share)
-            else None,
+            theme.dataset_drift_severity(dataset_drift),
         ),
     }
     objects: list = [blocks.kpi_row(cards.values())]
@@ -336,15 +341,12 @@ def history_view(history: pd.DataFrame, config: Any) -> list:
     for title, name, threshold in HISTORY_PLOTS:
         plot = metric_history_plot(history, times, title, name, config.thresholds.get(threshold))
         if plot is not None:
+            height = plot.opts.get("plot").kwargs.get("height", PLOT_HEIGHT)
             plots.append(
-                pn.pane.HoloViews(
-                    plot, sizing_mode="stretch_width", height=PLOT_HEIGHT, backend="bokeh"
-                )
+                pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=height, backend="bokeh")
             )
     if plots:
-        objects.append(
-            pn.GridBox(*plots, ncols=2 if len(plots) > 1 else 1, sizing_mode="stretch_width")
-        )
+        objects.append(wrapping_row(*plots))
     objects.append(latest_checks(history, times))
     return objects
 
@@ -421,8 +423,15 @@ def metric_history_plot(
         )
     if level is not None:
         layers += charts.threshold_lines(level)
+    # The legend sits right of the plot, not over it: with one line per feature it would cover
+    # the lines and the threshold levels. Taller plots leave every entry room.
+    legend = len(columns) > 1
     return hv.Overlay(layers).opts(
-        title=f"{title} per check", legend_position="top_left", show_legend=len(columns) > 1
+        title=f"{title} per check",
+        legend_position="right",
+        legend_opts=LEGEND_OPTS,
+        show_legend=legend,
+        height=max(PLOT_HEIGHT, 130 + LEGEND_ROW * len(columns)) if legend else PLOT_HEIGHT,
     )
 
 

@@ -7,7 +7,7 @@ from the user's data, and an HTML or Markdown pane would otherwise run them.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import panel as pn
@@ -132,6 +132,28 @@ def section(title: str, *objects: Any, note: str = "", **params: Any) -> tuple[p
         **params,
     )
     return card, body
+
+
+MIN_SECTION_WIDTH = 420
+"""Narrowest a section or chart set beside another may get, in pixels: below it, a chart's axes,
+labels and legend leave its data no room, so the row wraps and they stack instead."""
+
+
+def wrapping_row(*objects: Any, min_width: int | Sequence[int] = MIN_SECTION_WIDTH) -> pn.Row:
+    """``objects`` side by side, sharing the width, while each can have ``min_width`` pixels
+    (one value, or one per object); stacked on narrower screens.
+
+    A Bokeh row allowed to wrap, not a ``pn.FlexBox``: plots drawn inside a FlexBox of the served
+    dashboard laid their toolbar out across the whole figure, leaving the data no room.
+    """
+    widths = [min_width] * len(objects) if isinstance(min_width, int) else list(min_width)
+    for obj, width in zip(objects, widths, strict=True):
+        # The basis lets wide screens share the row evenly, the minimum forces a wrap; an object
+        # of fixed width (a small table) keeps it. CSS only: given ``min_width``, Panel would make
+        # the row as wide as all its objects together and the page would scroll sideways.
+        grow = 0 if obj.sizing_mode in (None, "fixed") and obj.width is not None else 1
+        obj.styles = {**obj.styles, "flex": f"{grow} 1 {width}px", "min-width": f"{width}px"}
+    return pn.Row(*objects, sizing_mode="stretch_width", styles={"flex-wrap": "wrap"})
 
 
 def note_pane(text: str) -> pn.pane.HTML:

@@ -17,7 +17,7 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh backend for .opts)
 import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource, Legend, LegendItem, Span
+from bokeh.models import ColumnDataSource, Legend, LegendItem, NumeralTickFormatter, Span
 from bokeh.plotting import figure
 from bokeh.transform import cumsum
 
@@ -31,6 +31,7 @@ from app.window import BUCKET_WIDTHS
 hv.plotting.bokeh.BokehRenderer.webgl = False
 
 HEIGHT = 300
+DONUT_WIDTH, DONUT_HEIGHT = 380, 280
 MIN_BUCKET_ROWS = 30
 """Time buckets with fewer rows are drawn grey: a PSI or KL from a handful of rows is noise."""
 
@@ -181,31 +182,69 @@ def distribution_chart(dist: Mapping[str, Any], top: int = 15) -> hv.Element | N
         if not layers:
             return None
         return hv.Overlay(layers).opts(legend_position="top_right", yformatter="%.2f")
-    reference = dict(dist.get("reference") or {})
-    production = dict(dist.get("production") or {})
-    ref_total, prod_total = sum(reference.values()), sum(production.values())
-    if not ref_total and not prod_total:
+    return _value_bars(dist, name, top)
+
+
+def _value_bars(dist: Mapping[str, Any], name: str, top: int) -> hv.Bars | None:
+    """Shares of the most frequent values on both sides, as horizontal grouped bars.
+
+    A share is of all the side's non-missing rows (``dist['present']``), not of the values the
+    engine listed: it lists only the most frequent. A value outside one side's list has no bar
+    for that side (its share there is unknown, not zero), and the title says so.
+    """
+    present = dict(dist.get("present") or {})
+    sides = {}
+    for side in ("reference", "production"):
+        counts = {str(v): n for v, n in dict(dist.get(side) or {}).items()}
+        shown = sum(counts.values())
+        total = present.get(side)
+        if not theme.is_number(total) or total < shown:
+            total = shown
+        # Complete: every value of the side is listed, so a value not listed has no rows there.
+        sides[side] = (counts, total, shown >= total)
+    if not any(total for _, total, _ in sides.values()):
         return None
-    shares = {
-        str(value): (
-            reference.get(value, 0) / ref_total if ref_total else 0.0,
-            production.get(value, 0) / prod_total if prod_total else 0.0,
-        )
-        for value in {*reference, *production}
+    shares: dict[str, dict[str, float]] = {}
+    for side, (counts, total, _) in sides.items():
+        for value, count in counts.items():
+            shares.setdefault(value, {})[side] = count / total
+    for known in shares.values():
+        for side, (_, total, complete) in sides.items():
+            if side not in known and complete and total:
+                known[side] = 0.0
+    listed = [len(counts) for counts, _, complete in sides.values() if not complete]
+    rank = {
+        side: {v: i for i, v in enumerate(sorted(counts, key=lambda v: (-counts[v], v)))}
+        for side, (counts, _, _) in sides.items()
     }
-    values = sorted(shares, key=lambda v: (-max(shares[v]), v))[:top]
+
+    def order(value: str) -> tuple:
+        most = -max(shares[value].values())
+        if listed:
+            # Only each side's most frequent values are known: take them in turn from both sides
+            # (the sides' row counts differ, so ordering by share would show mostly one side).
+            return (min(r.get(value, len(r)) for r in rank.values()), most, value)
+        return (most, value)
+
+    # Short enough to fit over a narrow chart; a value without a bar is outside that side's top.
+    title = f"Top {max(listed)} values of each side" if listed else ""
+    values = sorted(shares, key=order)[:top]
+    peak = max(max(shares[v].values()) for v in values)
+    # Enough decimals that the shares of a high-cardinality feature (hundredths of a percent) read.
+    digits = 1 if peak >= 0.01 else 2 if peak >= 0.001 else 3
     rows = []
     # Horizontal bars, most frequent value on top: long category names stay readable.
     for value in reversed(values):
-        for side, share in zip(("production", "reference"), shares[value][::-1], strict=True):
-            rows.append(
-                {"value": value, "side": side, "share": share, "text": theme.format_share(share)}
-            )
+        for side in ("production", "reference"):
+            if side in shares[value]:
+                share = shares[value][side]
+                text = theme.format_share(share, digits)
+                rows.append({"value": value, "side": side, "share": share, "text": text})
     frame = pd.DataFrame(rows)
     bars = hv.Bars(
         frame,
         [hv.Dimension("value", label=name), hv.Dimension("side", label="Side")],
-        [hv.Dimension("share", label="Share of rows"), "text"],
+        [hv.Dimension("share", label="Share of all non-missing rows"), "text"],
     )
     return bars.opts(
         cmap={"reference": theme.REFERENCE_COLOR, "production": theme.PRODUCTION_COLOR},
@@ -214,6 +253,8 @@ def distribution_chart(dist: Mapping[str, Any], top: int = 15) -> hv.Element | N
         line_color=None,
         hover_tooltips=[("Value", "@value"), ("Side", "@side"), ("Share", "@text")],
         legend_position="bottom_right",
+        title=title,
+        xformatter=NumeralTickFormatter(format="0.[000]%"),
         **{**_BASE, "height": max(HEIGHT, 70 + 30 * len(values))},
     )
 
@@ -534,10 +575,14 @@ def donut(shares: Mapping[str, float], reference: Mapping[str, float] | None = N
             ],
         }
     )
-    # A fixed frame keeps the donut round; the legend sits outside it, so long names never overlap.
+    # A fixed size with a matched aspect keeps the donut round and whole whatever room the legend
+    # (outside the frame, so long names never overlap) leaves it: Bokeh widens the range of the
+    # longer side. (A fixed ``frame_width``/``frame_height`` lays the frame out taller than its
+    # canvas in the served page, which cut the donut off at the bottom.)
     plot = figure(
-        frame_width=250,
-        frame_height=250,
+        width=DONUT_WIDTH,
+        height=DONUT_HEIGHT,
+        match_aspect=True,
         toolbar_location=None,
         tools="hover",
         tooltips=[
@@ -545,8 +590,6 @@ def donut(shares: Mapping[str, float], reference: Mapping[str, float] | None = N
             ("Production share", "@share"),
             ("Reference share", "@reference"),
         ],
-        x_range=(-1.02, 1.02),
-        y_range=(-1.02, 1.02),
         min_border=8,
     )
     plot.annular_wedge(

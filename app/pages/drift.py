@@ -26,6 +26,7 @@ from app.pages.cards import (
     missing_production,
     note_pane,
     section,
+    wrapping_row,
 )
 
 METRIC = NumberFormatter(format="0.000", nan_format=theme.NO_VALUE, null_format=theme.NO_VALUE)
@@ -136,8 +137,8 @@ class DriftMonitoring(MonitorPage):
         self._total = 0  # features in the report, of which ``comparisons`` holds the first
         self._browser_callback: Any = None
         return [
-            pn.Row(psi_card, card_card, sizing_mode="stretch_width"),
-            pn.Row(prediction_card, trend_card, sizing_mode="stretch_width"),
+            wrapping_row(psi_card, card_card),
+            wrapping_row(prediction_card, trend_card),
             compare_card,
             table_card,
             heat_card,

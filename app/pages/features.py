@@ -31,6 +31,7 @@ from app.pages.cards import (
     section,
     severity_label,
     stats_table,
+    wrapping_row,
 )
 from app.pages.drift import METRIC, drift_order
 
@@ -679,11 +680,10 @@ def _detail_layout(
     """A feature's detail: cards, then distribution beside ECDF, then statistics beside findings."""
     return [
         cards,
-        pn.Row(distribution, ecdf, sizing_mode="stretch_width"),
-        pn.Row(
+        wrapping_row(distribution, ecdf),
+        wrapping_row(
             pn.Column(_heading("Summary statistics"), summary, sizing_mode="stretch_width"),
             pn.Column(_heading("Data quality"), quality, sizing_mode="stretch_width"),
-            sizing_mode="stretch_width",
         ),
     ]
 

@@ -11,7 +11,14 @@ import panel as pn
 from app import theme
 from app.pages import charts
 from app.pages.base import MonitorPage, data_report
-from app.pages.cards import KpiCard, data_problems, empty_state, missing_production, section
+from app.pages.cards import (
+    KpiCard,
+    data_problems,
+    empty_state,
+    missing_production,
+    section,
+    wrapping_row,
+)
 from app.pages.training import training_scores
 
 SEVERITY_ORDER = ("critical", "warning", "ok")
@@ -59,7 +66,7 @@ class Overview(MonitorPage):
         return [
             self.kpi_row,
             timeline,
-            pn.Row(classes, trend, sizing_mode="stretch_width"),
+            wrapping_row(classes, trend),
         ]
 
     def reload(self) -> None:
@@ -125,25 +132,15 @@ class Overview(MonitorPage):
         )
 
         drift = report.get("dataset_drift") or {}
-        share = drift.get("share")
         judged, drifted = drift.get("judged_features") or 0, drift.get("drifted_features") or 0
-        level = (
-            "critical"
-            if drift.get("drifted")
-            else "warning"
-            if drifted
-            else "ok"
-            if judged
-            else None
-        )
         psi_level = thresholds["psi"]
         self.kpis["dataset_drift"].show(
-            share,
-            theme.format_share(share, 0),
+            drift.get("share"),
+            theme.format_dataset_drift(drift),
             f"{drifted} of {judged} features at PSI ≥ {theme.format_metric(psi_level.critical, 2)}"
             if judged
             else "no features to compare",
-            level,
+            theme.dataset_drift_severity(drift),
         )
 
         psis = [

@@ -20,6 +20,7 @@ from app.mlflow_reader import MLflowUnavailable, store_location
 from app.pages import blocks, charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
+    MIN_SECTION_WIDTH,
     KpiCard,
     chips,
     data_problems,
@@ -29,6 +30,7 @@ from app.pages.cards import (
     note_pane,
     plain_titles,
     section,
+    wrapping_row,
 )
 from app.pages.mlflow_cache import MLflowCache, unavailable_note
 
@@ -45,6 +47,8 @@ HEADLINE_LABELS = {
 }
 TREND_METRICS = ("accuracy", "macro_f1", "weighted_f1", "f1")
 PRODUCTION_ALIASES = ("production", "prod", "champion")
+TABLE_WIDTH = 360
+"""Width of the class-share table beside the class-share chart."""
 
 
 class PerformanceMetrics(MonitorPage):
@@ -469,7 +473,7 @@ def prediction_statistics(result: dict, monitor: Any) -> tuple[dict[str, KpiCard
     bars = charts.class_share_bars(reference, production)
     table = blocks.html_pane(
         blocks.table(["Class", "Reference", "Production", "Change"], table_rows, numeric=[1, 2, 3]),
-        width=360,
+        width=TABLE_WIDTH,
         sizing_mode=None,
     )
     row = (
@@ -482,7 +486,8 @@ def prediction_statistics(result: dict, monitor: Any) -> tuple[dict[str, KpiCard
             table,
         ]
     )
-    return cards, [blocks.kpi_row(cards.values()), pn.Row(*row, sizing_mode="stretch_width")]
+    widths = [MIN_SECTION_WIDTH, TABLE_WIDTH][-len(row) :]
+    return cards, [blocks.kpi_row(cards.values()), wrapping_row(*row, min_width=widths)]
 
 
 def _change(before: Any, after: Any) -> str:

@@ -424,12 +424,8 @@ def distribution_view(result: dict, feature: dict, thresholds: dict) -> list:
                 "The feature has no non-missing values on either side in this time window.",
             ),
         ]
-    return [
-        cards,
-        pn.pane.HoloViews(
-            chart, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh"
-        ),
-    ]
+    # The chart's own height: a bar per value of a categorical feature needs more than the default.
+    return [cards, charts.plot_pane(chart)]
 
 
 def feature_cards(feature: dict, thresholds: dict) -> list:
