@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
+import panel as pn
+import pyarrow.parquet as pq
 import pytest
 
 from app.export import external_references
@@ -114,3 +117,28 @@ def test_bad_config_shows_a_message_not_a_traceback(tmp_path, monkeypatch):
     page = create_app()
     text = str(page.main[0].object)
     assert "server.port" in text and "cannot start" in text
+
+
+def test_a_section_drawn_while_a_file_vanishes_is_computed_again(tmp_path):
+    """A logger rotating a file between the engine's look and a section's query: the section
+    is computed again over the files as they are, not shown as failed."""
+    from app.pages.drift import DriftMonitoring
+    from tests.conftest import make_world, write
+    from tests.page_helpers import monitor_on
+
+    config = make_world(tmp_path)
+    inputs = tmp_path / "data/production/inputs.parquet"
+    logs = tmp_path / "data/production/inputs"
+    frame = pq.read_table(inputs).to_pandas()
+    half = len(frame) // 2
+    write(logs / "a.parquet", frame.iloc[:half])
+    write(logs / "b.parquet", frame.iloc[half:])
+    inputs.unlink()
+    monitor = monitor_on(replace(config, inputs=str(logs)))
+    assert monitor.engine.sources.available("inputs")
+    page = DriftMonitoring(monitor=monitor)
+    drawn, body = [], pn.Column()
+    (logs / "b.parquet").unlink()  # gone before the section's first query
+    page.load("over time", monitor.drift_over_time, drawn.append, body)
+    assert drawn and sum(b["rows"] for b in drawn[0]["buckets"]) == half
+    assert not body.objects  # no error shown

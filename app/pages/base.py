@@ -20,7 +20,7 @@ import param
 from panel.io.state import set_curdoc
 
 from app import theme
-from app.errors import DriftdeckError
+from app.errors import DataChanged, DriftdeckError
 from app.monitor import Monitor
 from app.pages.cards import NOTE_CSS, error_state, escape
 
@@ -43,6 +43,22 @@ def data_report(monitor: Monitor) -> dict:
     from app.report import full_report
 
     return full_report(monitor.engine, monitor.window, monitor.config, mlflow=False)
+
+
+def _again_if_files_changed(fetch: Callable[[], Any]) -> Callable[[], Any]:
+    """``fetch``, run again when a file changed or proved unreadable under it: by then the
+    engine reads the files as they are (the report does the same, ``app.report.ATTEMPTS``)."""
+    from app.report import ATTEMPTS
+
+    def run() -> Any:
+        for _ in range(ATTEMPTS - 1):
+            try:
+                return fetch()
+            except DataChanged:
+                continue
+        return fetch()
+
+    return run
 
 
 class PageLayout(pn.Column):
@@ -196,6 +212,7 @@ class MonitorPage(pn.viewable.Viewer):
         """
         generation = self._generations.get(key, 0) + 1
         self._generations[key] = generation
+        fetch = _again_if_files_changed(fetch)
         if self._queue is not None:
             self._queue.append((key, generation, fetch, draw, targets))
             return
