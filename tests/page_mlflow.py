@@ -45,6 +45,7 @@ def check_metrics(day: int) -> dict[str, float]:
         "prediction_kl_drift": 0.05 * day,
         "area_psi": 0.08 * day,
         "address_cardinality_ratio": 1 + 0.1 * day,
+        "address_new_value_share": 0.05 * day,
         "retraining_recommended": int(day >= 3),
     }
 

@@ -133,7 +133,12 @@ def test_alert_history_from_mlflow(monitor):
         "Prediction drift (KL) per check",
         "Feature PSI per check",
         "Cardinality ratio per check",
+        "New-value share per check",
     ]
+    shares = grid.objects[3].object  # the address flood, in percent
+    assert list(shares.dimension_values(1)) == pytest.approx(
+        [check_metrics(day)["address_new_value_share"] for day in range(N_CHECKS)]
+    )
     text = shown_text(page.history_body)
     assert (
         "check-3" in text and theme.format_metric(check_metrics(3)["prediction_kl_drift"]) in text

@@ -9,6 +9,7 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401 - the Bokeh backend draws every plot
 import pandas as pd
 import panel as pn
+from bokeh.models import NumeralTickFormatter
 
 from app import theme
 from app.alerts import CRITICAL, WARNING, format_value, recommendation, summarize_alerts
@@ -39,6 +40,9 @@ HISTORY_PLOTS = (
     ("Prediction drift (KL)", "prediction_kl_drift", "prediction_kl"),
     ("Feature PSI", "_psi", "psi"),
     ("Cardinality ratio", "_cardinality_ratio", "cardinality_ratio"),
+    # Distinct values of one check's window over the whole reference's stay low for short
+    # windows, whatever floods in: the share of rows with a never-seen value shows a flood.
+    ("New-value share", "_new_value_share", None),
 )
 MAX_HISTORY_LINES = 8
 PLOT_HEIGHT = 260
@@ -407,11 +411,13 @@ def metric_history_plot(
     if not columns:
         return None
     layers = []
+    share = name.endswith("_share")
+    fmt = theme.format_share if share else theme.format_metric
     time, value = hv.Dimension("time", label="Check"), hv.Dimension("value", label=title)
     for i, column in enumerate(columns):
         color = theme.CATEGORY_COLORS[i % len(theme.CATEGORY_COLORS)]
         frame = pd.DataFrame({"time": times, "value": _series(history, column)}).dropna()
-        frame["text"] = [theme.format_metric(v) for v in frame["value"]]
+        frame["text"] = [fmt(v) for v in frame["value"]]
         layers.append(
             hv.Curve(frame, time, [value, "text"], label=labels[column]).opts(
                 color=color,
@@ -432,6 +438,7 @@ def metric_history_plot(
         legend_opts=LEGEND_OPTS,
         show_legend=legend,
         height=max(PLOT_HEIGHT, 130 + LEGEND_ROW * len(columns)) if legend else PLOT_HEIGHT,
+        **({"yformatter": NumeralTickFormatter(format="0%")} if share else {}),
     )
 
 
