@@ -48,7 +48,7 @@ def test_paths_are_relative_to_the_config_and_env_beats_file(tmp_path, monkeypat
         ("[thresholds]\npsi = { critical = -1 }\n", "thresholds.psi.critical"),
         ("[thresholds]\npsi = { critical = 'high' }\n", "thresholds.psi.critical"),
         ("[thresholds]\npsi = { critical = nan }\n", "thresholds.psi.critical"),
-        ("[thresholds]\nprediction_kl = { warning = inf }\n", "thresholds.prediction_kl.warning"),
+        ("[thresholds]\nprediction_kl = { critical = inf }\n", "thresholds.prediction_kl.critical"),
         ("[thresholds]\npsi = { critical = 0.1, warning = 0.2 }\n", "thresholds.psi.warning"),
         ("[server]\nport = 70000\n", "server.port"),
         ("[columns]\nnumerical = 3\n", "columns.numerical"),
