@@ -167,11 +167,7 @@ def cmd_monitor(args) -> int:
     for role, state in (("reference", ref), ("production inputs", inp)):
         if not state.available:  # nothing to compare: a data error, not an all-clear
             raise DriftdeckError(f"no {role}: {state.problem}")
-    if (
-        args.window
-        and engine.sources.available("inputs")
-        and not engine.roles().timestamp["inputs"]
-    ):
+    if args.window and not engine.roles().timestamp["inputs"]:
         named = config.columns.timestamp
         why = (
             f"columns.timestamp {named!r} is not one of its columns"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app.config import ROLES
 from app.engine import Engine
 
 
@@ -70,10 +71,7 @@ def data_status(engine: Engine, now: datetime | None = None) -> list[dict]:
 def columns_status(engine: Engine) -> list[dict]:
     """A configured column that is in none of the data (a typo in ``[columns]``), named."""
     columns = engine.config.columns
-    schemas = {
-        role: engine.sources.schema(role)
-        for role in ("reference", "inputs", "predictions", "labels")
-    }
+    schemas = {role: engine.sources.schema(role) for role in ROLES}
     if not any(schemas.values()):
         return []  # no data at all: the data entries say so
     seen = {name for schema in schemas.values() for name in schema}

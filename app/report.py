@@ -9,7 +9,7 @@ from typing import Any
 from app import drift
 from app.config import Config
 from app.engine import Engine, finite
-from app.errors import DataChanged
+from app.errors import again_if_files_change
 from app.window import Window
 
 
@@ -265,10 +265,6 @@ def _prediction_drift(engine: Engine, window: Window, status: list) -> dict:
     return out
 
 
-ATTEMPTS = 3
-"""How often a report is computed again when files change under it (a logger rewriting a file)."""
-
-
 def full_report(engine: Engine, window: Window, config: Config, *, mlflow: bool = True) -> dict:
     """The report with system status and alerts (SPEC §5), over the files as they are once a
     computation gets through them whole (a file that changes or proves unreadable meanwhile is
@@ -281,15 +277,12 @@ def full_report(engine: Engine, window: Window, config: Config, *, mlflow: bool 
     from app.data_status import columns_status, data_status
     from app.status import mlflow_status
 
-    for attempt in range(ATTEMPTS):
-        try:
-            report = build_report(engine, window, config)
-            report["status"] = data_status(engine) + columns_status(engine) + report["status"]
-            break
-        except DataChanged:
-            if attempt == ATTEMPTS - 1:
-                raise
-            engine.refresh()
+    def with_data_status() -> dict:
+        report = build_report(engine, window, config)
+        report["status"] = data_status(engine) + columns_status(engine) + report["status"]
+        return report
+
+    report = again_if_files_change(with_data_status)
     report["status"] += mlflow_status(config, deep=mlflow)
     report["alerts"] = evaluate_alerts(report, config)
     report["retraining_recommended"] = retraining_recommended(report["alerts"])

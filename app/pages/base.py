@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, ClassVar
 
 import panel as pn
@@ -20,7 +21,7 @@ import param
 from panel.io.state import set_curdoc
 
 from app import theme
-from app.errors import DataChanged, DriftdeckError
+from app.errors import DriftdeckError, again_if_files_change
 from app.monitor import Monitor
 from app.pages.cards import NOTE_CSS, error_state, escape
 
@@ -43,22 +44,6 @@ def data_report(monitor: Monitor) -> dict:
     from app.report import full_report
 
     return full_report(monitor.engine, monitor.window, monitor.config, mlflow=False)
-
-
-def _again_if_files_changed(fetch: Callable[[], Any]) -> Callable[[], Any]:
-    """``fetch``, run again when a file changed or proved unreadable under it: by then the
-    engine reads the files as they are (the report does the same, ``app.report.ATTEMPTS``)."""
-    from app.report import ATTEMPTS
-
-    def run() -> Any:
-        for _ in range(ATTEMPTS - 1):
-            try:
-                return fetch()
-            except DataChanged:
-                continue
-        return fetch()
-
-    return run
 
 
 class PageLayout(pn.Column):
@@ -212,7 +197,7 @@ class MonitorPage(pn.viewable.Viewer):
         """
         generation = self._generations.get(key, 0) + 1
         self._generations[key] = generation
-        fetch = _again_if_files_changed(fetch)
+        fetch = partial(again_if_files_change, fetch)  # as the report is
         if self._queue is not None:
             self._queue.append((key, generation, fetch, draw, targets))
             return
