@@ -8,10 +8,12 @@ from pathlib import Path
 import pandas as pd
 import panel as pn
 import pyarrow.parquet as pq
+import pytest
 
 from app.config import Config
 from app.engine import Engine
 from app.monitor import Monitor
+from app.pages.base import data_report
 from tests.conftest import make_world, write
 
 XSS = "<script>alert(1)</script>"
@@ -60,3 +62,26 @@ def drop_production(root: Path) -> None:
 
 def bucket_starts(monitor: Monitor) -> list[pd.Timestamp]:
     return [pd.Timestamp(b["start"]) for b in monitor.drift_over_time()["buckets"]]
+
+
+def assert_top_value_shares(chart, monitor, name: str) -> None:
+    """A value's bar is its share of all the side's non-missing rows (not of the listed top
+    values), and a value outside a side's listed top values has no bar for that side."""
+    dist = monitor.distribution(name)
+    summary = data_report(monitor)["features"][name]["summary"]
+    frame = chart.dframe()
+    assert len(frame)
+    for row in frame.itertuples():
+        side = summary[row.side]
+        assert row.share == pytest.approx(
+            dist[row.side][row.value] / (side["rows"] - side["missing"])
+        )
+    # The engine lists only the top values of a high-cardinality feature: a production top value
+    # outside the reference's list has an unknown reference share, so it gets no bar (not a zero).
+    only_production = set(frame["value"]) - set(dist["reference"])
+    assert only_production, (
+        "the small world's production top addresses are not all reference top ones"
+    )
+    shown = set(zip(frame["value"], frame["side"], strict=True))
+    assert not {(value, "reference") for value in only_production} & shown
+    assert "top" in chart.opts.get().kwargs["title"].lower()

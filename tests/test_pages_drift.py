@@ -14,7 +14,15 @@ from app.pages.base import data_report
 from app.pages.charts import MIN_BUCKET_ROWS, bucket_width
 from app.pages.drift import DriftMonitoring
 from tests.conftest import make_world
-from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
+from tests.page_helpers import (
+    XSS,
+    assert_top_value_shares,
+    drop_production,
+    monitor_on,
+    render,
+    shown_text,
+    xss_world,
+)
 
 
 @pytest.fixture(scope="module")
@@ -122,29 +130,6 @@ def test_distribution_of_any_feature(monitor):
     page.feature.value = "district"
     bars = page.distribution_body.objects[0].object.dframe()
     assert "harbour" in set(bars["value"])  # only in production
-
-
-def assert_top_value_shares(chart, monitor, name: str) -> None:
-    """A value's bar is its share of all the side's non-missing rows (not of the listed top
-    values), and a value outside a side's listed top values has no bar for that side."""
-    dist = monitor.distribution(name)
-    summary = data_report(monitor)["features"][name]["summary"]
-    frame = chart.dframe()
-    assert len(frame)
-    for row in frame.itertuples():
-        side = summary[row.side]
-        assert row.share == pytest.approx(
-            dist[row.side][row.value] / (side["rows"] - side["missing"])
-        )
-    # The engine lists only the top values of a high-cardinality feature: a production top value
-    # outside the reference's list has an unknown reference share, so it gets no bar (not a zero).
-    only_production = set(frame["value"]) - set(dist["reference"])
-    assert only_production, (
-        "the small world's production top addresses are not all reference top ones"
-    )
-    shown = set(zip(frame["value"], frame["side"], strict=True))
-    assert not {(value, "reference") for value in only_production} & shown
-    assert "top" in chart.opts.get().kwargs["title"].lower()
 
 
 def test_high_cardinality_shares_are_of_all_rows(monitor):

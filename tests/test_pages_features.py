@@ -18,7 +18,15 @@ from app.pages import features
 from app.pages.base import data_report
 from app.pages.features import FeatureStatistics
 from tests.conftest import make_world
-from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
+from tests.page_helpers import (
+    XSS,
+    assert_top_value_shares,
+    drop_production,
+    monitor_on,
+    render,
+    shown_text,
+    xss_world,
+)
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +97,6 @@ def test_selecting_a_row_shows_its_details(monitor):
 
 
 def test_high_cardinality_distribution_shares_are_of_all_rows(monitor):
-    from tests.test_pages_drift import assert_top_value_shares
-
     page = FeatureStatistics(monitor=monitor)
     render(page)
     page.feature.value = "address"

@@ -18,7 +18,15 @@ from app.pages.base import data_report
 from app.pages.drift import drift_order
 from app.pages.production import EXPORT_ROWS, PAGE_SIZE, PagedTabulator, ProductionData
 from tests.conftest import make_world
-from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
+from tests.page_helpers import (
+    XSS,
+    assert_top_value_shares,
+    drop_production,
+    monitor_on,
+    render,
+    shown_text,
+    xss_world,
+)
 
 
 @pytest.fixture
@@ -242,8 +250,6 @@ def test_an_inputs_file_without_rows_says_what_is_read_not_to_widen_the_window(t
 
 
 def test_high_cardinality_distribution_shares_are_of_all_rows(monitor):
-    from tests.test_pages_drift import assert_top_value_shares
-
     page = ProductionData(monitor=monitor)
     render(page)
     page.feature.value = "address"
