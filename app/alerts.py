@@ -18,6 +18,7 @@ RETRAINING_MIN_CRITICAL = 2
 
 # Display order: the metrics that drive retraining first, then data quality, then KS.
 METRIC_ORDER = (
+    "accuracy_drop",
     "psi",
     "cardinality_ratio",
     "prediction_kl",
@@ -26,6 +27,7 @@ METRIC_ORDER = (
     "ks",
 )
 PREDICTION_FEATURE = "prediction"
+ACCURACY_FEATURE = "accuracy"
 
 _RECOMMENDATIONS = {
     ("psi", CRITICAL): "The distribution of '{feature}' has shifted strongly: check the upstream "
@@ -54,6 +56,10 @@ _RECOMMENDATIONS = {
     "check for new or renamed categories and retrain if they are genuine.",
     ("unseen_share", WARNING): "Some rows carry categories of '{feature}' never seen in training: "
     "check for new or renamed categories.",
+    ("accuracy_drop", CRITICAL): "The model is far less accurate than its baseline: find the "
+    "drifted features and classes behind it and retrain on recent labelled data.",
+    ("accuracy_drop", WARNING): "The model's accuracy is slipping below its baseline: watch "
+    "accuracy over time on the Performance page as labels arrive.",
     ("ks", WARNING): "The values of '{feature}' differ significantly from the reference: inspect "
     "its distribution on the Feature Statistics page.",
 }
@@ -70,7 +76,7 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-SHARE_METRICS = ("missing_share_increase", "unseen_share")
+SHARE_METRICS = ("missing_share_increase", "unseen_share", "accuracy_drop")
 """Metrics that are shares of rows: shown as percentages."""
 
 
@@ -158,6 +164,21 @@ def evaluate_alerts(report: Mapping, config: Config) -> list[dict]:
             "KL divergence of the predicted classes",
         )
     )
+
+    accuracy = _mapping(report.get("accuracy"))
+    if _number(accuracy.get("drop")) is not None:
+        alerts.append(
+            _leveled(
+                "accuracy_drop",
+                ACCURACY_FEATURE,
+                accuracy["drop"],
+                th["accuracy_drop"],
+                f"Accuracy over {accuracy.get('labelled_rows') or 0:,} labelled rows is "
+                f"{format_value('accuracy_drop', accuracy.get('realized'))}, its drop below the "
+                f"baseline {format_value('accuracy_drop', accuracy.get('baseline'))} "
+                f"({accuracy.get('baseline_source')})",
+            )
+        )
 
     quality = _mapping(_mapping(report.get("data_quality")).get("features"))
     features = _mapping(report.get("features"))

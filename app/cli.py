@@ -177,6 +177,8 @@ def cmd_monitor(args) -> int:
         raise DriftdeckError(
             f"--window needs a timestamp column in the inputs ({config.path('inputs')}): {why}"
         )
+    if not args.window:  # the monitoring window: alerts are about now
+        window = engine.monitoring_window()
     progress("computing metrics")
     report = full_report(engine, window, config, mlflow=not args.no_log)
     if not args.no_log:
@@ -249,7 +251,8 @@ def _summary(report: dict) -> str:
     lines = []
     w = report["window"]
     rows = report["rows"]
-    lines.append(f"window {w['start'] or 'first row'} → {w['end'] or 'last row'}")
+    span = f" (last {w['span']})" if w.get("span") not in (None, "all") else ""
+    lines.append(f"window {w['start'] or 'first row'} → {w['end'] or 'last row'}{span}")
     lines.append(
         " ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}=—" for k, v in rows.items())
     )

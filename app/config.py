@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import DriftdeckError
+from app.window import parse_span
 
 DEFAULT_CONFIG_NAME = "driftdeck.toml"
 ROLES = ("reference", "inputs", "predictions", "labels")
@@ -31,6 +32,8 @@ DEFAULT_THRESHOLDS: dict[str, Level] = {
     "prediction_kl": Level(0.15, 0.10),
     "missing_share_increase": Level(0.10, 0.05),
     "unseen_share": Level(0.05, 0.01),
+    # Accuracy below its baseline (realized with labels, estimated without), in points.
+    "accuracy_drop": Level(0.10, 0.05),
 }
 
 
@@ -86,6 +89,8 @@ class Config:
     basic_auth: str | None = field(default=None, repr=False)
     cookie_secret: str | None = field(default=None, repr=False)
     webhooks: tuple[str, ...] = ()
+    # The default production window: the span up to the newest row ("7d"), or "all".
+    monitoring_window: str = "7d"
     memory_limit: str | None = None
     threads: int | None = None
     source_file: Path | None = None
@@ -149,7 +154,16 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
         where,
         "",
         raw,
-        ("data", "columns", "thresholds", "mlflow", "server", "engine", "notifications"),
+        (
+            "data",
+            "columns",
+            "thresholds",
+            "mlflow",
+            "server",
+            "engine",
+            "notifications",
+            "monitoring",
+        ),
     )
     changes: dict[str, Any] = {}
 
@@ -248,6 +262,20 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise _fail(where, "engine.threads", f"must be a positive integer, got {threads!r}")
         changes["threads"] = threads
+
+    monitoring = _table(where, "monitoring", raw.get("monitoring", {}))
+    _check_keys(where, "monitoring", monitoring, ("window",))
+    if "window" in monitoring:
+        span = monitoring["window"]
+        try:
+            parse_span(span, "")
+        except DriftdeckError:
+            raise _fail(
+                where,
+                "monitoring.window",
+                f'must be a span such as "7d", "36h", "2w" or "all", got {span!r}',
+            ) from None
+        changes["monitoring_window"] = span.strip().lower()
 
     notes = _table(where, "notifications", raw.get("notifications", {}))
     _check_keys(where, "notifications", notes, ("webhooks",))

@@ -22,7 +22,7 @@ from app.config import Config
 from app.errors import DriftdeckError
 from app.roles import NULL_TYPE, Feature, Roles, infer_roles, type_family
 from app.sources import Sources
-from app.window import Window, bucket_width
+from app.window import Window, bucket_width, trailing_window
 from queries import fragment, ident, render
 
 # The reference needs its deciles (PSI edges) and quartiles; production only its quartiles,
@@ -169,6 +169,12 @@ class Engine:
             )
 
         return self._once(f"time_range:{role}", self.version, compute)
+
+    def monitoring_window(self) -> Window:
+        """The default window (``[monitoring] window``): its span up to the newest production
+        row, inputs first, predictions when the inputs carry no timestamp."""
+        newest = self.time_range("inputs")[2] or self.time_range("predictions")[2]
+        return trailing_window(newest, self.config.monitoring_window)
 
     def _window_sql(self, role: str, window: Window) -> tuple[str, dict]:
         return window.predicate(self.roles().timestamp.get(role))

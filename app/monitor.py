@@ -11,6 +11,7 @@ from pathlib import Path
 
 import param
 
+from app import theme
 from app.config import Config, load_config
 from app.engine import Engine, shared_engine
 from app.window import Window
@@ -42,6 +43,10 @@ class Monitor(param.Parameterized):
         super().__init__(config=config, **params)
         self.engine = engine or shared_engine(config)
         self._seen_version = self.engine.version
+        self._default = self.engine.monitoring_window()
+        if "start" not in params and "end" not in params:
+            # Opens on the monitoring window: headline numbers and alerts are about now.
+            self.set_window(self._default.start, self._default.end)
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **params) -> Monitor:
@@ -50,13 +55,34 @@ class Monitor(param.Parameterized):
 
     @property
     def window(self) -> Window:
+        """The selected window (labelled with its span when it is the monitoring window)."""
+        if self.at_default:
+            return self._default
         return Window(self.start, self.end)
+
+    @property
+    def at_default(self) -> bool:
+        """True while the window is the monitoring window (where Reset returns)."""
+        return (self.start, self.end) == (self._default.start, self._default.end)
+
+    @property
+    def at_all_rows(self) -> bool:
+        return self.start is None and self.end is None
+
+    def window_label(self) -> str:
+        """The window in words, naming the monitoring window when it is the one shown."""
+        return theme.format_window(self.start, self.end, self.window.span)
 
     def set_window(self, start: datetime | None, end: datetime | None) -> None:
         """Set both ends at once so dependants recompute once."""
         self.param.update(start=start, end=end)
 
     def reset_window(self) -> None:
+        """Back to the monitoring window (``[monitoring] window``, "7d" by default)."""
+        self.set_window(self._default.start, self._default.end)
+
+    def all_rows(self) -> None:
+        """Widen the window to every production row."""
         self.set_window(None, None)
 
     def refresh(self) -> bool:
@@ -70,7 +96,12 @@ class Monitor(param.Parameterized):
         if version == self._seen_version:
             return False
         self._seen_version = version
-        self.data_version += 1
+        following = self.at_default
+        self._default = self.engine.monitoring_window()
+        changes = {"data_version": self.data_version + 1}
+        if following:  # the trailing window moves with the newest row
+            changes.update(start=self._default.start, end=self._default.end)
+        self.param.update(**changes)
         return True
 
     def report(self) -> dict:

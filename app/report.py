@@ -265,21 +265,38 @@ def _prediction_drift(engine: Engine, window: Window, status: list) -> dict:
     return out
 
 
-def full_report(engine: Engine, window: Window, config: Config, *, mlflow: bool = True) -> dict:
+def full_report(
+    engine: Engine,
+    window: Window,
+    config: Config,
+    *,
+    mlflow: bool = True,
+    mlflow_baseline: bool | None = None,
+) -> dict:
     """The report with system status and alerts (SPEC §5), over the files as they are once a
     computation gets through them whole (a file that changes or proves unreadable meanwhile is
     read again or skipped, see ``Sources``).
 
     With ``mlflow=False`` (``--no-log``) MLflow is only checked for reachability, without
-    importing mlflow, so a headless check stays fast and still reports MLflow's state.
+    importing mlflow, so a headless check stays fast and still reports MLflow's state; the
+    accuracy baseline is then read from MLflow only when ``mlflow_baseline`` says so (pages do:
+    their alerts must be those of a logged ``monitor`` run).
     """
+    from app.accuracy import accuracy_report
     from app.alerts import evaluate_alerts, retraining_recommended
     from app.data_status import columns_status, data_status
     from app.status import mlflow_status
 
     def with_data_status() -> dict:
         report = build_report(engine, window, config)
+        report["accuracy"] = accuracy_report(
+            engine, window, config, mlflow=mlflow if mlflow_baseline is None else mlflow_baseline
+        )
         report["status"] = data_status(engine) + columns_status(engine) + report["status"]
+        if report["accuracy"].get("reason"):
+            report["status"].append(
+                {"component": "accuracy", "ok": False, "message": report["accuracy"]["reason"]}
+            )
         return report
 
     report = again_if_files_change(with_data_status)

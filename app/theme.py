@@ -187,10 +187,13 @@ def format_timestamp(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
 
 
-def format_window(start: Any, end: Any) -> str:
-    """The production window in one line; an open end reads as the first or latest row."""
+def format_window(start: Any, end: Any, span: str | None = None) -> str:
+    """The production window in one line; an open end reads as the first or latest row, and
+    the monitoring window names its span ("last 7d")."""
     if start is None and end is None:
         return "All production rows"
     left = format_timestamp(start) if start is not None else "first row"
     right = format_timestamp(end) if end is not None else "latest row"
+    if span and span != "all":
+        return f"Last {span} ({left} → {right})"
     return f"{left} → {right}"

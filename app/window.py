@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from app.errors import DriftdeckError
@@ -31,6 +32,9 @@ class Window:
 
     start: datetime | None = None
     end: datetime | None = None
+    # The monitoring window's span ("7d") when this is the trailing default window; a label
+    # only: the same rows compare equal (and share cached results) however they were chosen.
+    span: str | None = field(default=None, compare=False)
 
     def __post_init__(self):
         if self.start is not None and self.end is not None and self.start >= self.end:
@@ -53,10 +57,44 @@ class Window:
         return " AND ".join(parts), params
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "start": self.start.isoformat() if self.start else None,
             "end": self.end.isoformat() if self.end else None,
         }
+        if self.span is not None:
+            out["span"] = self.span
+        return out
+
+    @property
+    def whole(self) -> bool:
+        """True when the window holds every production row."""
+        return self.start is None and self.end is None
+
+
+ALL_ROWS = "all"
+_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d|w)\s*$", re.IGNORECASE)
+_SPAN_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_span(text: str, what: str) -> timedelta | None:
+    """A monitoring-window span such as ``"7d"``, ``"36h"`` or ``"2w"``; None for ``"all"``."""
+    if isinstance(text, str) and text.strip().lower() == ALL_ROWS:
+        return None
+    match = _SPAN.match(text) if isinstance(text, str) else None
+    if not match or float(match.group(1)) <= 0:
+        raise DriftdeckError(
+            f'{what}: {text!r} is not a window span (use e.g. "7d", "36h", "2w" or "all")'
+        )
+    return float(match.group(1)) * _SPAN_UNITS[match.group(2).lower()]
+
+
+def trailing_window(newest: datetime | None, span: str) -> Window:
+    """The monitoring window: the ``span`` up to and including the newest production row
+    (every row when the span is "all" or nothing has a timestamp)."""
+    width = parse_span(span, "monitoring.window")
+    if width is None or newest is None:
+        return Window(span=ALL_ROWS)
+    return Window(newest - width, None, span=span)
 
 
 def parse_timestamp(text: str, what: str) -> datetime:

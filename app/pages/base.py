@@ -43,7 +43,9 @@ def data_report(monitor: Monitor) -> dict:
     """
     from app.report import full_report
 
-    return full_report(monitor.engine, monitor.window, monitor.config, mlflow=False)
+    return full_report(
+        monitor.engine, monitor.window, monitor.config, mlflow=False, mlflow_baseline=True
+    )
 
 
 class PageLayout(pn.Column):

@@ -16,6 +16,7 @@ import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter
 
 from app import theme
+from app.accuracy import production_version
 from app.mlflow_reader import MLflowUnavailable, store_location
 from app.pages import blocks, charts
 from app.pages.base import MonitorPage, data_report
@@ -46,7 +47,6 @@ HEADLINE_LABELS = {
     "log_loss": "Log loss",
 }
 TREND_METRICS = ("accuracy", "macro_f1", "weighted_f1", "f1")
-PRODUCTION_ALIASES = ("production", "prod", "champion")
 TABLE_WIDTH = 360
 """Width of the class-share table beside the class-share chart."""
 
@@ -218,23 +218,6 @@ def headline_columns(runs: Any) -> dict[str, str]:
     """Canonical metric name → run column, for the metrics the reader recognised."""
     metrics = getattr(runs, "attrs", {}).get("metrics") or {}
     return dict(metrics.get("headline") or {})
-
-
-def production_version(registry: Any) -> pd.Series | None:
-    """The registered version serving production: by alias, else by (legacy) stage."""
-    if isinstance(registry, MLflowUnavailable) or registry is None or len(registry) == 0:
-        return None
-    aliases = {str(k).lower(): v for k, v in (registry.attrs.get("aliases") or {}).items()}
-    for alias in PRODUCTION_ALIASES:
-        if alias in aliases:
-            match = registry[registry["version"] == int(aliases[alias])]
-            if len(match):
-                return match.iloc[0]
-    if "stage" in registry:
-        staged = registry[registry["stage"].astype(str).str.lower() == "production"]
-        if len(staged):
-            return staged.iloc[-1]
-    return None
 
 
 def latest_metrics(runs: Any, registry: Any) -> tuple[dict[str, float], str] | None:

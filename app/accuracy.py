@@ -1,0 +1,122 @@
+"""Production accuracy against its baseline (docs/metrics.md, "Accuracy drop").
+
+The baseline is the ``accuracy`` metric MLflow holds for the registered model version with the
+production alias; else the realized accuracy of the labelled rows before the window; else there
+is none, and no accuracy alert (the reason goes to the status).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from app.config import Config
+from app.engine import Engine
+from app.window import Window
+
+PRODUCTION_ALIASES = ("production", "prod", "champion")
+"""Registry aliases (lower case) that name the version serving production."""
+
+BASELINE_TTL_SECONDS = 60.0
+"""How long an MLflow baseline (or the reason there is none) is reused before it is read again."""
+
+_cache_lock = threading.Lock()
+_cache: dict[tuple, tuple[float, float | None, str]] = {}
+
+
+def production_version(registry: Any) -> Any:
+    """The registered version serving production (a row of ``MLflowReader.registry()``): by alias,
+    else by (legacy) stage; None when there is none."""
+    if registry is None or isinstance(registry, Exception) or len(registry) == 0:
+        return None
+    aliases = {str(k).lower(): v for k, v in (registry.attrs.get("aliases") or {}).items()}
+    for alias in PRODUCTION_ALIASES:
+        if alias in aliases:
+            match = registry[registry["version"] == int(aliases[alias])]
+            if len(match):
+                return match.iloc[0]
+    if "stage" in registry:
+        staged = registry[registry["stage"].astype(str).str.lower() == "production"]
+        if len(staged):
+            return staged.iloc[-1]
+    return None
+
+
+def mlflow_baseline(config: Config) -> tuple[float | None, str]:
+    """The production version's logged ``accuracy`` and where it comes from, or None and why
+    not; read at most once a minute per MLflow location (MLflow calls are bounded)."""
+    from app.mlflow_reader import MLflowUnavailable, shared_reader, store_location
+    from app.status import reachability
+
+    key = (store_location(config).uri, config.mlflow)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None and time.monotonic() < cached[0]:
+            return cached[1], cached[2]
+    if not reachability(config)["ok"]:  # no store, or no answer: not worth importing MLflow
+        value, source = None, "MLflow is unreachable"
+    else:
+        try:
+            version = production_version(shared_reader(config).registry())
+        except MLflowUnavailable as exc:
+            version, source = None, str(exc)
+        else:
+            source = f"no production version of '{config.mlflow.registered_model}' in MLflow"
+        value = None
+        if version is not None:
+            accuracy = version.get("accuracy")
+            if accuracy is not None and accuracy == accuracy:
+                value = float(accuracy)
+                source = f"MLflow: {version['name']} version {version['version']} (production)"
+            else:
+                source = (
+                    f"MLflow: {version['name']} version {version['version']} logged no accuracy"
+                )
+    with _cache_lock:
+        _cache[key] = (time.monotonic() + BASELINE_TTL_SECONDS, value, source)
+    return value, source
+
+
+def accuracy_report(engine: Engine, window: Window, config: Config, *, mlflow: bool) -> dict:
+    """Realized accuracy in the window, its baseline and the drop (baseline − accuracy).
+
+    ``mlflow=False`` (``monitor --no-log``) keeps MLflow out: the baseline then comes from the
+    labelled rows before the window.
+    """
+    realized = engine.accuracy_over_time(window)
+    out: dict[str, Any] = {
+        "realized": realized["accuracy"],
+        "labelled_rows": realized["labelled"],
+        "baseline": None,
+        "baseline_source": None,
+        "drop": None,
+    }
+    reasons = []
+    if mlflow:
+        out["baseline"], why = mlflow_baseline(config)
+        if out["baseline"] is not None:
+            out["baseline_source"] = why
+        else:
+            reasons.append(why)
+    else:
+        reasons.append("MLflow not read (--no-log)")
+    if out["baseline"] is None:
+        if window.start is None:
+            reasons.append("no labelled rows before the window (it starts at the first row)")
+        else:
+            before = engine.accuracy_over_time(Window(None, window.start))
+            if before["labelled"]:
+                out["baseline"] = before["accuracy"]
+                out["baseline_source"] = (
+                    f"{before['labelled']:,} labelled production rows before the window"
+                )
+            else:
+                reasons.append("no labelled production rows before the window")
+    if out["baseline"] is None:
+        out["reason"] = "no accuracy baseline: " + "; ".join(reasons)
+    elif out["realized"] is None:
+        out["reason"] = "no labelled production rows in the window"
+    else:
+        out["drop"] = out["baseline"] - out["realized"]
+    return out
