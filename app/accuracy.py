@@ -79,7 +79,8 @@ def mlflow_baseline(config: Config) -> tuple[float | None, str]:
 
 
 def accuracy_report(engine: Engine, window: Window, config: Config, *, mlflow: bool) -> dict:
-    """Realized accuracy in the window, its baseline and the drop (baseline − accuracy).
+    """Realized and estimated (CBPE) accuracy in the window, their baseline and the drops
+    (baseline − accuracy).
 
     ``mlflow=False`` (``monitor --no-log``) keeps MLflow out: the baseline then comes from the
     labelled rows before the window.
@@ -113,10 +114,20 @@ def accuracy_report(engine: Engine, window: Window, config: Config, *, mlflow: b
                 )
             else:
                 reasons.append("no labelled production rows before the window")
+    estimated = engine.estimated_accuracy(window)
+    out["estimated"] = estimated["accuracy"]
+    out["estimated_drop"] = None
     if out["baseline"] is None:
         out["reason"] = "no accuracy baseline: " + "; ".join(reasons)
-    elif out["realized"] is None:
-        out["reason"] = "no labelled production rows in the window"
-    else:
+        return out
+    if out["realized"] is not None:
         out["drop"] = out["baseline"] - out["realized"]
+    if out["estimated"] is not None:
+        out["estimated_drop"] = out["baseline"] - out["estimated"]
+    if out["realized"] is None and out["estimated"] is None:
+        out["reason"] = (
+            "no labelled production rows in the window, and no estimate ("
+            + estimated.get("reason", "")
+            + ")"
+        )
     return out

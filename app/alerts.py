@@ -28,6 +28,7 @@ METRIC_ORDER = (
 )
 PREDICTION_FEATURE = "prediction"
 ACCURACY_FEATURE = "accuracy"
+ESTIMATED_ACCURACY_FEATURE = "estimated_accuracy"
 
 _RECOMMENDATIONS = {
     ("psi", CRITICAL): "The distribution of '{feature}' has shifted strongly: check the upstream "
@@ -76,7 +77,7 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-SHARE_METRICS = ("missing_share_increase", "unseen_share", "accuracy_drop")
+SHARE_METRICS = ("missing_share_increase", "unseen_share")
 """Metrics that are shares of rows: shown as percentages."""
 
 
@@ -87,6 +88,8 @@ def format_value(metric: str, value: Any) -> str:
         return str(value)
     if metric in SHARE_METRICS:
         return theme.format_share(value)
+    if metric == "accuracy_drop":  # a difference of two accuracies: percentage points
+        return theme.format_share(value).replace("%", " points")
     return theme.format_metric(value)
 
 
@@ -166,6 +169,10 @@ def evaluate_alerts(report: Mapping, config: Config) -> list[dict]:
     )
 
     accuracy = _mapping(report.get("accuracy"))
+    baseline = (
+        f"the baseline {theme.format_share(accuracy.get('baseline'))} "
+        f"({accuracy.get('baseline_source')})"
+    )
     if _number(accuracy.get("drop")) is not None:
         alerts.append(
             _leveled(
@@ -174,9 +181,21 @@ def evaluate_alerts(report: Mapping, config: Config) -> list[dict]:
                 accuracy["drop"],
                 th["accuracy_drop"],
                 f"Accuracy over {accuracy.get('labelled_rows') or 0:,} labelled rows is "
-                f"{format_value('accuracy_drop', accuracy.get('realized'))}, its drop below the "
-                f"baseline {format_value('accuracy_drop', accuracy.get('baseline'))} "
-                f"({accuracy.get('baseline_source')})",
+                f"{theme.format_share(accuracy.get('realized'))}: its drop below "
+                f"{baseline}",
+            )
+        )
+    if _number(accuracy.get("estimated_drop")) is not None:
+        estimated = _mapping(report.get("estimated_performance"))
+        alerts.append(
+            _leveled(
+                "accuracy_drop",
+                ESTIMATED_ACCURACY_FEATURE,
+                accuracy["estimated_drop"],
+                th["accuracy_drop"],
+                f"Estimated accuracy (CBPE, {estimated.get('rows') or 0:,} predictions) is "
+                f"{theme.format_share(accuracy.get('estimated'))}: its drop below "
+                f"{baseline}",
             )
         )
 

@@ -53,6 +53,19 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _window_args(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--window",
+        nargs=2,
+        metavar=("START", "END"),
+        help="ISO timestamps, END exclusive (default: the monitoring window, [monitoring] window)",
+    )
+    which.add_argument(
+        "--all-rows", action="store_true", help="every production row, not the monitoring window"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="driftdeck", description="Monitoring dashboard for models in production.")
     sub = parser.add_subparsers(
@@ -85,17 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(monitor)
     monitor.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     monitor.add_argument("--no-log", action="store_true", help="do not log the run to MLflow")
-    monitor.add_argument(
-        "--window", nargs=2, metavar=("START", "END"), help="ISO timestamps, END exclusive"
-    )
+    _window_args(monitor)
 
     export = sub.add_parser("export", help="write pages to one self-contained static HTML file")
     _config_arg(export)
     export.add_argument("--out", required=True, metavar="FILE.html", help="the HTML file to write")
     export.add_argument("--page", choices=PAGE_SLUGS, help="one page only (default: all six)")
-    export.add_argument(
-        "--window", nargs=2, metavar=("START", "END"), help="ISO timestamps, END exclusive"
-    )
+    _window_args(export)
 
     demo = sub.add_parser("demo", help="build the demo world (data, MLflow runs, registered model)")
     _config_arg(demo)
@@ -177,7 +186,7 @@ def cmd_monitor(args) -> int:
         raise DriftdeckError(
             f"--window needs a timestamp column in the inputs ({config.path('inputs')}): {why}"
         )
-    if not args.window:  # the monitoring window: alerts are about now
+    if not args.window and not args.all_rows:  # the monitoring window: alerts are about now
         window = engine.monitoring_window()
     progress("computing metrics")
     report = full_report(engine, window, config, mlflow=not args.no_log)
@@ -362,7 +371,7 @@ def cmd_export(args) -> int:
         config,
         out,
         page=args.page,
-        window=(window.start, window.end),
+        window=(window.start, window.end) if args.window or args.all_rows else None,
         progress=terminal_progress("driftdeck export"),
     )
     print(f"wrote {out.resolve()}", file=sys.stderr)

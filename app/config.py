@@ -15,7 +15,7 @@ from app.window import parse_span
 DEFAULT_CONFIG_NAME = "driftdeck.toml"
 ROLES = ("reference", "inputs", "predictions", "labels")
 COLUMN_LIST_KEYS = ("numerical", "categorical", "high_cardinality", "ignored")
-COLUMN_NAME_KEYS = ("timestamp", "id", "target", "prediction")
+COLUMN_NAME_KEYS = ("timestamp", "id", "target", "prediction", "probability")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,10 @@ class Columns:
     id: str | None = None
     target: str | None = None
     prediction: str | None = None
+    # The model's confidence in its predicted class (one column), or one probability column
+    # per class as (class, column) pairs: the confidence is the predicted class's entry.
+    probability: str | None = None
+    probabilities: tuple[tuple[str, str], ...] = ()
     numerical: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     high_cardinality: tuple[str, ...] = ()
@@ -173,7 +177,7 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
         changes[role] = _string(where, f"data.{role}", value)
 
     cols = _table(where, "columns", raw.get("columns", {}))
-    _check_keys(where, "columns", cols, COLUMN_NAME_KEYS + COLUMN_LIST_KEYS)
+    _check_keys(where, "columns", cols, (*COLUMN_NAME_KEYS, *COLUMN_LIST_KEYS, "probabilities"))
     col_changes: dict[str, Any] = {}
     for key in COLUMN_NAME_KEYS:
         if key in cols:
@@ -188,6 +192,18 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
                     where, f"columns.{key}", f"must be a list of column names, got {value!r}"
                 )
             col_changes[key] = tuple(_string(where, f"columns.{key}", v) for v in value)
+    if "probabilities" in cols:
+        table = _table(where, "columns.probabilities", cols["probabilities"])
+        if not table:
+            raise _fail(where, "columns.probabilities", "must name a column for each class")
+        col_changes["probabilities"] = tuple(
+            (str(cls), _string(where, f"columns.probabilities.{cls}", column))
+            for cls, column in table.items()
+        )
+        if "probability" in cols:
+            raise _fail(
+                where, "columns.probabilities", "and columns.probability exclude each other"
+            )
     if col_changes:
         changes["columns"] = replace(base.columns, **col_changes)
 

@@ -76,10 +76,15 @@ def columns_status(engine: Engine) -> list[dict]:
         return []  # no data at all: the data entries say so
     seen = {name for schema in schemas.values() for name in schema}
     out = []
-    for key in ("timestamp", "id", "target", "prediction"):
+    for key in ("timestamp", "id", "target", "prediction", "probability"):
         name = getattr(columns, key)
         if name and name not in seen:
             out.append((f"columns.{key}", name))
+    out += [
+        (f"columns.probabilities.{cls}", name)
+        for cls, name in columns.probabilities
+        if name not in seen
+    ]
     for key in ("numerical", "categorical", "high_cardinality", "ignored"):
         out += [(f"columns.{key}", name) for name in getattr(columns, key) if name not in seen]
     return [

@@ -9,7 +9,8 @@ The story, told by the data (day 1 is the first of the 30 production days):
   square metres more each day (the flats, and so their prices, stay the same): the model
   predicts ever higher categories and its accuracy slips while labels still arrive;
 - days 21-30: a new district (never in the reference) opens and a flood of new addresses arrives;
-- labels (delayed ground truth) exist only for days 1-20.
+- labels (delayed ground truth) arrive three days late: days 28-30 have none yet, and their
+  accuracy is estimated from the model's confidence (CBPE).
 
 Everything is drawn from ``numpy.random.Generator`` streams keyed by (seed, purpose, chunk), so
 the same seed and ``now`` give identical tables whatever the machine. Production is generated,
@@ -46,7 +47,7 @@ CLASSES = ("low", "medium", "high")
 DAYS = 30
 DRIFT_STARTS = 10  # days of calm before the mix shift and the inflation begin
 NEW_DISTRICT_OPENS = 20  # days before the new district and the address flood appear
-LABELLED_DAYS = 20  # ground truth arrives late: only the first days have it
+LABELLED_DAYS = 27  # ground truth arrives three days late: the last days have none yet
 
 CHUNK_ROWS = 1 << 18  # rows generated, predicted and written at a time (~150 MB of work space)
 ROW_GROUP_ROWS = 1 << 17  # divides CHUNK_ROWS, so every file has the same row groups
@@ -485,12 +486,16 @@ prediction = "prediction"
 numerical = {names(NUMERICAL)}
 categorical = {names(CATEGORICAL)}
 high_cardinality = {names(HIGH_CARDINALITY)}
-ignored = ["probability"]
+probability = "probability"
 
 [thresholds]
 psi = {{ critical = 0.25, warning = 0.10 }}
 cardinality_ratio = {{ critical = 1.3, warning = 1.15 }}
 prediction_kl = {{ critical = 0.15, warning = 0.10 }}
+accuracy_drop = {{ critical = 0.10, warning = 0.05 }}
+
+[monitoring]
+window = "7d"   # the default window: the 7 days up to the newest production row ("all": every row)
 
 [mlflow]
 tracking_uri = "sqlite:///mlflow.db"

@@ -19,10 +19,10 @@ import duckdb
 
 from app import drift
 from app.config import Config
-from app.errors import DriftdeckError
+from app.errors import DriftdeckError, again_if_files_change
 from app.roles import NULL_TYPE, Feature, Roles, infer_roles, type_family
 from app.sources import Sources
-from app.window import Window, bucket_width, trailing_window
+from app.window import BUCKET_WIDTHS, Window, bucket_width, trailing_window
 from queries import fragment, ident, render
 
 # The reference needs its deciles (PSI edges) and quartiles; production only its quartiles,
@@ -172,8 +172,9 @@ class Engine:
 
     def monitoring_window(self) -> Window:
         """The default window (``[monitoring] window``): its span up to the newest production
-        row, inputs first, predictions when the inputs carry no timestamp."""
-        newest = self.time_range("inputs")[2] or self.time_range("predictions")[2]
+        input (every row when the inputs have no timestamps)."""
+        # A file that changes or proves unreadable under the scan is read again or skipped.
+        newest = again_if_files_change(lambda: self.time_range("inputs")[2])
         return trailing_window(newest, self.config.monitoring_window)
 
     def _window_sql(self, role: str, window: Window) -> tuple[str, dict]:
@@ -842,30 +843,43 @@ class Engine:
             "accuracy_over_time", (self.version, window), lambda: self._accuracy(window)
         )
 
+    def _joins_labels(self) -> bool:
+        """Whether predictions and labels join by id, with a prediction and a label to compare."""
+        roles = self.roles()
+        lab, pred = self.sources.schema("labels"), self.sources.schema("predictions")
+        return bool(
+            roles.id
+            and roles.target in lab
+            and roles.prediction in pred
+            and roles.id in lab
+            and roles.id in pred
+        )
+
+    def _prediction_buckets(self, window: Window) -> tuple[str, dict] | None:
+        """The bucket width name and the bound parameters (``$width``, ``$origin``) splitting the
+        predictions of a window in time, as accuracy over time splits them; None without times."""
+        rows, first, last = self.time_range("predictions")
+        start, end = window.start or first, window.end or last
+        if start is None or end is None:
+            return None
+        name, width = bucket_width(start, end)
+        return name, {
+            "width": f"{int(width.total_seconds())} seconds",
+            "origin": datetime(2000, 1, 3),
+        }
+
     def _accuracy(self, window: Window) -> dict:
         roles = self.roles()
         empty = {"width": None, "buckets": [], "labelled": 0, "accuracy": None}
         lab, pred = self.sources.schema("labels"), self.sources.schema("predictions")
         ts = roles.timestamp.get("predictions")
-        label_col = roles.target if roles.target in lab else None
-        if not (
-            roles.id
-            and ts
-            and label_col
-            and roles.prediction in pred
-            and roles.id in lab
-            and roles.id in pred
-        ):
+        buckets = self._prediction_buckets(window) if ts and self._joins_labels() else None
+        if buckets is None:
             return empty
-        rows, first, last = self.time_range("predictions")
-        start, end = window.start or first, window.end or last
-        if start is None or end is None:
-            return empty
-        name, width = bucket_width(start, end)
+        name, bucket_params = buckets
         where, params = window.predicate(ts, table="p")
-        params.update(
-            {"width": f"{int(width.total_seconds())} seconds", "origin": datetime(2000, 1, 3)}
-        )
+        params.update(bucket_params)
+        label_col = roles.target
         sql = render(
             "accuracy_over_time",
             timestamp=ident(ts),
@@ -886,6 +900,163 @@ class Engine:
             "labelled": labelled,
             "accuracy": correct / labelled if labelled else None,
         }
+
+    # -- estimated accuracy (CBPE) ---------------------------------------------------------
+    def _confidence(self, schema: dict[str, str], table: str, params: dict) -> str | None:
+        """The model's confidence in each row's predicted class as a DOUBLE expression on
+        ``table``, or None when that side does not log it."""
+        roles = self.roles()
+        if roles.probability and roles.probability in schema:
+            return f"CAST({table}.{ident(roles.probability)} AS DOUBLE)"
+        if roles.probabilities and all(c in schema for _, c in roles.probabilities):
+            if roles.prediction not in schema:
+                return None
+            predicted = text(roles.prediction, schema[roles.prediction], table)
+            cases = []
+            for i, (cls, column) in enumerate(roles.probabilities):
+                params[f"class_{i}"] = cls
+                cases.append(f"WHEN $class_{i} THEN CAST({table}.{ident(column)} AS DOUBLE)")
+            return f"CASE {predicted} {' '.join(cases)} END"
+        return None
+
+    def calibration(self):
+        """The CBPE calibrator fitted on every labelled row (production rows joined to labels,
+        and reference rows that carry a prediction and its confidence); None without any."""
+        return self._once("calibration", self.version, self._calibration)
+
+    def _calibration(self):
+        roles = self.roles()
+        sets = []
+        pred, lab = self.sources.schema("predictions"), self.sources.schema("labels")
+        params: dict = {}
+        confidence = self._confidence(pred, "p", params)
+        if confidence and self._joins_labels():
+            sets.append(
+                (
+                    render(
+                        "cbpe_calibration",
+                        rows=f"predictions AS p JOIN labels AS l ON p.{ident(roles.id)} = l.{ident(roles.id)}",
+                        confidence=confidence,
+                        prediction=text(roles.prediction, pred[roles.prediction], "p"),
+                        target=text(roles.target, lab[roles.target], "l"),
+                    ),
+                    params,
+                )
+            )
+        ref = self.sources.schema("reference")
+        ref_params: dict = {}
+        ref_confidence = self._confidence(ref, "p", ref_params)
+        if ref_confidence and roles.prediction in ref and roles.target in ref:
+            sets.append(
+                (
+                    render(
+                        "cbpe_calibration",
+                        rows="reference AS p",
+                        confidence=ref_confidence,
+                        prediction=text(roles.prediction, ref[roles.prediction], "p"),
+                        target=text(roles.target, ref[roles.target], "p"),
+                    ),
+                    ref_params,
+                )
+            )
+        merged: dict[float, list[int]] = {}
+        for sql, bound in sets:
+            for value, n, correct in self.sources.fetchall(sql, bound):
+                entry = merged.setdefault(value, [0, 0])
+                entry[0] += int(n)
+                entry[1] += int(correct)
+        if not merged:
+            return None
+        from app.cbpe import fit_calibrator
+
+        values = sorted(merged)
+        return fit_calibrator(
+            values, [merged[v][0] for v in values], [merged[v][1] for v in values]
+        )
+
+    def estimated_accuracy(self, window: Window) -> dict:
+        """CBPE for the window and per time bucket (the buckets of accuracy over time), beside
+        the realized accuracy where labels exist; ``reason`` says why it is null."""
+        return self._once(
+            "estimated_accuracy", (self.version, window), lambda: self._estimated(window)
+        )
+
+    def _estimated(self, window: Window) -> dict:
+        from app.cbpe import estimate
+
+        realized = self.accuracy_over_time(window)
+        out = {
+            "method": "cbpe",
+            "calibration_rows": 0,
+            "rows": 0,
+            "accuracy": None,
+            "lower": None,
+            "upper": None,
+            "realized": realized["accuracy"],
+            "width": None,
+            "over_time": [],
+        }
+        roles = self.roles()
+        pred = self.sources.schema("predictions")
+        params: dict = {}
+        confidence = self._confidence(pred, "p", params)
+        if roles.prediction not in pred or confidence is None:
+            out["reason"] = (
+                "the predictions log no confidence: add the probability of the predicted class "
+                "(a column named probability, or [columns] probability / probabilities)"
+            )
+            return out
+        calibrator = self.calibration()
+        if calibrator is None:
+            out["reason"] = "no labelled predictions with a confidence to calibrate on"
+            return out
+        out["calibration_rows"] = calibrator.rows
+        ts = roles.timestamp.get("predictions")
+        buckets = self._prediction_buckets(window) if ts else None
+        bucket = "NULL"
+        where, window_params = window.predicate(ts, table="p")
+        params.update(window_params)
+        if buckets is not None:
+            out["width"], bucket_params = buckets
+            params.update(bucket_params)
+            bucket = (
+                f"time_bucket(CAST($width AS INTERVAL), p.{ident(ts)}, CAST($origin AS TIMESTAMP))"
+            )
+        params.update(
+            knot_x=list(calibrator.x),
+            knot_y=list(calibrator.y),
+            knot_slope=calibrator.slopes,
+            low=calibrator.y[0],
+        )
+        sql = render(
+            "cbpe_estimate",
+            bucket=bucket,
+            confidence=confidence,
+            where=where,
+            prediction=text(roles.prediction, pred[roles.prediction], "p"),
+        )
+        found = self.sources.fetchall(sql, params)
+        rows = sum(int(n) for _, n, *_ in found)
+        out.update(
+            estimate(
+                rows, sum(t or 0.0 for _, _, t, _, _ in found), sum(v or 0.0 for *_, v, _ in found)
+            )
+        )
+        out["unscored_rows"] = sum(int(u) for *_, u in found)
+        if buckets is not None:
+            width = BUCKET_WIDTHS[out["width"]]
+            realized_by = {b["start"]: b for b in realized["buckets"]}
+            for start, n, total, spread, _ in found:
+                if start is None:
+                    continue
+                point = {"start": start, "end": start + width}
+                point.update(estimate(int(n), total or 0.0, spread or 0.0))
+                labelled = realized_by.get(start)
+                point["realized"] = labelled["accuracy"] if labelled else None
+                out["over_time"].append(point)
+        if not rows:
+            out["reason"] = "no production predictions with a confidence in this window"
+        return out
 
     # -- raw rows, paged ------------------------------------------------------------------
     def production_rows(self, window: Window, offset: int = 0, limit: int = 50):

@@ -440,7 +440,7 @@ def pages_layout(monitor: Any, page: str | None = None, title: str = "Driftdeck"
     from app.pages import PAGES
 
     slugs = [page] if page else list(PAGES)
-    window = theme.format_window(getattr(monitor, "start", None), getattr(monitor, "end", None))
+    window = monitor.window_label()
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     header = pn.pane.HTML(
         f'<div style="background:{theme.ACCENT};color:#fff;padding:12px 18px;border-radius:4px;'
@@ -478,15 +478,16 @@ def export_pages(
     config: Any,
     out: Path | str,
     page: str | None = None,
-    window: tuple[Any, Any] = (None, None),
+    window: tuple[Any, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
-    """``driftdeck export``: write one page (or all six) over ``window`` to ``out``."""
+    """``driftdeck export``: write one page (or all six) over ``window`` (start, end; None for
+    the monitoring window, (None, None) for every row) to ``out``."""
     from app.monitor import Monitor
 
     report = progress or (lambda _message: None)
     monitor = Monitor(config)
-    if window != (None, None):
+    if window is not None:
         monitor.set_window(*window)
     report("computing pages")
     html = render_pages(monitor, page)

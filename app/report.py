@@ -289,6 +289,15 @@ def full_report(
 
     def with_data_status() -> dict:
         report = build_report(engine, window, config)
+        report["estimated_performance"] = engine.estimated_accuracy(window)
+        if report["estimated_performance"].get("reason"):
+            report["status"].append(
+                {
+                    "component": "estimated accuracy",
+                    "ok": False,
+                    "message": report["estimated_performance"]["reason"],
+                }
+            )
         report["accuracy"] = accuracy_report(
             engine, window, config, mlflow=mlflow if mlflow_baseline is None else mlflow_baseline
         )

@@ -22,6 +22,7 @@ PREDICTION_NAMES = (
 _NUMERIC = re.compile(
     r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$"
 )
+PROBABILITY_NAMES = ("probability", "confidence", "prediction_probability", "predicted_probability")
 NULL_TYPE = '"NULL"'
 _CATEGORICAL = re.compile(r"^(VARCHAR|BOOLEAN|ENUM.*|UUID)$")
 # A string column is an identifier-like feature (address, user id) when it has at least this
@@ -72,6 +73,9 @@ class Roles:
     prediction: str | None
     features: tuple[Feature, ...]
     ignored: tuple[str, ...]
+    # The predictions' confidence in the predicted class: one column, or (class, column) pairs.
+    probability: str | None = None
+    probabilities: tuple[tuple[str, str], ...] = ()
 
     def feature(self, name: str) -> Feature:
         for f in self.features:
@@ -121,7 +125,16 @@ def infer_roles(sources: Sources, config: Config) -> Roles:
         cols.prediction, PREDICTION_NAMES, inp
     )
 
+    probability = None
+    probabilities = tuple((k, c) for k, c in cols.probabilities if c in pred)
+    if len(probabilities) < len(cols.probabilities):
+        probabilities = ()  # a class without its column cannot give every row's confidence
+    elif not probabilities:
+        found = _pick(cols.probability, PROBABILITY_NAMES, pred)
+        probability = found if type_family(pred.get(found)) == "numeric" else None
+
     reserved = {c for c in (id_col, target, prediction, *timestamp.values()) if c}
+    reserved.update(c for c in (probability, *(c for _, c in probabilities)) if c)
     reserved.update(cols.ignored)
     # Request ids are never model inputs, even on a side where they cannot join anything.
     listed = set(cols.numerical + cols.categorical + cols.high_cardinality)
@@ -150,7 +163,16 @@ def infer_roles(sources: Sources, config: Config) -> Roles:
             continue
         candidates.append(Feature(name, kind, ref_type, prod_type))
     features = _detect_high_cardinality(sources, candidates, explicit=bool(cols.high_cardinality))
-    return Roles(timestamp, id_col, target, prediction, tuple(features), tuple(ignored))
+    return Roles(
+        timestamp,
+        id_col,
+        target,
+        prediction,
+        tuple(features),
+        tuple(ignored),
+        probability,
+        probabilities,
+    )
 
 
 def _detect_high_cardinality(

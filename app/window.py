@@ -92,7 +92,7 @@ def trailing_window(newest: datetime | None, span: str) -> Window:
     """The monitoring window: the ``span`` up to and including the newest production row
     (every row when the span is "all" or nothing has a timestamp)."""
     width = parse_span(span, "monitoring.window")
-    if width is None or newest is None:
+    if width is None or not isinstance(newest, datetime):
         return Window(span=ALL_ROWS)
     return Window(newest - width, None, span=span)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -50,8 +51,31 @@ def test_monitor_json_is_clean_and_complete(tmp_path):
         "alerts",
         "status",
     }
-    assert report["rows"]["inputs"] == 5000
+    # The monitoring window: the 7 days up to the newest input (a row every 10 minutes).
+    assert report["window"]["span"] == "7d" and report["window"]["end"] is None
+    newest = datetime(2026, 1, 1) + timedelta(minutes=10 * 4999)
+    assert datetime.fromisoformat(report["window"]["start"]) == newest - timedelta(days=7)
+    assert report["rows"]["inputs"] == 7 * 144 + 1
     assert report["features"]["area"]["ks"]["pvalue"] is not None
+
+
+def test_monitor_all_rows_and_the_configured_window(tmp_path):
+    path = _config_file(tmp_path)
+    result = run("monitor", "--json", "--no-log", "--all-rows", "--config", str(path))
+    report = json.loads(result.stdout)
+    assert report["rows"]["inputs"] == 5000 and report["window"] == {"start": None, "end": None}
+    path.write_text(path.read_text() + '[monitoring]\nwindow = "all"\n')
+    result = run("monitor", "--json", "--no-log", "--config", str(path))
+    assert json.loads(result.stdout)["rows"]["inputs"] == 5000
+    path.write_text(path.read_text().replace('"all"', '"36h"'))
+    result = run("monitor", "--json", "--no-log", "--config", str(path))
+    assert json.loads(result.stdout)["rows"]["inputs"] == 36 * 6 + 1
+    path.write_text(path.read_text().replace('"36h"', '"7 days"'))
+    result = run("monitor", "--json", "--no-log", "--config", str(path))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "monitoring.window" in result.stderr
+    result = run("monitor", "--all-rows", "--window", "2026-01-01", "2026-01-02")
+    assert result.returncode == 2 and "not allowed with" in result.stderr
 
 
 def test_monitor_window(tmp_path):

@@ -26,6 +26,7 @@ from app.demo import (
     reference_rows,
 )
 from app.demo_model import REGISTERED_MODEL, model_input
+from app.window import Window
 
 ROWS = 20_000
 SEED = 7
@@ -186,10 +187,10 @@ def test_production_values(demo):
     assert set(shares.index) == set(CLASSES) and shares.min() > 0.2
 
 
-def test_labels_only_for_the_first_20_days(demo):
+def test_labels_arrive_three_days_late(demo):
     labels, inputs = frame(demo, "labels"), frame(demo, "inputs")
-    assert day_of(labels["timestamp"]).max() < 20
-    early = inputs[day_of(inputs["timestamp"]) < 20]
+    assert 26 < day_of(labels["timestamp"]).max() < 27  # days 28-30 have no labels yet
+    early = inputs[day_of(inputs["timestamp"]) < 27]
     assert labels["request_id"].tolist() == early["request_id"].tolist()
     assert set(labels["price_category"]) == set(CLASSES)
 
@@ -273,3 +274,32 @@ def test_drift_story(demo):
     predictions = frame(demo, "predictions")
     high_share = predictions.groupby(day >= 20)["prediction"].apply(lambda p: (p == "high").mean())
     assert high_share[True] > high_share[False]  # prediction drift follows the inflation
+
+
+def test_the_demo_alerts_about_now(demo):
+    """Over the monitoring window (its last 7 days) the demo's monitor run is red where the model
+    fails now: accuracy far below the production version's, prediction drift critical, and the
+    unlabelled last days estimated from the model's confidence."""
+    from app.engine import Engine
+    from app.report import full_report
+
+    config = load_config(demo.config)
+    engine = Engine(config)
+    window = engine.monitoring_window()
+    assert window.span == "7d" and window.start == engine.time_range("inputs")[2] - timedelta(
+        days=7
+    )
+    report = full_report(engine, window, config)
+    accuracy = report["accuracy"]
+    assert accuracy["baseline_source"].startswith("MLflow")
+    assert accuracy["baseline"] > 0.75 and accuracy["realized"] < 0.65
+    alerts = {(a["metric"], a["feature"]): a["severity"] for a in report["alerts"]}
+    assert alerts[("accuracy_drop", "accuracy")] == "critical"
+    assert alerts[("prediction_kl", "prediction")] == "critical"
+    estimated = report["estimated_performance"]
+    assert estimated["calibration_rows"] > 0 and 0 < estimated["accuracy"] < 1
+    unlabelled = [b for b in estimated["over_time"] if b["realized"] is None]
+    assert unlabelled and all(b["accuracy"] is not None for b in unlabelled)
+    # Over every row the month averages out: the window is what makes the alert.
+    everything = full_report(engine, Window(), config)
+    assert everything["prediction_drift"]["kl"] < report["prediction_drift"]["kl"]
