@@ -152,7 +152,7 @@ def evaluate_alerts(report: Mapping, config: Config) -> list[dict]:
                     f"Distinct-value ratio (production / reference) of '{name}'",
                 )
             )
-        else:
+        elif feature.get("significant") is not False:  # below its sample-size floor: noise
             alerts.append(_leveled("psi", name, feature.get("psi"), th["psi"], f"PSI of '{name}'"))
         if config.ks_alert.enabled and kind in (None, "numerical"):
             alerts.append(_ks_alert(name, _mapping(feature.get("ks")), config))

@@ -26,6 +26,32 @@ def psi(reference: Sequence[float], production: Sequence[float]) -> float | None
     return float(np.sum((q - p) * np.log(q / p)))
 
 
+SIGNIFICANCE = 0.001
+"""A PSI counts as drift only above what pure noise reaches this rarely at its sample sizes."""
+
+
+def psi_floor(reference: Sequence[float], production: Sequence[float]) -> float | None:
+    """The PSI that noise alone stays under with probability 1 − SIGNIFICANCE at these sample
+    sizes: with k bins non-empty on either side, (1/n_ref + 1/n_prod)⁻¹ · PSI is about χ²(k − 1)
+    when nothing drifted, so the floor is χ²₀.₉₉₉(k − 1) · (1/n_ref + 1/n_prod).
+    None when a side is empty or there are fewer than two bins (nothing to compare)."""
+    from scipy.special import chdtri  # the χ² quantile, without importing scipy.stats
+
+    ref, prod = np.asarray(reference, dtype=float), np.asarray(production, dtype=float)
+    bins = int(np.count_nonzero((ref > 0) | (prod > 0)))
+    n_ref, n_prod = ref.sum(), prod.sum()
+    if bins < 2 or n_ref <= 0 or n_prod <= 0:
+        return None
+    return float(chdtri(bins - 1, SIGNIFICANCE) * (1 / n_ref + 1 / n_prod))
+
+
+def significant(value: float | None, floor: float | None) -> bool | None:
+    """Whether a PSI is at or over its sample-size floor; None when there is no PSI."""
+    if value is None:
+        return None
+    return floor is not None and value >= floor
+
+
 def kl(reference: Sequence[float], production: Sequence[float]) -> float | None:
     """Σ p·ln(p/q) with the same ε floor (prediction drift)."""
     p, q = shares(reference), shares(production)

@@ -701,6 +701,7 @@ class Engine:
             where=where,
         )
         buckets, features = [], {f.name: [] for f, _ in layout}
+        floors: dict[str, list] = {f.name: [] for f, _ in layout}
         for row in self.sources.fetchall(sql, params):
             rows_in_bucket = int(row[1])
             buckets.append({"start": row[0], "rows": rows_in_bucket})
@@ -713,9 +714,22 @@ class Engine:
                     counts = bins_from_cumulative(present, rows_in_bucket - present, values[1:-1])
                 else:
                     counts = {k: int(v) for k, v in (values[0] or {}).items()}
-                features[f.name].append(self._psi(f, reference[f.name], counts))
+                ref_bins, prod_bins = self._psi_bins(f, reference[f.name], counts)
+                features[f.name].append(drift.psi(ref_bins, prod_bins))
+                floors[f.name].append(drift.psi_floor(ref_bins, prod_bins))
         predictions = self._predictions_over_time(window, params["width"], origin)
-        return {"width": name, "buckets": buckets, "features": features, "predictions": predictions}
+        return {
+            "width": name,
+            "buckets": buckets,
+            "features": features,
+            # Each bucket's PSI floor and whether the PSI clears it (few rows: noise).
+            "psi_floor": floors,
+            "significant": {
+                n: [drift.significant(v, f) for v, f in zip(features[n], floors[n], strict=True)]
+                for n in features
+            },
+            "predictions": predictions,
+        }
 
     def _predictions_over_time(self, window: Window, width: str, origin: datetime) -> list[dict]:
         roles = self.roles()
@@ -749,19 +763,20 @@ class Engine:
         return out
 
     @staticmethod
-    def _psi(f: Feature, reference: dict, production_counts: dict) -> float | None:
-        """PSI of one feature from production bin counts ('\\0' marks a missing category)."""
+    def _psi_bins(f: Feature, reference: dict, production_counts: dict) -> tuple[list, list]:
+        """The aligned PSI bins of one feature, reference and production, from production bin
+        counts ('\\0' marks a missing category)."""
         if f.kind == "numerical":
             nbins = len(reference["edges"]) + 1
             keys = [-1, *range(nbins)]
-            return drift.psi(
+            return (
                 [reference["bins"].get(k, 0) for k in keys],
                 [production_counts.get(k, 0) for k in keys],
             )
         ref_counts = dict(reference["counts"])
         ref_counts["\0"] = reference["missing"]
         _, ref, prod = drift.aligned(ref_counts, production_counts)
-        return drift.psi(ref, prod)
+        return ref, prod
 
     # -- distributions for plots --------------------------------------------------------
     def distribution(self, feature: str, window: Window, bins: int = 30) -> dict:

@@ -12,6 +12,9 @@ from app.engine import Engine, finite
 from app.errors import again_if_files_change
 from app.window import Window
 
+DATASET_DRIFT_SHARE = 0.5
+"""The dataset drifted when at least this share of the judged features drifted."""
+
 
 def _share(part: int | None, whole: int | None) -> float | None:
     if part is None or not whole:
@@ -50,6 +53,7 @@ def _numerical(name: str, ref: dict, prod: dict, status: list) -> dict:
     out: dict[str, Any] = {
         "psi": drift.psi(ref_bins, prod_bins),
         "js": drift.js(ref_bins, prod_bins),
+        **_significance(ref_bins, prod_bins),
     }
     exact = prod.get("exact")
     if exact is None:
@@ -70,6 +74,15 @@ def _numerical(name: str, ref: dict, prod: dict, status: list) -> dict:
     return out
 
 
+def _significance(ref_bins: list, prod_bins: list) -> dict:
+    """The PSI's sample-size floor and whether the PSI clears it (docs/metrics.md)."""
+    floor = drift.psi_floor(ref_bins, prod_bins)
+    return {
+        "psi_floor": floor,
+        "significant": drift.significant(drift.psi(ref_bins, prod_bins), floor),
+    }
+
+
 def _categorical(ref: dict, prod: dict) -> dict:
     ref_counts = dict(ref["counts"])
     prod_counts = dict(prod["counts"])
@@ -80,6 +93,7 @@ def _categorical(ref: dict, prod: dict) -> dict:
     return {
         "psi": drift.psi(r_bins, p_bins),
         "js": drift.js(r_bins, p_bins),
+        **_significance(r_bins, p_bins),
         "chi2": {"statistic": chi2[0], "pvalue": chi2[1]}
         if chi2
         else {"statistic": None, "pvalue": None},
@@ -167,7 +181,8 @@ def build_report(engine: Engine, window: Window, config: Config) -> dict:
             quality[f.name] = q
         if f.kind in ("numerical", "categorical") and entry["psi"] is not None:
             judged += 1
-            drifted += entry["psi"] >= psi_threshold
+            # Drifted: over the critical PSI and over what noise reaches at these sample sizes.
+            drifted += entry["psi"] >= psi_threshold and bool(entry.get("significant"))
         features[f.name] = entry
 
     predictions = _prediction_drift(engine, window, status)
@@ -187,10 +202,13 @@ def build_report(engine: Engine, window: Window, config: Config) -> dict:
         "prediction_drift": predictions,
         "dataset_drift": {
             "share": share,
-            "drifted": None if share is None else share >= 0.5,
+            "drifted": None if share is None else share >= DATASET_DRIFT_SHARE,
             "drifted_features": drifted,
             "judged_features": judged,
-            "threshold": psi_threshold,
+            # A feature drifted at a significant PSI at or over psi_threshold; the dataset
+            # drifted when the share of drifted features is at or over share_threshold.
+            "psi_threshold": psi_threshold,
+            "share_threshold": DATASET_DRIFT_SHARE,
         },
         "data_quality": {"schema": engine.schema_differences(), "features": quality},
         "status": status,
