@@ -14,7 +14,7 @@ from app.window import parse_span
 
 DEFAULT_CONFIG_NAME = "driftdeck.toml"
 ROLES = ("reference", "inputs", "predictions", "labels")
-COLUMN_LIST_KEYS = ("numerical", "categorical", "high_cardinality", "ignored")
+COLUMN_LIST_KEYS = ("numerical", "categorical", "high_cardinality", "ignored", "segments")
 COLUMN_NAME_KEYS = ("timestamp", "id", "target", "prediction", "probability")
 
 
@@ -62,6 +62,8 @@ class Columns:
     categorical: tuple[str, ...] = ()
     high_cardinality: tuple[str, ...] = ()
     ignored: tuple[str, ...] = ()
+    # Categorical columns whose values split the rows into segments (drift attribution).
+    segments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

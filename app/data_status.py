@@ -85,7 +85,7 @@ def columns_status(engine: Engine) -> list[dict]:
         for cls, name in columns.probabilities
         if name not in seen
     ]
-    for key in ("numerical", "categorical", "high_cardinality", "ignored"):
+    for key in ("numerical", "categorical", "high_cardinality", "ignored", "segments"):
         out += [(f"columns.{key}", name) for name in getattr(columns, key) if name not in seen]
     return [
         {

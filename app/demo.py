@@ -9,6 +9,8 @@ The story, told by the data (day 1 is the first of the 30 production days):
   square metres more each day (the flats, and so their prices, stay the same): the model
   predicts ever higher categories and its accuracy slips while labels still arrive;
 - days 21-30: a new district (never in the reference) opens and a flood of new addresses arrives;
+  in one district (Kadikoy) new developments list ever more new builds, a drift of
+  building_age inside that district alone;
 - labels (delayed ground truth) arrive three days late: days 28-30 have none yet, and their
   accuracy is estimated from the model's confidence (CBPE).
 
@@ -47,6 +49,8 @@ CLASSES = ("low", "medium", "high")
 DAYS = 30
 DRIFT_STARTS = 10  # days of calm before the mix shift and the inflation begin
 NEW_DISTRICT_OPENS = 20  # days before the new district and the address flood appear
+RENEWED_DISTRICT = "Kadikoy"  # where new builds flood in over days 21-30
+_RENEWAL_SHARE = 0.8  # of its listings by day 30
 LABELLED_DAYS = 27  # ground truth arrives three days late: the last days have none yet
 
 CHUNK_ROWS = 1 << 18  # rows generated, predicted and written at a time (~150 MB of work space)
@@ -277,6 +281,12 @@ def market(rng: np.random.Generator, day: np.ndarray, pool: int) -> dict[str, pa
     net = np.round(gross * rng.uniform(0.78, 0.90, n), 1)
     reported_gross = np.round(gross * (1 + _SQM_INFLATION * shift**0.7), 1)
     age = np.minimum(np.round(rng.gamma(2.0, _AGE[district] / 2.0)), 80).astype(np.int64)
+    # One district's own drift: from day 21 a wave of new developments in Kadikoy lists ever more
+    # new builds there (nowhere else), so segment attribution has something true to find.
+    renewal = (district == DISTRICT_NAMES.index(RENEWED_DISTRICT)) & (
+        rng.random(n) < _RENEWAL_SHARE * since_opening
+    )
+    age = np.where(renewal, rng.integers(0, 3, n), age)
 
     heating = _by_age(rng, _HEATING, age)
     structure = _by_age(rng, _STRUCTURE, age)
@@ -487,6 +497,7 @@ numerical = {names(NUMERICAL)}
 categorical = {names(CATEGORICAL)}
 high_cardinality = {names(HIGH_CARDINALITY)}
 probability = "probability"
+segments = ["district"]
 
 [thresholds]
 psi = {{ critical = 0.25, warning = 0.10 }}

@@ -858,7 +858,7 @@ class Engine:
             "accuracy_over_time", (self.version, window), lambda: self._accuracy(window)
         )
 
-    def _joins_labels(self) -> bool:
+    def joins_labels(self) -> bool:
         """Whether predictions and labels join by id, with a prediction and a label to compare."""
         roles = self.roles()
         lab, pred = self.sources.schema("labels"), self.sources.schema("predictions")
@@ -888,7 +888,7 @@ class Engine:
         empty = {"width": None, "buckets": [], "labelled": 0, "accuracy": None}
         lab, pred = self.sources.schema("labels"), self.sources.schema("predictions")
         ts = roles.timestamp.get("predictions")
-        buckets = self._prediction_buckets(window) if ts and self._joins_labels() else None
+        buckets = self._prediction_buckets(window) if ts and self.joins_labels() else None
         if buckets is None:
             return empty
         name, bucket_params = buckets
@@ -945,7 +945,7 @@ class Engine:
         pred, lab = self.sources.schema("predictions"), self.sources.schema("labels")
         params: dict = {}
         confidence = self._confidence(pred, "p", params)
-        if confidence and self._joins_labels():
+        if confidence and self.joins_labels():
             sets.append(
                 (
                     render(
@@ -988,6 +988,36 @@ class Engine:
         return fit_calibrator(
             values, [merged[v][0] for v in values], [merged[v][1] for v in values]
         )
+
+    def cbpe_sums(self, calibrator, source: str, bucket: str, where: str, params: dict) -> list:
+        """Per bucket of the predictions p in ``source`` (``bucket``: an SQL expression, e.g. a
+        time bucket or an input segment): scored rows, Σ calibrated confidence, Σ c(1 − c) and
+        rows without a confidence. ``params`` binds what ``where`` and ``bucket`` use."""
+        roles = self.roles()
+        pred = self.sources.schema("predictions")
+        params = dict(params)
+        confidence = self._confidence(pred, "p", params)
+        params.update(
+            knot_x=list(calibrator.x),
+            knot_y=list(calibrator.y),
+            knot_slope=calibrator.slopes,
+            low=calibrator.y[0],
+        )
+        sql = render(
+            "cbpe_estimate",
+            source=source,
+            bucket=bucket,
+            confidence=confidence,
+            where=where,
+            prediction=text(roles.prediction, pred[roles.prediction], "p"),
+        )
+        return self.sources.fetchall(sql, params)
+
+    def segments(self, window: Window) -> dict:
+        """The drift metrics inside each segment of ``[columns] segments`` (``app.segments``)."""
+        from app.segments import segment_report
+
+        return self._once("segments", (self.version, window), lambda: segment_report(self, window))
 
     def estimated_accuracy(self, window: Window) -> dict:
         """CBPE for the window and per time bucket (the buckets of accuracy over time), beside
@@ -1037,20 +1067,7 @@ class Engine:
             bucket = (
                 f"time_bucket(CAST($width AS INTERVAL), p.{ident(ts)}, CAST($origin AS TIMESTAMP))"
             )
-        params.update(
-            knot_x=list(calibrator.x),
-            knot_y=list(calibrator.y),
-            knot_slope=calibrator.slopes,
-            low=calibrator.y[0],
-        )
-        sql = render(
-            "cbpe_estimate",
-            bucket=bucket,
-            confidence=confidence,
-            where=where,
-            prediction=text(roles.prediction, pred[roles.prediction], "p"),
-        )
-        found = self.sources.fetchall(sql, params)
+        found = self.cbpe_sums(calibrator, "predictions AS p", bucket, where, params)
         rows = sum(int(n) for _, n, *_ in found)
         out.update(
             estimate(

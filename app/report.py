@@ -283,6 +283,30 @@ def _prediction_drift(engine: Engine, window: Window, status: list) -> dict:
     return out
 
 
+def _segments(engine: Engine, window: Window, config: Config, report: dict) -> dict:
+    """Segments, mix shift and drift attribution with a one-sentence verdict per feature."""
+    from app.segments import attribution_verdict
+
+    found = engine.segments(window)
+    report["status"].extend(found["status"])
+    warning = config.thresholds["psi"].warning
+    return {
+        "segments": found["segments"],
+        "mix_shift": found["mix_shift"],
+        "drift_attribution": found["drift_attribution"],
+        "attribution_verdicts": {
+            name: attribution_verdict(
+                name,
+                entries,
+                found["mix_shift"],
+                warning,
+                (report["features"].get(name) or {}).get("psi"),
+            )
+            for name, entries in found["drift_attribution"].items()
+        },
+    }
+
+
 def full_report(
     engine: Engine,
     window: Window,
@@ -307,6 +331,7 @@ def full_report(
 
     def with_data_status() -> dict:
         report = build_report(engine, window, config)
+        report.update(_segments(engine, window, config, report))
         report["estimated_performance"] = engine.estimated_accuracy(window)
         if report["estimated_performance"].get("reason"):
             report["status"].append(

@@ -2,12 +2,13 @@
 -- confidence through the isotonic calibrator, linear between its knots ($knot_x, $knot_y,
 -- $knot_slope to the next knot) and flat outside them ($low below the first), summed per bucket
 -- with sum(c * (1 - c)) for the band; rows without a finite confidence are counted apart.
--- {bucket}: the bucket expression on p (NULL for one bucket); {confidence}: as DOUBLE.
+-- {source}: the predictions as p (joined to inputs i when buckets are input segments);
+-- {bucket}: the bucket expression (NULL for one bucket); {confidence}: as DOUBLE.
 WITH knots AS (
     SELECT unnest($knot_x) AS x, unnest($knot_y) AS y, unnest($knot_slope) AS slope
 ), scored AS (
     SELECT {bucket} AS bucket, {confidence} AS confidence
-    FROM predictions AS p
+    FROM {source}
     WHERE {where} AND {prediction} IS NOT NULL
 ), calibrated AS (
     SELECT s.bucket,

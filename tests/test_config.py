@@ -54,6 +54,20 @@ def test_paths_are_relative_to_the_config_and_env_beats_file(tmp_path, monkeypat
         ("[columns]\nnumerical = 3\n", "columns.numerical"),
         ("[mlflow]\ntimeout_seconds = 0\n", "mlflow.timeout_seconds"),
         ("bogus = 1\n", "bogus"),
+        ("[monitoring]\nwindow = 'last week'\n", "monitoring.window"),
+        ("[monitoring]\nwindow = 7\n", "monitoring.window"),
+        ("[monitoring]\nspan = '7d'\n", "monitoring.span"),
+        ("[columns]\nprobabilities = { a = 3 }\n", "columns.probabilities.a"),
+        ("[columns]\nprobabilities = {}\n", "columns.probabilities"),
+        (
+            "[columns]\nprobability = 'p'\nprobabilities = { a = 'pa' }\n",
+            "columns.probabilities",
+        ),
+        ("[columns]\nsegments = 1\n", "columns.segments"),
+        (
+            "[thresholds]\naccuracy_drop = { critical = 0.01, warning = 0.2 }\n",
+            "thresholds.accuracy_drop.warning",
+        ),
     ],
 )
 def test_bad_values_name_the_key_on_one_line(tmp_path, text, key):
@@ -69,3 +83,15 @@ def test_invalid_toml_and_missing_file(tmp_path):
         load_config(_write(tmp_path, "[data\n"))
     with pytest.raises(DriftdeckError, match="config file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_monitoring_window_probabilities_and_segments(tmp_path):
+    text = (
+        "[monitoring]\nwindow = '36H'\n[columns]\nsegments = ['district']\n"
+        "probabilities = { low = 'p_low', high = 'p_high' }\n"
+    )
+    config = load_config(_write(tmp_path, text))
+    assert config.monitoring_window == "36h"
+    assert config.columns.segments == ("district",)
+    assert config.columns.probabilities == (("low", "p_low"), ("high", "p_high"))
+    assert load_config(_write(tmp_path, "")).monitoring_window == "7d"

@@ -204,6 +204,8 @@ def test_config_points_at_the_demo(demo):
     assert config.columns.target == "price_category"
     assert config.columns.prediction == "prediction"
     assert config.columns.high_cardinality == ("address",)
+    assert config.columns.probability == "probability" and config.columns.segments == ("district",)
+    assert config.monitoring_window == "7d"
     assert config.thresholds["psi"].critical == 0.25
     assert config.mlflow.tracking_uri == "sqlite:///mlflow.db"  # relative: the folder can move
     assert config.tracking_uri == f"sqlite:///{demo.mlflow_db}"
@@ -300,6 +302,10 @@ def test_the_demo_alerts_about_now(demo):
     assert estimated["calibration_rows"] > 0 and 0 < estimated["accuracy"] < 1
     unlabelled = [b for b in estimated["over_time"] if b["realized"] is None]
     assert unlabelled and all(b["accuracy"] is not None for b in unlabelled)
+    # The drift planted inside one district is found there.
+    assert report["attribution_verdicts"]["building_age"].startswith(
+        "building_age drifted mostly inside district = Kadikoy"
+    )
     # Over every row the month averages out: the window is what makes the alert.
     everything = full_report(engine, Window(), config)
     assert everything["prediction_drift"]["kl"] < report["prediction_drift"]["kl"]
