@@ -22,7 +22,13 @@ from app.config import Config
 from app.errors import DriftdeckError, again_if_files_change
 from app.roles import NULL_TYPE, Feature, Roles, infer_roles, type_family
 from app.sources import Sources
-from app.window import BUCKET_WIDTHS, Window, bucket_width, trailing_window
+from app.window import (
+    BUCKET_WIDTHS,
+    SEGMENT_MISSING,
+    Window,
+    bucket_width,
+    trailing_window,
+)
 from queries import fragment, ident, render
 
 # The reference needs its deciles (PSI edges) and quartiles; production only its quartiles,
@@ -178,20 +184,38 @@ class Engine:
         return trailing_window(newest, self.config.monitoring_window)
 
     def _window_sql(self, role: str, window: Window) -> tuple[str, dict]:
-        return window.predicate(self.roles().timestamp.get(role))
+        """The rows of a role in the window: production roles by time, the reference whole; and
+        when the window names a segment, only its rows (in the roles that have its column)."""
+        if role == "reference":
+            where, params = "TRUE", {}
+        else:
+            where, params = window.predicate(self.roles().timestamp.get(role))
+        if window.segment is not None:
+            column, value = window.segment
+            schema = self.sources.schema(role)
+            if column in schema:
+                where = (
+                    f"({where}) AND coalesce({text(column, schema[column])}, $segment_missing) "
+                    "= $segment_value"
+                )
+                params = {**params, "segment_missing": SEGMENT_MISSING, "segment_value": value}
+        return where, params
 
     # -- reference side (cached while the reference files are unchanged) -----------------
-    def reference_profile(self) -> dict[str, dict]:
-        """Per feature: summary, PSI edges and bin counts, categories, exact-distance profile."""
+    def reference_profile(self, segment: tuple[str, str] | None = None) -> dict[str, dict]:
+        """Per feature: summary, PSI edges and bin counts, categories, exact-distance profile
+        (of one segment's reference rows when ``segment`` names one)."""
         roles = self.roles()
-        key = (self.reference_version, roles.features)
+        key = (self.reference_version, roles.features, segment)
         return self._once(
-            "reference_profile", key, lambda: self._profile("reference", Window(), None)
+            "reference_profile",
+            key,
+            lambda: self._profile("reference", Window(segment=segment), None),
         )
 
     def production_profile(self, window: Window) -> dict[str, dict]:
         """The same per-feature aggregates over production inputs in the window."""
-        reference = self.reference_profile()
+        reference = self.reference_profile(window.segment)
         return self._once(
             "production_profile",
             (self.version, window),
@@ -206,9 +230,7 @@ class Engine:
         if not self.sources.available(role):
             return {}
         features = self._features_on(role)
-        where, window_params = (
-            self._window_sql(role, window) if role != "reference" else ("TRUE", {})
-        )
+        where, window_params = self._window_sql(role, window)
         params = dict(window_params)
         is_ref = reference is None
 
@@ -474,7 +496,8 @@ class Engine:
             if entry is None:
                 continue
             if reference is None:
-                side = exact_distance.Side("reference", f.name)
+                side = exact_distance.Side("reference", f.name, where, dict(params))
+                entry["rows_where"] = (where, dict(params))  # the segment's rows, or all
                 profile = exact_distance.reference_profile(
                     self.sources.fetchall, side, fetchnumpy=self.sources.fetchnumpy
                 )
@@ -490,7 +513,9 @@ class Engine:
                 entry["bins"] = bins_from_cumulative(entry["present"], entry["missing"], at_least)
             elif self._on_grid(f, reference):
                 profile = reference[f.name]["exact_profile"]
-                ref_side = exact_distance.Side("reference", f.name)
+                ref_side = exact_distance.Side(
+                    "reference", f.name, *reference[f.name]["rows_where"]
+                )
                 prod_side = exact_distance.Side(role, f.name, where, dict(params))
                 buckets = exact_distance.production_buckets(
                     self.sources.fetchall, profile, prod_side, self.sources.fetchnumpy
@@ -644,9 +669,7 @@ class Engine:
                 if not self.sources.available(role):
                     counts[role] = None
                     continue
-                where, params = (
-                    ("TRUE", {}) if role == "reference" else self._window_sql(role, window)
-                )
+                where, params = self._window_sql(role, window)
                 sql = render(
                     "profile", aggregates="", projection="1 AS one", view=ident(role), where=where
                 )
@@ -675,7 +698,7 @@ class Engine:
         name, width = bucket_width(start, end, bucket)
         # A Monday at midnight: day and week buckets align to the calendar.
         origin = datetime(2000, 1, 3)
-        reference = self.reference_profile()
+        reference = self.reference_profile(window.segment)
         where, params = self._window_sql("inputs", window)
         params.update({"width": f"{int(width.total_seconds())} seconds", "origin": origin})
         parts, layout, projection = [], [], []
@@ -791,7 +814,7 @@ class Engine:
     def _distribution(self, name: str, window: Window, bins: int) -> dict:
         f = self.roles().feature(name)
         reference, production = (
-            self.reference_profile().get(name),
+            self.reference_profile(window.segment).get(name),
             self.production_profile(window).get(name),
         )
         out: dict[str, Any] = {"feature": name, "kind": f.kind}
@@ -811,11 +834,12 @@ class Engine:
                     out[side] = dict(entry["top"])
             return out
         where, params = self._window_sql("inputs", window)
+        ref_where, ref_params = self._window_sql("reference", window)
         # The finite range of both sides (±inf stay out of an equal-width histogram).
         ranges = [
             self._finite_range(name, role, clause, p, entry)
             for entry, role, clause, p in (
-                (reference, "reference", "TRUE", {}),
+                (reference, "reference", ref_where, ref_params),
                 (production, "inputs", where, params),
             )
             if entry
@@ -828,7 +852,7 @@ class Engine:
         width = (hi - lo) / bins if hi > lo else 1.0
         out["edges"] = [lo + i * width for i in range(bins + 1)]
         for side, entry, role, clause, p in (
-            ("reference", reference, "reference", "TRUE", {}),
+            ("reference", reference, "reference", ref_where, ref_params),
             ("production", production, "inputs", where, params),
         ):
             counts = [0] * bins

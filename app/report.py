@@ -115,7 +115,7 @@ def build_report(engine: Engine, window: Window, config: Config) -> dict:
     roles = engine.roles()
     status: list[dict] = []
     rows = engine.window_rows(window)
-    reference = engine.reference_profile()
+    reference = engine.reference_profile(window.segment)
     production = engine.production_profile(window)
     features: dict[str, dict] = {}
     quality: dict[str, dict] = {}

@@ -12,13 +12,13 @@ from typing import Any
 from app import drift, theme
 from app.engine import Engine, nan_to_null, text
 from app.roles import Feature
-from app.window import Window
+from app.window import SEGMENT_MISSING, Window
 from queries import ident, render
 
 MAX_SEGMENTS = 20
 """Values of a segment column shown one by one (most production rows first); the rest pooled."""
 OTHER = "(other)"
-MISSING = "(missing)"
+MISSING = SEGMENT_MISSING
 MIN_ROWS = 30
 """A segment with fewer rows on either side has no metrics (the reason says so)."""
 DECILES = [i / 10 for i in range(1, 10)]

@@ -35,6 +35,8 @@ class Window:
     # The monitoring window's span ("7d") when this is the trailing default window; a label
     # only: the same rows compare equal (and share cached results) however they were chosen.
     span: str | None = field(default=None, compare=False)
+    # (column, value): only the rows of that segment, on both sides (see Engine._window_sql).
+    segment: tuple[str, str] | None = None
 
     def __post_init__(self):
         if self.start is not None and self.end is not None and self.start >= self.end:
@@ -63,6 +65,8 @@ class Window:
         }
         if self.span is not None:
             out["span"] = self.span
+        if self.segment is not None:
+            out["segment"] = {"column": self.segment[0], "value": self.segment[1]}
         return out
 
     @property
@@ -72,6 +76,8 @@ class Window:
 
 
 ALL_ROWS = "all"
+SEGMENT_MISSING = "(missing)"
+"""The segment of rows whose segment column is missing."""
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d|w)\s*$", re.IGNORECASE)
 _SPAN_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 

@@ -161,3 +161,43 @@ def test_drift_in_every_segment_is_not_pinned_on_one(tmp_path):
     report = full_report(Engine(config), Window(), config, mlflow=False)
     assert report["drift_attribution"]["x"][0]["value"] == "north"  # the largest contribution
     assert report["attribution_verdicts"]["x"].startswith("x drifted across region: in 4 of 4")
+
+
+def test_a_segment_window_gives_the_report_of_that_segment_alone(tmp_path):
+    """Feature Statistics filtered to one segment: the same features as a report over files that
+    hold only that segment's rows, on both sides."""
+    from tests.conftest import report_on
+
+    rng = np.random.default_rng(8)
+    ref, prod = _side(rng, 3000, [0.25] * 4), _side(rng, 2000, [0.25] * 4, drift_in="east")
+    config = _world(tmp_path / "all", ref, prod, rng)
+    window = Window(segment=("region", "east"))
+    engine = Engine(config)
+    got = full_report(engine, window, config, mlflow=False)
+    alone = report_on(
+        tmp_path / "alone",
+        ref[ref["region"] == "east"],
+        prod[prod["region"] == "east"],
+        Columns(segments=()),
+    )
+    for name in ("x", "colour"):
+        mine, theirs = got["features"][name], alone["features"][name]
+        assert mine["psi"] == pytest.approx(theirs["psi"], rel=1e-12)
+        assert mine["summary"]["reference"]["rows"] == (ref["region"] == "east").sum()
+        assert mine["summary"]["production"]["rows"] == (prod["region"] == "east").sum()
+    assert got["features"]["x"]["ks"] == pytest.approx(alone["features"]["x"]["ks"], rel=1e-12)
+    for side in ("reference", "production"):
+        mine, theirs = (r["features"]["x"]["summary"][side] for r in (got, alone))
+        for key in ("rows", "missing", "mean", "std", "min", "p25", "median", "p75", "max"):
+            assert mine[key] == pytest.approx(theirs[key], rel=1e-9), (side, key)
+    assert got["features"]["x"]["wasserstein"] == pytest.approx(
+        alone["features"]["x"]["wasserstein"], rel=1e-9
+    )
+    assert got["features"]["colour"]["chi2"] == pytest.approx(
+        alone["features"]["colour"]["chi2"], rel=1e-12
+    )
+    assert got["features"]["x"]["psi"] == pytest.approx(
+        got["segments"]["region"]["east"]["features"]["x"]["psi"], rel=1e-12
+    )
+    shown = engine.distribution("x", window)
+    assert sum(shown["production"]) == prod.loc[prod["region"] == "east", "x"].notna().sum()
