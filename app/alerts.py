@@ -1,4 +1,4 @@
-"""Alert rules of SPEC §5: each metric compared with its critical and warning levels."""
+"""Alert rules (docs/metrics.md, Alerts): each metric compared with its critical and warning levels."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``driftdeck bench`` (SPEC §10): the monitor against the scan floor and the pandas+scipy way.
+"""``driftdeck bench``: the monitor against the scan floor and the pandas+scipy way.
 
 Every step runs as a whole process of its own, so start-up and imports count, and its peak
 resident memory is read from the kernel when it exits (``os.wait4``):
@@ -44,7 +44,7 @@ START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z in epoch microseconds
 SPAN_US = 30 * 86_400 * 1_000_000  # production covers 30 days
 SEED = 20260101
 
-TARGET_RATIO = 3.0  # monitor wall time ≤ 3 × the scan floor (SPEC §10)
+TARGET_RATIO = 3.0  # monitor wall time ≤ 3 × the scan floor
 TARGET_RSS_BYTES = 1.5e9  # monitor peak RSS ≤ 1.5 GB
 MB = 1e6
 

@@ -1,4 +1,4 @@
-"""The ``driftdeck`` command: serve | monitor | export | demo | bench (SPEC §8)."""
+"""The ``driftdeck`` command: serve | monitor | export | demo | bench (README, Command line)."""
 
 from __future__ import annotations
 

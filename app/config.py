@@ -1,4 +1,4 @@
-"""Configuration: CLI flags > environment > driftdeck.toml > defaults (SPEC §3)."""
+"""Configuration: CLI flags > environment > driftdeck.toml > defaults (README, Configuration)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class KSAlert:
 
 @dataclass(frozen=True)
 class Columns:
-    """Column roles; empty means inferred from the data (SPEC §2)."""
+    """Column roles; empty means inferred from the data."""
 
     timestamp: str | None = None
     id: str | None = None
@@ -326,7 +326,7 @@ def config_path(explicit: str | os.PathLike | None = None) -> tuple[Path, bool]:
 
 
 def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> Config:
-    """Read the config with SPEC §3 precedence; CLI flags arrive as ``overrides``."""
+    """Read the config with the README's precedence; CLI flags arrive as ``overrides``."""
     file, named = config_path(path)
     config = Config(base_dir=file.resolve().parent if named else Path.cwd())
     if file.is_file():

@@ -1,4 +1,4 @@
-"""System status of the data components: reference, inputs, predictions, labels (SPEC §5)."""
+"""System status of the data components: reference, inputs, predictions, labels."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The demo world (SPEC §9): a housing market, its model in MLflow, and 30 drifting days of production.
+"""The demo world: a housing market, its model in MLflow, and 30 drifting days of production.
 
 ``build_demo(out)`` writes ``out/driftdeck.toml``, ``out/mlflow.db`` (+ ``out/mlartifacts``),
 ``out/data/reference/reference.parquet`` and ``out/data/production/{inputs,predictions,labels}.parquet``.
@@ -475,7 +475,7 @@ CONFIG_MARK = "# Driftdeck demo world, written by `driftdeck demo`"
 
 
 def config_text() -> str:
-    """The demo's ``driftdeck.toml`` (SPEC §3); every path is relative to the file's folder."""
+    """The demo's ``driftdeck.toml``; every path is relative to the file's folder."""
 
     def names(values: tuple[str, ...]) -> str:
         return "[" + ", ".join(f'"{v}"' for v in values) + "]"

@@ -1,4 +1,4 @@
-"""Drift measures from small count vectors (SPEC §4): PSI, KL, Jensen–Shannon, chi-square."""
+"""Drift measures from small count vectors (docs/metrics.md): PSI, KL, Jensen–Shannon, chi-square."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Exact two-sample Kolmogorov–Smirnov and Wasserstein distance, computed in DuckDB from buckets.
 
-Only aggregates reach Python (SPEC §10, "Known fast paths"), and at the end the distinct values of
+Only aggregates reach Python (docs/metrics.md, "Drift of one feature"), and at the end the distinct values of
 the few cells that need them. Both samples go on one grid of equal-width buckets spanning the
 reference's finite range, with a bucket below it, one above it and one each for -inf and +inf.
 One GROUP BY per side keeps each bucket's count and the sum of its values' positions inside it:

@@ -105,7 +105,7 @@ class Monitor(param.Parameterized):
         return True
 
     def report(self) -> dict:
-        """The full report of SPEC §8 (with alerts and status) for the current window."""
+        """The full report (README, ``driftdeck monitor --json``) (with alerts and status) for the current window."""
         from app.report import full_report
 
         return full_report(self.engine, self.window, self.config)

@@ -1,4 +1,4 @@
-"""Log one monitoring check to MLflow, with the metric names of the original system (SPEC §6)."""
+"""Log one monitoring check to MLflow, with the metric names of the original system."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def _unique_names(names: list[str]) -> dict[str, str]:
 
 
 def monitor_metrics(report: Mapping, alerts: list[dict] | None = None) -> dict[str, float]:
-    """The metrics of one check under SPEC §6 names; values that could not be computed are left out."""
+    """The metrics of one check under the original system's names; values that could not be computed are left out."""
     metrics: dict[str, float] = {}
 
     def put(key: str, value: Any) -> None:
@@ -192,7 +192,7 @@ def log_monitor_run(
     """Log one check as a run of the monitoring experiment and return its run id.
 
     The run starts at the window's end when there is one (a backfill gets one run per window at
-    the right time), holds the SPEC §6 metrics, params for the window and thresholds, and the
+    the right time), holds those metrics, params for the window and thresholds, and the
     whole report as ``monitor_report.json``. Each MLflow request is bounded by the timeout;
     failures raise ``MLflowUnavailable``.
     """

@@ -1,4 +1,5 @@
-"""The monitor report: every metric of SPEC §4 for one window, as the JSON of SPEC §8."""
+"""The monitor report: every metric of docs/metrics.md for one window, as the JSON of
+``driftdeck monitor --json`` (README)."""
 
 from __future__ import annotations
 
@@ -315,7 +316,7 @@ def full_report(
     mlflow: bool = True,
     mlflow_baseline: bool | None = None,
 ) -> dict:
-    """The report with system status and alerts (SPEC §5), over the files as they are once a
+    """The report with system status and alerts (docs/metrics.md), over the files as they are once a
     computation gets through them whole (a file that changes or proves unreadable meanwhile is
     read again or skipped, see ``Sources``).
 

@@ -1,4 +1,4 @@
-"""Column roles (SPEC §2): which column is the timestamp, id, target, prediction, and each feature's kind."""
+"""Column roles (README, Data contract): which column is the timestamp, id, target, prediction, and each feature's kind."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The MLflow part of the system status (SPEC §5): the server or store, and the last monitor run."""
+"""The MLflow part of the system status: the server or store, and the last monitor run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Page timing benchmark: how long each page takes to be fully drawn in a real browser (SPEC §10).
+"""Page timing benchmark: how long each page takes to be fully drawn in a real browser.
 
     python scripts/page_timing.py [--world DIR] [--rows 20000] [--sessions 3] [--think S]
                                   [--pages overview,drift,...] [--panel-serve] [--json FILE]

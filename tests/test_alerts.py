@@ -1,4 +1,4 @@
-"""Alert rules of SPEC §5 at, just under and just over every threshold."""
+"""Alert rules (docs/metrics.md) at, just under and just over every threshold."""
 
 from __future__ import annotations
 

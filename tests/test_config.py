@@ -1,4 +1,4 @@
-"""Configuration precedence and one-line errors naming the key (SPEC §3)."""
+"""Configuration precedence and one-line errors naming the key."""
 
 from __future__ import annotations
 

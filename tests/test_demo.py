@@ -60,7 +60,7 @@ def day_of(timestamps: pd.Series) -> np.ndarray:
 
 
 def psi(reference: np.ndarray, production: np.ndarray) -> float:
-    """Numerical PSI as SPEC §4 defines it (decile edges of the reference, ε = 1e-4)."""
+    """Numerical PSI as docs/metrics.md defines it (decile edges of the reference, ε = 1e-4)."""
     edges = np.unique(np.quantile(reference, np.arange(1, 10) / 10))
 
     def shares(values: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Logging a monitoring check to MLflow: SPEC §6 names, window times, the report artifact."""
+"""Logging a monitoring check to MLflow: the original system's names, window times, the report artifact."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from app.monitor_log import REPORT_ARTIFACT, log_monitor_run, metric_name, monit
 
 
 def sample_report(day: int = 1, psi: float = 0.3) -> dict:
-    """A SPEC §8 report for one production day (without alerts: the logger evaluates them)."""
+    """A report for one production day (without alerts: the logger evaluates them)."""
     return {
         "window": {
             "start": f"2026-03-{day:02d}T00:00:00",

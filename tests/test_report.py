@@ -1,4 +1,4 @@
-"""Every metric of the report against scipy/numpy transcriptions of SPEC §4 on the same data."""
+"""Every metric of the report against scipy/numpy transcriptions of docs/metrics.md on the same data."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def floored_psi(p_counts, q_counts):
 
 
 def linear_quantile(values: np.ndarray, q: float) -> float:
-    """Linear interpolation between order statistics, rounded as the SPEC's ``quantile_cont``
+    """Linear interpolation between order statistics, rounded as DuckDB's ``quantile_cont``
     rounds it: DuckDB computes lo·(1 − d) + hi·d with one fused multiply-add, not numpy's
     lo + (hi − lo)·d (of [-4, 1] at 0.9 the first gives 0.5000000000000001, the second 0.5);
     ±inf interpolate as in maths."""
@@ -45,7 +45,7 @@ def linear_quantile(values: np.ndarray, q: float) -> float:
 
 
 def numerical_bins(ref: pd.Series, prod: pd.Series):
-    """SPEC: edges = reference deciles (linear), de-duplicated; bin = edges <= x; missing bin."""
+    """docs/metrics.md: edges = reference deciles (linear), de-duplicated; bin = edges <= x; missing bin."""
     ref_present = np.sort(ref[ref.notna()].to_numpy())
     deciles = (
         [linear_quantile(ref_present, q / 10) for q in range(1, 10)] if len(ref_present) else []

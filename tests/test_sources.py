@@ -1,4 +1,4 @@
-"""Messy data of SPEC §2: file layouts, timestamp flavours, tiny and broken files."""
+"""Messy data (README, Data contract): file layouts, timestamp flavours, tiny and broken files."""
 
 from __future__ import annotations
 

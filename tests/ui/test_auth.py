@@ -1,4 +1,4 @@
-"""No way in without a login: ``driftdeck serve`` with basic auth (SPEC §8, issue 6 item 3).
+"""No way in without a login: ``driftdeck serve`` with basic auth.
 
 Plain HTTP for what a script sees, one browser session for what a person sees.
 """
