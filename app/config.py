@@ -99,6 +99,8 @@ class Config:
     monitoring_window: str = "7d"
     memory_limit: str | None = None
     threads: int | None = None
+    # Where computed results are kept across runs and processes; None: nowhere.
+    store: str | None = ".driftdeck"
     source_file: Path | None = None
 
     def path(self, role: str) -> str | None:
@@ -117,6 +119,14 @@ class Config:
         if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
             return prefix + str((self.base_dir / uri[len(prefix) :]).resolve())
         return uri
+
+    @property
+    def store_path(self) -> str | None:
+        """The store folder, absolute (relative paths are beside the config file)."""
+        if not self.store:
+            return None
+        p = Path(os.path.expanduser(self.store))
+        return str(p if p.is_absolute() else self.base_dir / p)
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **changes)
@@ -272,7 +282,15 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
             changes[key] = server[key]
 
     engine = _table(where, "engine", raw.get("engine", {}))
-    _check_keys(where, "engine", engine, ("memory_limit", "threads"))
+    _check_keys(where, "engine", engine, ("memory_limit", "threads", "store"))
+    if "store" in engine:
+        store = engine["store"]
+        if store is False:
+            changes["store"] = None
+        elif isinstance(store, str) and store.strip():
+            changes["store"] = store
+        else:
+            raise _fail(where, "engine.store", f"must be a folder or false, got {store!r}")
     if "memory_limit" in engine:
         changes["memory_limit"] = _string(where, "engine.memory_limit", engine["memory_limit"])
     if "threads" in engine:

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -22,6 +23,7 @@ from app.config import Config
 from app.errors import DriftdeckError, again_if_files_change
 from app.roles import NULL_TYPE, Feature, Roles, infer_roles, type_family
 from app.sources import Sources
+from app.store import MISSING, Store
 from app.window import (
     BUCKET_WIDTHS,
     SEGMENT_MISSING,
@@ -91,6 +93,9 @@ class Engine:
     def __init__(self, config: Config):
         self.config = config
         self.sources = Sources(config)
+        store = config.store_path
+        self.store = Store(Path(store)) if store else None
+        """Results kept on disk across runs and processes (None when ``[engine] store = false``)."""
         self._results: dict[Hashable, Any] = {}
         self._locks: dict[Hashable, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -114,6 +119,8 @@ class Engine:
         return changed
 
     def _once(self, name: str, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The result ``name`` for ``key``: from memory, else from the store (another process or
+        an earlier run computed it), else computed once however many threads ask."""
         full_key = (name, key)
         with self._guard:
             if full_key in self._results:
@@ -122,8 +129,14 @@ class Engine:
         with lock:
             if full_key in self._results:
                 return self._results[full_key]
-            value = compute()
-            self.computations[name] += 1
+            # The column settings shape every result (roles, features); the key has the rest.
+            stored_key = (key, self.config.columns)
+            value = self.store.get(name, stored_key) if self.store else MISSING
+            if value is MISSING:
+                value = compute()
+                self.computations[name] += 1
+                if self.store:
+                    self.store.put(name, stored_key, value)
             with self._guard:
                 self._results[full_key] = value
             return value

@@ -353,6 +353,8 @@ def full_report(
         return report
 
     report = again_if_files_change(with_data_status)
+    if engine.store is not None:
+        report["status"] += [*engine.store.status, engine.store.summary()]
     report["status"] += mlflow_status(config, deep=mlflow)
     report["alerts"] = evaluate_alerts(report, config)
     report["retraining_recommended"] = retraining_recommended(report["alerts"])

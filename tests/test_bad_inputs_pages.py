@@ -84,7 +84,12 @@ def sections(monkeypatch) -> list[Section]:
 
 
 def file_hashes(root: Path) -> dict[Path, str]:
-    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+    """Every file of the user's (Driftdeck's own result store aside)."""
+    return {
+        p: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file() and ".driftdeck" not in p.relative_to(root).parts
+    }
 
 
 def load_page(slug: str, monitor: Monitor) -> pn.viewable.Viewable:

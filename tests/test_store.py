@@ -1,0 +1,197 @@
+"""The result store: warm runs equal cold runs, shared by processes, safe from killed writers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.cli import to_json
+from app.engine import Engine
+from app.report import full_report
+from app.store import MISSING, Store
+from app.window import Window
+from tests.conftest import make_world, write
+
+
+def _report(config) -> tuple[dict, Engine]:
+    engine = Engine(config)
+    report = full_report(engine, engine.monitoring_window(), config, mlflow=False)
+    return report, engine
+
+
+def _metrics(report: dict) -> str:
+    """What must be identical between two runs on the same data, as the JSON prints it."""
+    return to_json({k: v for k, v in report.items() if k not in ("generated_at", "status")})
+
+
+def _close(a: object, b: object, path: str = "") -> None:
+    """Equal, floats to 1e-9 relative: DuckDB adds floats in parallel, in no fixed order, so
+    means and standard deviations over several files may differ in the last digits."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            _close(a[key], b[key], f"{path}/{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
+    else:
+        assert a == b, path
+
+
+def _store_lines(report: dict) -> list[dict]:
+    return [s for s in report["status"] if s["component"] == "store"]
+
+
+def test_a_warm_run_reads_every_result_back_and_equals_the_cold_run(tmp_path):
+    config = make_world(tmp_path)
+    cold, cold_engine = _report(config)
+    assert cold_engine.computations["production_profile"] == 1
+    warm, warm_engine = _report(config)  # a new process would build a new Engine like this
+    assert sum(warm_engine.computations.values()) == 0
+    assert _metrics(warm) == _metrics(cold)
+    assert "0 computed" in _store_lines(warm)[-1]["message"]
+    assert (tmp_path / ".driftdeck" / "FORMAT").is_file()
+
+
+def test_new_files_are_computed_and_equal_a_run_without_the_store(tmp_path):
+    config = make_world(tmp_path)
+    inputs = Path(config.path("inputs"))
+    frame = pd.read_parquet(inputs)
+    # Daily files in a folder, as a logger writes them.
+    folder = tmp_path / "data/production/inputs"
+    for day, part in frame.groupby(frame["timestamp"].dt.date):
+        write(folder / f"{day}.parquet", part)
+    inputs.unlink()
+    config = replace(config, inputs="data/production/inputs")
+    first, _ = _report(config)
+    later = frame.tail(300).assign(timestamp=lambda f: f["timestamp"] + pd.Timedelta(days=2))
+    write(folder / "later.parquet", later)
+    incremental, engine = _report(config)
+    assert engine.computations["production_profile"] == 1  # the new data version is computed
+    cold, _ = _report(replace(config, store=None))
+    _close(json.loads(_metrics(incremental)), json.loads(_metrics(cold)))
+    assert _metrics(incremental) != _metrics(first)
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_damaged_entry_or_a_foreign_store_is_rebuilt_and_said(tmp_path):
+    config = make_world(tmp_path)
+    cold, _ = _report(config)
+    store = tmp_path / ".driftdeck"
+    profile = next((store / "production_profile").glob("*.pkl"))
+    profile.write_bytes(profile.read_bytes()[:100])
+    damaged, engine = _report(config)
+    assert engine.computations["production_profile"] == 1
+    assert _metrics(damaged) == _metrics(cold)
+    assert any("damaged" in s["message"] and not s["ok"] for s in _store_lines(damaged))
+
+    (store / "FORMAT").write_text("driftdeck store 0 0.0.1\n")
+    rebuilt, engine = _report(config)
+    assert engine.computations["reference_profile"] == 1
+    assert _metrics(rebuilt) == _metrics(cold)
+    assert any("another Driftdeck version" in s["message"] for s in _store_lines(rebuilt))
+
+
+def test_a_store_that_cannot_be_written_is_said_and_the_run_goes_on(tmp_path):
+    config = make_world(tmp_path)
+    (tmp_path / "a file").write_text("not a folder")
+    report, _ = _report(replace(config, store="a file/store"))
+    lines = _store_lines(report)
+    assert any("not writable" in s["message"] and not s["ok"] for s in lines)
+    assert report["features"]["area"]["psi"] is not None
+
+
+def test_store_false_writes_nothing(tmp_path):
+    config = replace(make_world(tmp_path), store=None)
+    report, engine = _report(config)
+    assert engine.store is None and _store_lines(report) == []
+    assert not (tmp_path / ".driftdeck").exists()
+
+
+def _monitor(config_file: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "monitor",
+            "--json",
+            "--no-log",
+            "--config",
+            str(config_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_processes_share_one_store_at_once(tmp_path):
+    make_world(tmp_path)
+    config_file = tmp_path / "driftdeck.toml"
+    config_file.write_text('[columns]\ntarget = "target"\nhigh_cardinality = ["address"]\n')
+    runs = [_monitor(config_file), _monitor(config_file)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [3, 3], [err for _, err in outputs]
+    assert all(err == "" for _, err in outputs)
+    first, second = (json.loads(_metrics(json.loads(out))) for out, _ in outputs)
+    _close(first, second)
+    third = _monitor(config_file)
+    out, _ = third.communicate(timeout=300)
+    _close(json.loads(_metrics(json.loads(out))), first)
+    assert not list((tmp_path / ".driftdeck").glob("*/*.tmp"))
+
+
+def test_a_writer_killed_mid_write_leaves_nothing_read_as_valid(tmp_path):
+    """A process killed while it writes a result (here: stopped inside fsync, before the rename)
+    leaves a temporary file only; the next process neither reads it nor trips on it."""
+    root = tmp_path / "store"
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import os, time
+                from app.store import Store
+                store = Store({str(root)!r})
+                os.fsync = lambda fd: time.sleep(60)  # hold the write open
+                store.put("profile", ("key",), list(range(100000)))
+                """
+            ),
+        ]
+    )
+    deadline = time.monotonic() + 60
+    while not list(root.glob("profile/*.tmp")):
+        assert time.monotonic() < deadline and writer.poll() is None, "the writer never wrote"
+        time.sleep(0.05)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    assert list(root.glob("profile/*.tmp")) and not list(root.glob("profile/*.pkl"))
+    store = Store(root)
+    assert store.get("profile", ("key",)) is MISSING
+    store.put("profile", ("key",), [1, 2, 3])
+    assert Store(root).get("profile", ("key",)) == [1, 2, 3]
+
+
+def test_a_window_and_a_data_version_key_every_result(tmp_path):
+    config = make_world(tmp_path)
+    engine = Engine(config)
+    everything = engine.window_rows(Window())["inputs"]
+    recent = engine.window_rows(engine.monitoring_window())["inputs"]
+    again = Engine(config)
+    assert again.window_rows(Window())["inputs"] == everything != recent
+    assert again.window_rows(engine.monitoring_window())["inputs"] == recent
