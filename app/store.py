@@ -56,6 +56,9 @@ class Store:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        # Results live in a folder of their own: the root also keeps other state (the alert
+        # state of notifications), which a rebuild must not lose.
+        self.results = self.root / "results"
         self.status: list[dict] = []
         """One line per event a user should know of (rebuilt, damaged, read-only)."""
         self.counts: Counter[str] = Counter()
@@ -69,7 +72,7 @@ class Store:
         return f"driftdeck store {FORMAT} {app.__version__}\n"
 
     def _open(self) -> None:
-        stamp_file = self.root / STAMP_NAME
+        stamp_file = self.results / STAMP_NAME
         try:
             found = stamp_file.read_text(encoding="utf-8") if stamp_file.is_file() else None
         except (OSError, UnicodeDecodeError):
@@ -81,7 +84,7 @@ class Store:
             found = None
         if found is None:
             try:
-                self.root.mkdir(parents=True, exist_ok=True)
+                self.results.mkdir(parents=True, exist_ok=True)
                 self._write_atomic(stamp_file, self._stamp().encode())
             except OSError as exc:
                 self._read_only(exc)
@@ -90,13 +93,13 @@ class Store:
 
     def _clear(self) -> None:
         """Move the old contents aside and delete them (readers of the old files keep theirs)."""
-        if not self.root.exists():
+        if not self.results.exists():
             return
-        aside = self.root.with_name(f"{self.root.name}.old-{uuid.uuid4().hex[:8]}")
+        aside = self.root / f"results.old-{uuid.uuid4().hex[:8]}"
         try:
-            os.replace(self.root, aside)
+            os.replace(self.results, aside)
         except OSError:
-            aside = self.root
+            aside = self.results
         shutil.rmtree(aside, ignore_errors=True)
 
     def _sweep(self) -> None:
@@ -104,7 +107,7 @@ class Store:
         (each read renews a result's modification time)."""
         now = time.time()
         for pattern, age in (("*/*.tmp", STALE_TEMP_SECONDS), ("*/*.pkl", UNUSED_SECONDS)):
-            for path in self.root.glob(pattern):
+            for path in self.results.glob(pattern):
                 try:
                     if now - path.stat().st_mtime > age:
                         path.unlink()
@@ -127,7 +130,7 @@ class Store:
     def _path(self, name: str, key: Any) -> tuple[Path, str]:
         text = repr((code_fingerprint(), name, key))
         digest = hashlib.sha256(text.encode()).hexdigest()
-        return self.root / name / f"{digest}.pkl", text
+        return self.results / name / f"{digest}.pkl", text
 
     def get(self, name: str, key: Any) -> Any:
         """The stored result, or ``MISSING``; a damaged entry is removed and said."""

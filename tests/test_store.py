@@ -63,7 +63,7 @@ def test_a_warm_run_reads_every_result_back_and_equals_the_cold_run(tmp_path):
     assert sum(warm_engine.computations.values()) == 0
     assert _metrics(warm) == _metrics(cold)
     assert "0 computed" in _store_lines(warm)[-1]["message"]
-    assert (tmp_path / ".driftdeck" / "FORMAT").is_file()
+    assert (tmp_path / ".driftdeck" / "results" / "FORMAT").is_file()
 
 
 def test_new_files_are_computed_and_equal_a_run_without_the_store(tmp_path):
@@ -90,7 +90,8 @@ def test_new_files_are_computed_and_equal_a_run_without_the_store(tmp_path):
 def test_a_damaged_entry_or_a_foreign_store_is_rebuilt_and_said(tmp_path):
     config = make_world(tmp_path)
     cold, _ = _report(config)
-    store = tmp_path / ".driftdeck"
+    store = tmp_path / ".driftdeck" / "results"
+    (tmp_path / ".driftdeck" / "notifications.json").write_text("{}")  # other state: kept
     profile = next((store / "production_profile").glob("*.pkl"))
     profile.write_bytes(profile.read_bytes()[:100])
     damaged, engine = _report(config)
@@ -103,6 +104,7 @@ def test_a_damaged_entry_or_a_foreign_store_is_rebuilt_and_said(tmp_path):
     assert engine.computations["reference_profile"] == 1
     assert _metrics(rebuilt) == _metrics(cold)
     assert any("another Driftdeck version" in s["message"] for s in _store_lines(rebuilt))
+    assert (tmp_path / ".driftdeck" / "notifications.json").read_text() == "{}"
 
 
 def test_a_store_that_cannot_be_written_is_said_and_the_run_goes_on(tmp_path):
@@ -152,7 +154,7 @@ def test_two_processes_share_one_store_at_once(tmp_path):
     third = _monitor(config_file)
     out, _ = third.communicate(timeout=300)
     _close(json.loads(_metrics(json.loads(out))), first)
-    assert not list((tmp_path / ".driftdeck").glob("*/*.tmp"))
+    assert not list((tmp_path / ".driftdeck").rglob("*.tmp"))
 
 
 def test_a_writer_killed_mid_write_leaves_nothing_read_as_valid(tmp_path):
@@ -175,12 +177,12 @@ def test_a_writer_killed_mid_write_leaves_nothing_read_as_valid(tmp_path):
         ]
     )
     deadline = time.monotonic() + 60
-    while not list(root.glob("profile/*.tmp")):
+    while not list(root.glob("results/profile/*.tmp")):
         assert time.monotonic() < deadline and writer.poll() is None, "the writer never wrote"
         time.sleep(0.05)
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()
-    assert list(root.glob("profile/*.tmp")) and not list(root.glob("profile/*.pkl"))
+    assert list(root.glob("results/profile/*.tmp")) and not list(root.glob("results/profile/*.pkl"))
     store = Store(root)
     assert store.get("profile", ("key",)) is MISSING
     store.put("profile", ("key",), [1, 2, 3])
