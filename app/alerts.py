@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from app import theme
@@ -301,3 +302,20 @@ def summarize_alerts(alerts: Iterable[Mapping]) -> dict:
 def alert_key(alert: Mapping) -> str:
     """The identity of an alert across runs: metric and feature (severity may change)."""
     return f"{alert.get('metric')}:{alert.get('feature')}"
+
+
+def apply_silences(
+    alerts: Iterable[dict], silences: Iterable[Any], now: datetime | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Alerts split into (active, silenced): an alert matched by a silence that has not ended
+    is marked with that silence (until, reason) and counts in no exit code or notification."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    active, silenced = [], []
+    for alert in alerts:
+        silence = next((s for s in silences if s.matches(alert, now)), None)
+        if silence is None:
+            active.append(alert)
+        else:
+            until = silence.until.isoformat()
+            silenced.append({**alert, "silenced": {"until": until, "reason": silence.reason}})
+    return active, silenced

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import sys
+import time
 import warnings
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -98,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(monitor)
     monitor.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     monitor.add_argument("--no-log", action="store_true", help="do not log the run to MLflow")
+    monitor.add_argument(
+        "--prometheus",
+        metavar="FILE",
+        help="also write the metrics in the Prometheus text format (for a textfile collector)",
+    )
     _window_args(monitor)
 
     export = sub.add_parser("export", help="write pages to one self-contained static HTML file")
@@ -165,6 +171,7 @@ def cmd_monitor(args) -> int:
     from app.engine import Engine
     from app.report import full_report
 
+    started = time.perf_counter()
     progress = terminal_progress("driftdeck monitor")
     config = load_config(args.config)
     window = _window(args)
@@ -193,6 +200,13 @@ def cmd_monitor(args) -> int:
     if not args.no_log:
         progress("logging to MLflow")
         _log(report, config, window)
+    if config.webhooks:  # with or without MLflow
+        progress("notifying webhooks")
+        _notify(report, config)
+    if args.prometheus:
+        from app.prometheus import write_textfile
+
+        write_textfile(report, Path(args.prometheus), time.perf_counter() - started)
     critical = [a for a in report.get("alerts", []) if a.get("severity") == "critical"]
     if args.json:
         print(to_json(report))
@@ -216,7 +230,7 @@ def _silenced():
 
 
 def _log(report: dict, config, window) -> None:
-    """Log the run to MLflow and notify webhooks; failures become status entries, not crashes."""
+    """Log the run to MLflow; a failure becomes a status entry, not a crash."""
     try:
         from app.monitor_log import log_monitor_run
     except ImportError:
@@ -236,15 +250,16 @@ def _log(report: dict, config, window) -> None:
                 entry.update(ok=True, message=f"MLflow store created at {entry['uri']} by this run")
     except DriftdeckError as exc:
         report["status"].append({"component": "monitor log", "ok": False, "message": str(exc)})
-    if config.webhooks:
-        try:
-            from app.notifications import notify_critical
 
-            notify_critical(report.get("alerts", []), config)
-        except DriftdeckError as exc:
-            report["status"].append(
-                {"component": "notifications", "ok": False, "message": str(exc)}
-            )
+
+def _notify(report: dict, config) -> None:
+    """Webhooks hear of transitions (active, resolved); a failure becomes a status entry."""
+    from app.notifications import notify_critical
+
+    try:
+        notify_critical(report.get("alerts", []), config, silenced=report.get("silenced", []))
+    except DriftdeckError as exc:
+        report["status"].append({"component": "notifications", "ok": False, "message": str(exc)})
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -283,6 +298,9 @@ def _summary(report: dict) -> str:
     lines.append(f"dataset drift: share={_fmt(dd['share'], 2)} drifted={dd['drifted']}")
     for alert in report.get("alerts", []):
         lines.append(f"[{alert['severity']}] {alert['message']}")
+    for alert in report.get("silenced", []):
+        until = alert["silenced"]["until"]
+        lines.append(f"[{alert['severity']}, silenced until {until}] {alert['message']}")
     for entry in report["status"]:
         if not entry["ok"]:
             lines.append(f"status: {entry['component']}: {entry['message']}")

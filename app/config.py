@@ -6,11 +6,12 @@ import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from app.errors import DriftdeckError
-from app.window import parse_span
+from app.window import parse_span, parse_timestamp
 
 DEFAULT_CONFIG_NAME = "driftdeck.toml"
 ROLES = ("reference", "inputs", "predictions", "labels")
@@ -67,6 +68,23 @@ class Columns:
 
 
 @dataclass(frozen=True)
+class Silence:
+    """Mutes alerts of ``metric`` (on ``feature``, or on every feature) until ``until`` (UTC)."""
+
+    metric: str
+    until: datetime
+    feature: str | None = None
+    reason: str = ""
+
+    def matches(self, alert: dict, now: datetime) -> bool:
+        return (
+            now < self.until
+            and alert.get("metric") == self.metric
+            and (self.feature is None or alert.get("feature") == self.feature)
+        )
+
+
+@dataclass(frozen=True)
 class MLflowSettings:
     tracking_uri: str = "sqlite:///mlflow.db"
     training_experiment: str = "training"
@@ -95,6 +113,7 @@ class Config:
     basic_auth: str | None = field(default=None, repr=False)
     cookie_secret: str | None = field(default=None, repr=False)
     webhooks: tuple[str, ...] = ()
+    silences: tuple[Silence, ...] = ()
     # The default production window: the span up to the newest row ("7d"), or "all".
     monitoring_window: str = "7d"
     memory_limit: str | None = None
@@ -179,6 +198,7 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
             "engine",
             "notifications",
             "monitoring",
+            "silences",
         ),
     )
     changes: dict[str, Any] = {}
@@ -313,6 +333,9 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
             ) from None
         changes["monitoring_window"] = span.strip().lower()
 
+    if "silences" in raw:
+        changes["silences"] = _silences(where, raw["silences"])
+
     notes = _table(where, "notifications", raw.get("notifications", {}))
     _check_keys(where, "notifications", notes, ("webhooks",))
     if "webhooks" in notes:
@@ -321,6 +344,42 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
             raise _fail(where, "notifications.webhooks", f"must be a list of URLs, got {hooks!r}")
         changes["webhooks"] = tuple(_string(where, "notifications.webhooks", h) for h in hooks)
     return replace(base, **changes)
+
+
+def _silences(where: str, value: Any) -> tuple[Silence, ...]:
+    """``[[silences]]``: metric (required), feature, until (ISO time, required), reason."""
+    if not isinstance(value, list):
+        raise _fail(where, "silences", "must be an array of tables ([[silences]])")
+    out = []
+    for i, entry in enumerate(value):
+        key = f"silences[{i}]"
+        entry = _table(where, key, entry)
+        _check_keys(where, key, entry, ("metric", "feature", "until", "reason"))
+        for required in ("metric", "until"):
+            if required not in entry:
+                raise _fail(where, f"{key}.{required}", "is missing")
+        until = entry["until"]
+        if isinstance(until, datetime | date) and not isinstance(until, datetime):
+            until = datetime(until.year, until.month, until.day)
+        if isinstance(until, str):
+            until = parse_timestamp(until, f"{where}: key '{key}.until'")
+        if not isinstance(until, datetime):
+            raise _fail(where, f"{key}.until", f"must be an ISO time, got {until!r}")
+        if until.tzinfo is not None:
+            until = until.astimezone(UTC).replace(tzinfo=None)
+        reason = entry.get("reason", "")
+        if not isinstance(reason, str):
+            raise _fail(where, f"{key}.reason", f"must be a string, got {reason!r}")
+        feature = entry.get("feature")
+        out.append(
+            Silence(
+                metric=_string(where, f"{key}.metric", entry["metric"]),
+                until=until,
+                feature=None if feature is None else _string(where, f"{key}.feature", feature),
+                reason=reason,
+            )
+        )
+    return tuple(out)
 
 
 def _port(where: str, key: str, value: Any) -> int:

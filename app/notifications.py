@@ -1,9 +1,11 @@
-"""Webhook notifications (Slack-compatible) when a critical alert becomes active.
+"""Webhook notifications (Slack-compatible) on transitions: when a critical alert becomes
+active, and once more when it clears ("resolved"), never while it stays active.
 
-Each webhook hears about an alert once: the keys (metric and feature) of the critical alerts
-it was told about are kept in a small state file, and an alert is announced again only after
-it has cleared and come back. Webhook URLs are secrets, so the state file stores their
-hashes, never the URLs.
+Each webhook's state (the keys, metric and feature, of the critical alerts it was told about) is
+kept in a small file beside the config, so it survives restarts; an alert is announced again
+only after it has cleared and come back. A silenced alert is neither announced nor resolved
+while its silence lasts. Webhook URLs are secrets, so the state file stores their hashes, never
+the URLs.
 """
 
 from __future__ import annotations
@@ -80,6 +82,21 @@ def message_text(alerts: list[Mapping], all_alerts: list[Mapping] | None = None)
     return "\n".join(lines)
 
 
+def resolved_text(keys: list[str], still_active: int) -> str:
+    """The Slack message for critical alerts that cleared."""
+    count = len(keys)
+    lines = [f"Driftdeck: {count} critical alert{'s' if count != 1 else ''} resolved"]
+    for key in keys:
+        metric, _, feature = key.partition(":")
+        lines.append(f"• {metric} on {feature} is back under its critical level")
+    lines.append(
+        f"{still_active} critical alert{'s' if still_active != 1 else ''} still active."
+        if still_active
+        else "No critical alert is active."
+    )
+    return "\n".join(lines)
+
+
 def post_json(
     url: str, body: dict, *, timeout: float = 5.0, retries: int = 2, backoff: float = 0.5
 ) -> None:
@@ -127,12 +144,14 @@ def notify_critical(
     alerts: Iterable[Mapping],
     config: Config,
     *,
+    silenced: Iterable[Mapping] = (),
     state_dir: str | os.PathLike | None = None,
     timeout: float | None = None,
     retries: int = 2,
     backoff: float = 0.5,
 ) -> list[dict]:
-    """Tell every configured webhook about critical alerts that became active since its last message.
+    """Tell every configured webhook about critical alerts that became active since its last
+    message, and about those it was told of that have cleared since (``silenced`` alerts: neither).
 
     Returns one entry per webhook: ``{"webhook", "ok", "sent", "message"}``. Raises
     ``DriftdeckError`` (one line) when any webhook failed; the others are still remembered,
@@ -142,6 +161,7 @@ def notify_critical(
     if not config.webhooks:
         return []
     active = {alert_key(a): a for a in alerts if a.get("severity") == CRITICAL}
+    muted = {alert_key(a) for a in silenced}
     path = Path(state_dir or default_state_dir(config)) / STATE_FILE_NAME
     state = _read_state(path)
     timeout = timeout if timeout is not None else config.mlflow.timeout_seconds
@@ -149,24 +169,34 @@ def notify_critical(
     new_state: dict[str, list[str]] = {}
     for url in config.webhooks:
         hook = _webhook_id(url)
-        told = set(state.get(hook, [])) & set(active)  # cleared alerts are forgotten
+        before = set(state.get(hook, []))
+        told = before & (set(active) | muted)  # a silenced alert is not resolved by its silence
+        cleared = sorted(before - told)
         fresh = [a for key, a in active.items() if key not in told]
         entry = {"webhook": _display(url), "ok": True, "sent": 0, "message": "nothing new"}
-        if fresh:
+        said = []
+        for text, keys in (
+            (message_text(fresh, alerts) if fresh else None, [alert_key(a) for a in fresh]),
+            (resolved_text(cleared, len(active)) if cleared else None, cleared),
+        ):
+            if text is None:
+                continue
             try:
-                post_json(
-                    url,
-                    {"text": message_text(fresh, alerts)},
-                    timeout=timeout,
-                    retries=retries,
-                    backoff=backoff,
-                )
+                post_json(url, {"text": text}, timeout=timeout, retries=retries, backoff=backoff)
             except DriftdeckError as exc:
                 entry.update(ok=False, message=str(exc))
                 failures.append(str(exc))
+                if keys is cleared:
+                    told |= set(cleared)  # not resolved yet: said again on the next run
+                continue
+            if keys is cleared:
+                said.append(f"resolved {len(cleared)}")
             else:
-                told |= {alert_key(a) for a in fresh}
-                entry.update(sent=len(fresh), message=f"announced {len(fresh)} critical alert(s)")
+                told |= set(keys)
+                entry["sent"] += len(keys)
+                said.append(f"announced {len(keys)} critical alert(s)")
+        if said and entry["ok"]:
+            entry["message"] = "; ".join(said)
         new_state[hook] = sorted(told)
         results.append(entry)
     try:

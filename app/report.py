@@ -326,7 +326,7 @@ def full_report(
     their alerts must be those of a logged ``monitor`` run).
     """
     from app.accuracy import accuracy_report
-    from app.alerts import evaluate_alerts, retraining_recommended
+    from app.alerts import apply_silences, evaluate_alerts, retraining_recommended
     from app.data_status import columns_status, data_status
     from app.status import mlflow_status
 
@@ -356,6 +356,8 @@ def full_report(
     if engine.store is not None:
         report["status"] += [*engine.store.status, engine.store.summary()]
     report["status"] += mlflow_status(config, deep=mlflow)
-    report["alerts"] = evaluate_alerts(report, config)
+    report["alerts"], report["silenced"] = apply_silences(
+        evaluate_alerts(report, config), config.silences
+    )
     report["retraining_recommended"] = retraining_recommended(report["alerts"])
     return report

@@ -56,9 +56,17 @@ def serve(
     from app.auth import auth_options, login_templates
 
     auth = auth_options(config)  # {} unless a password or credentials file is configured
+    from app.metrics_endpoint import MetricsHandler
+
+    metrics = (
+        r"/metrics",
+        MetricsHandler,
+        {"config": config, "basic_auth": auth.get("basic_auth")},
+    )
     with login_templates() as templates:
         server = pn.serve(
             dashboard,
+            extra_patterns=[metrics],
             port=port,
             address=address,
             websocket_origin=websocket_origins(address, port),

@@ -106,13 +106,27 @@ def test_a_new_critical_alert_is_posted_once(hook, config, tmp_path):
     assert "district" not in hook.bodies[1]["body"]["text"].split("\n")[1]
 
 
-def test_an_alert_that_clears_and_returns_is_posted_again(hook, config, tmp_path):
+def test_an_alert_that_clears_is_resolved_once_and_posted_again_when_it_returns(
+    hook, config, tmp_path
+):
     notify([critical()], config, tmp_path)
     notify([warning("district")], config, tmp_path)  # dropped to a warning: cleared
     notify([], config, tmp_path)
-    assert len(hook.bodies) == 1
+    assert len(hook.bodies) == 2  # the activation, then one "resolved"
+    resolved = hook.bodies[1]["body"]["text"]
+    assert "1 critical alert resolved" in resolved and "psi on district" in resolved
     notify([critical()], config, tmp_path)
-    assert len(hook.bodies) == 2
+    assert len(hook.bodies) == 3 and "became active" in hook.bodies[2]["body"]["text"]
+
+
+def test_a_silenced_alert_is_neither_announced_nor_resolved(hook, config, tmp_path):
+    notify([], config, tmp_path, silenced=[critical()])  # muted from the start: no message
+    assert hook.bodies == []
+    notify([critical("area")], config, tmp_path)
+    notify([], config, tmp_path, silenced=[critical("area")])  # muted later: not "resolved"
+    assert len(hook.bodies) == 1
+    notify([critical("area")], config, tmp_path)  # the silence ends, still active: no repeat
+    assert len(hook.bodies) == 1
 
 
 def test_warnings_alone_post_nothing(hook, config, tmp_path):
@@ -181,3 +195,32 @@ def test_only_http_urls(tmp_path):
     with pytest.raises(DriftdeckError, match="only http"):
         post_json(f"file://{tmp_path}/x", {"text": "hi"})
     assert not Path(tmp_path / "x").exists()
+
+
+def test_monitor_without_mlflow_notifies_and_a_silence_keeps_it_quiet(hook, tmp_path, capsys):
+    """A cron job with --no-log (no MLflow at all) still tells the webhook; once its critical
+    alerts are silenced, the next runs exit 0 and send nothing, not even "resolved"."""
+    from app.cli import main
+    from tests.conftest import make_world
+
+    make_world(tmp_path)
+    path = tmp_path / "driftdeck.toml"
+    base = (
+        '[columns]\ntarget = "target"\nhigh_cardinality = ["address"]\n'
+        f'[notifications]\nwebhooks = ["{hook.url}"]\n'
+    )
+    path.write_text(base)
+    args = ["monitor", "--json", "--no-log", "--config", str(path)]
+    assert main(args) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert len(hook.bodies) == 1 and "became active" in hook.bodies[0]["body"]["text"]
+    assert not (tmp_path / "mlflow.db").exists()
+    silences = "".join(
+        f'[[silences]]\nmetric = "{a["metric"]}"\nfeature = "{a["feature"]}"\nuntil = 2999-01-01\n'
+        for a in report["alerts"]
+        if a["severity"] == "critical"
+    )
+    path.write_text(base + silences)
+    assert main(args) == 0 and main(args) == 0
+    capsys.readouterr()
+    assert len(hook.bodies) == 1

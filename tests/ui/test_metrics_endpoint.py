@@ -1,0 +1,88 @@
+"""``GET /metrics`` on ``driftdeck serve``: what a Prometheus scrape sees, checked against
+``driftdeck monitor --json`` on the same files, and the login in front of it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import make_world
+from tests.test_prometheus import expected_samples, parse
+
+pytestmark = pytest.mark.ui
+
+PASSWORD = "scrape-me-s3cret"
+
+
+def _get(url: str, auth: tuple[str, str] | None = None) -> tuple[int, str]:
+    headers = {}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=120) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+
+
+def _world(tmp_path, extra: str = "") -> str:
+    make_world(tmp_path)
+    path = tmp_path / "driftdeck.toml"
+    path.write_text('[columns]\ntarget = "target"\nhigh_cardinality = ["address"]\n' + extra)
+    return path
+
+
+def test_a_scrape_matches_monitor_json(tmp_path, launch_server):
+    config = _world(tmp_path)
+    command = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        "{port}",
+    ]
+    url = launch_server(command, config, path="/metrics")
+    status, text = _get(url)
+    assert status == 200
+    got = parse(text)
+    monitor = subprocess.run(
+        [sys.executable, "-m", "app.cli", "monitor", "--json", "--no-log", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    want = expected_samples(json.loads(monitor.stdout))
+    assert {k: v for k, v in got.items() if k in want} == pytest.approx(want, rel=1e-9)
+    assert set(want) <= set(got)
+    assert ("driftdeck_computation_seconds", ()) in got
+
+
+def test_behind_the_login_a_scraper_needs_the_password(tmp_path, launch_server):
+    config = _world(tmp_path, f'[server]\nbasic_auth = "{PASSWORD}"\n')
+    command = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        "{port}",
+    ]
+    login = launch_server(command, config, path="/login")
+    url = login.replace("/login", "/metrics")
+    status, text = _get(url)
+    assert status == 401 and "driftdeck_" not in text
+    assert _get(url, ("prometheus", "wrong"))[0] == 401
+    status, text = _get(url, ("prometheus", PASSWORD))
+    assert status == 200 and "driftdeck_feature_psi" in text
+    assert PASSWORD not in text
