@@ -16,7 +16,7 @@ from app.window import parse_span, parse_timestamp
 DEFAULT_CONFIG_NAME = "driftdeck.toml"
 ROLES = ("reference", "inputs", "predictions", "labels")
 COLUMN_LIST_KEYS = ("numerical", "categorical", "high_cardinality", "ignored", "segments")
-COLUMN_NAME_KEYS = ("timestamp", "id", "target", "prediction", "probability")
+COLUMN_NAME_KEYS = ("timestamp", "id", "target", "prediction", "probability", "model_version")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ class Columns:
     # per class as (class, column) pairs: the confidence is the predicted class's entry.
     probability: str | None = None
     probabilities: tuple[tuple[str, str], ...] = ()
+    # The predictions column naming the model version (or A/B variant) that served each row.
+    model_version: str | None = None
     numerical: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     high_cardinality: tuple[str, ...] = ()

@@ -76,7 +76,7 @@ def columns_status(engine: Engine) -> list[dict]:
         return []  # no data at all: the data entries say so
     seen = {name for schema in schemas.values() for name in schema}
     out = []
-    for key in ("timestamp", "id", "target", "prediction", "probability"):
+    for key in ("timestamp", "id", "target", "prediction", "probability", "model_version"):
         name = getattr(columns, key)
         if name and name not in seen:
             out.append((f"columns.{key}", name))

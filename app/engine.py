@@ -907,7 +907,7 @@ class Engine:
             and roles.id in pred
         )
 
-    def _prediction_buckets(self, window: Window) -> tuple[str, dict] | None:
+    def prediction_buckets(self, window: Window) -> tuple[str, dict] | None:
         """The bucket width name and the bound parameters (``$width``, ``$origin``) splitting the
         predictions of a window in time, as accuracy over time splits them; None without times."""
         rows, first, last = self.time_range("predictions")
@@ -925,7 +925,7 @@ class Engine:
         empty = {"width": None, "buckets": [], "labelled": 0, "accuracy": None}
         lab, pred = self.sources.schema("labels"), self.sources.schema("predictions")
         ts = roles.timestamp.get("predictions")
-        buckets = self._prediction_buckets(window) if ts and self.joins_labels() else None
+        buckets = self.prediction_buckets(window) if ts and self.joins_labels() else None
         if buckets is None:
             return empty
         name, bucket_params = buckets
@@ -971,17 +971,31 @@ class Engine:
             return f"CASE {predicted} {' '.join(cases)} END"
         return None
 
-    def calibration(self):
+    def calibration(self, model_version: str | None = None):
         """The CBPE calibrator fitted on every labelled row (production rows joined to labels,
-        and reference rows that carry a prediction and its confidence); None without any."""
-        return self._once("calibration", self.version, self._calibration)
+        and reference rows that carry a prediction and its confidence), or on the labelled rows
+        one model version served; None without any."""
+        return self._once(
+            "calibration", (self.version, model_version), lambda: self._calibration(model_version)
+        )
 
-    def _calibration(self):
+    def version_sql(self, table: str = "p") -> str:
+        """The model version of each prediction as text (missing: '(missing)', as $missing)."""
+        roles = self.roles()
+        pred = self.sources.schema("predictions")
+        column = text(roles.model_version, pred[roles.model_version], table)
+        return f"coalesce({column}, $missing)"
+
+    def _calibration(self, model_version: str | None):
         roles = self.roles()
         sets = []
         pred, lab = self.sources.schema("predictions"), self.sources.schema("labels")
         params: dict = {}
         confidence = self._confidence(pred, "p", params)
+        only = "TRUE"
+        if model_version is not None:
+            only = f"{self.version_sql()} = $model_version"
+            params.update(missing=SEGMENT_MISSING, model_version=model_version)
         if confidence and self.joins_labels():
             sets.append(
                 (
@@ -991,6 +1005,7 @@ class Engine:
                         confidence=confidence,
                         prediction=text(roles.prediction, pred[roles.prediction], "p"),
                         target=text(roles.target, lab[roles.target], "l"),
+                        only=only,
                     ),
                     params,
                 )
@@ -998,7 +1013,12 @@ class Engine:
         ref = self.sources.schema("reference")
         ref_params: dict = {}
         ref_confidence = self._confidence(ref, "p", ref_params)
-        if ref_confidence and roles.prediction in ref and roles.target in ref:
+        if (
+            model_version is None  # the reference was served by no version in particular
+            and ref_confidence
+            and roles.prediction in ref
+            and roles.target in ref
+        ):
             sets.append(
                 (
                     render(
@@ -1007,6 +1027,7 @@ class Engine:
                         confidence=ref_confidence,
                         prediction=text(roles.prediction, ref[roles.prediction], "p"),
                         target=text(roles.target, ref[roles.target], "p"),
+                        only="TRUE",
                     ),
                     ref_params,
                 )
@@ -1049,6 +1070,14 @@ class Engine:
             prediction=text(roles.prediction, pred[roles.prediction], "p"),
         )
         return self.sources.fetchall(sql, params)
+
+    def model_versions(self, window: Window) -> dict:
+        """Per model version metrics and A/B tests (``app.versions``)."""
+        from app.versions import version_report
+
+        return self._once(
+            "model_versions", (self.version, window), lambda: version_report(self, window)
+        )
 
     def segments(self, window: Window) -> dict:
         """The drift metrics inside each segment of ``[columns] segments`` (``app.segments``)."""
@@ -1094,7 +1123,7 @@ class Engine:
             return out
         out["calibration_rows"] = calibrator.rows
         ts = roles.timestamp.get("predictions")
-        buckets = self._prediction_buckets(window) if ts else None
+        buckets = self.prediction_buckets(window) if ts else None
         bucket = "NULL"
         where, window_params = window.predicate(ts, table="p")
         params.update(window_params)

@@ -333,6 +333,7 @@ def full_report(
     def with_data_status() -> dict:
         report = build_report(engine, window, config)
         report.update(_segments(engine, window, config, report))
+        report.update(engine.model_versions(window))
         report["estimated_performance"] = engine.estimated_accuracy(window)
         if report["estimated_performance"].get("reason"):
             report["status"].append(

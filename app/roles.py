@@ -22,6 +22,7 @@ PREDICTION_NAMES = (
 _NUMERIC = re.compile(
     r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$"
 )
+MODEL_VERSION_NAMES = ("model_version", "variant")
 PROBABILITY_NAMES = ("probability", "confidence", "prediction_probability", "predicted_probability")
 NULL_TYPE = '"NULL"'
 _CATEGORICAL = re.compile(r"^(VARCHAR|BOOLEAN|ENUM.*|UUID)$")
@@ -76,6 +77,7 @@ class Roles:
     # The predictions' confidence in the predicted class: one column, or (class, column) pairs.
     probability: str | None = None
     probabilities: tuple[tuple[str, str], ...] = ()
+    model_version: str | None = None
 
     def feature(self, name: str) -> Feature:
         for f in self.features:
@@ -133,8 +135,10 @@ def infer_roles(sources: Sources, config: Config) -> Roles:
         found = _pick(cols.probability, PROBABILITY_NAMES, pred)
         probability = found if type_family(pred.get(found)) == "numeric" else None
 
+    model_version = _pick(cols.model_version, MODEL_VERSION_NAMES, pred)
+
     reserved = {c for c in (id_col, target, prediction, *timestamp.values()) if c}
-    reserved.update(c for c in (probability, *(c for _, c in probabilities)) if c)
+    reserved.update(c for c in (probability, model_version, *(c for _, c in probabilities)) if c)
     reserved.update(cols.ignored)
     # Request ids are never model inputs, even on a side where they cannot join anything.
     listed = set(cols.numerical + cols.categorical + cols.high_cardinality)
@@ -172,6 +176,7 @@ def infer_roles(sources: Sources, config: Config) -> Roles:
         tuple(ignored),
         probability,
         probabilities,
+        model_version,
     )
 
 

@@ -64,6 +64,7 @@ def test_paths_are_relative_to_the_config_and_env_beats_file(tmp_path, monkeypat
             "columns.probabilities",
         ),
         ("[columns]\nsegments = 1\n", "columns.segments"),
+        ("[columns]\nmodel_version = 3\n", "columns.model_version"),
         (
             "[thresholds]\naccuracy_drop = { critical = 0.01, warning = 0.2 }\n",
             "thresholds.accuracy_drop.warning",
