@@ -3,8 +3,10 @@ text a page shows in its HTML panes."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import holoviews as hv
 import pandas as pd
 import panel as pn
 import pyarrow.parquet as pq
@@ -19,21 +21,53 @@ from tests.conftest import make_world, write
 XSS = "<script>alert(1)</script>"
 
 
-def monitor_on(config: Config) -> Monitor:
-    """A Monitor with an engine of its own (no results shared with other tests)."""
-    return Monitor(config, engine=Engine(config))
+def monitor_on(config: Config, **window) -> Monitor:
+    """A Monitor with an engine of its own (no results shared with other tests), on the
+    monitoring window (the last 7d of the small world's 35 days) unless ``start``/``end`` say."""
+    return Monitor(config, engine=Engine(config), **window)
+
+
+def rows_in_last(config: Config, span: timedelta, role: str = "inputs") -> int:
+    """Rows of a role's file at or after its newest timestamp minus ``span`` (counted by pandas,
+    not the engine): the rows of a trailing monitoring window."""
+    stamps = pd.read_parquet(config.base_dir / f"data/production/{role}.parquet")["timestamp"]
+    return int((stamps >= stamps.max() - span).sum())
+
+
+def window_band(chart) -> dict | None:
+    """Left and right of the band shading the time window on a timeline (None when none)."""
+    from bokeh.models import BoxAnnotation
+
+    from app.pages.charts import WINDOW_BAND
+
+    bands = hv.render(chart).select({"type": BoxAnnotation, "name": WINDOW_BAND})
+    bands = list(bands)
+    assert len(bands) <= 1
+    if not bands:
+        return None
+    ends = {}
+    for side in ("left", "right"):
+        value = getattr(bands[0], side)
+        ends[side] = pd.Timestamp(value) if isinstance(value, datetime | pd.Timestamp) else None
+    return ends
+
+
+def all_rows_on(config: Config) -> Monitor:
+    """``monitor_on`` over every production row rather than the monitoring window."""
+    return monitor_on(config, start=None, end=None)
 
 
 def xss_world(root: Path) -> Config:
-    """The small world where some production districts (and predicted classes) are ``XSS``."""
+    """The small world where some of the newest production districts (and predicted classes)
+    are ``XSS``: in the monitoring window, which pages open on."""
     config = make_world(root)
     inputs = root / "data/production/inputs.parquet"
     frame = pq.read_table(inputs).to_pandas()
-    frame.loc[frame.index[:400], "district"] = XSS
+    frame.loc[frame.index[-400:], "district"] = XSS
     write(inputs, frame)
     predictions = root / "data/production/predictions.parquet"
     frame = pq.read_table(predictions).to_pandas()
-    frame.loc[frame.index[:300], "prediction"] = XSS
+    frame.loc[frame.index[-300:], "prediction"] = XSS
     write(predictions, frame)
     return config
 

@@ -314,13 +314,32 @@ def has_figure(model: dict, models: dict[str, dict]) -> bool:
     return False
 
 
+def test_export_names_its_window(world):
+    from app.export import render_pages
+    from tests.page_helpers import monitor_on
+
+    def header(monitor) -> str:
+        models = saved_models(render_pages(monitor, "overview"))
+        texts = [
+            html.unescape(m["attributes"]["text"])
+            for m in named(models, "panel.models.markup.HTML")
+        ]
+        return next(t for t in texts if "exported" in t)
+
+    monitor = monitor_on(world)
+    assert monitor.window_label().startswith("Last 7d (")
+    assert f"Time window: {monitor.window_label()} · exported" in header(monitor)
+    monitor.all_rows()
+    assert "Time window: All production rows · exported" in header(monitor)
+
+
 def test_export_leaves_out_controls_only_a_server_answers(world):
     from app.export import render_pages
     from tests.page_helpers import monitor_on
 
     page = render_pages(monitor_on(world))
     text = html.unescape(page)
-    for control in ("Reset time window", "Reload from MLflow", "Drag across"):
+    for control in ("Reset time window", "All rows", "Reload from MLflow", "Drag across"):
         assert control not in text, control
     models = saved_models(page)
     assert not named(models, "Button")
@@ -338,6 +357,6 @@ def test_export_leaves_out_controls_only_a_server_answers(world):
     for view in (Overview, PerformanceMetrics, DriftMonitoring):
         layout = view(monitor=monitor_on(world)).__panel__()
         labels[view] = [b.label for b in layout.select(pn.widgets.Button)]
-        assert "Reset time window" in labels[view]
+        assert {"Reset time window", "All rows"} <= set(labels[view])
         assert list(layout.get_root().select({"type": BoxSelectTool})), view.__name__
     assert "Reload from MLflow" in labels[PerformanceMetrics]

@@ -4,7 +4,9 @@ alert history from MLflow (or why there is none)."""
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 
+import pandas as pd
 import panel as pn
 import pytest
 
@@ -17,7 +19,7 @@ from app.pages.alerts import (
     status_view,
 )
 from app.pages.base import data_report
-from tests.conftest import make_world
+from tests.conftest import make_world, write
 from tests.mlflow_helpers import fresh_store, restore_mlflow_env  # noqa: F401 - autouse fixture
 from tests.page_helpers import XSS, monitor_on, render, shown_text
 from tests.page_mlflow import N_CHECKS, check_metrics, mlflow_world, unreachable
@@ -168,6 +170,44 @@ def test_mlflow_unreachable_history_says_so_and_alerts_still_show(world):
     assert page.summary_cards["critical"].value == sum(
         a["severity"] == "critical" for a in report["alerts"]
     )
+
+
+def test_an_accuracy_drop_shows_like_the_drift_alerts(tmp_path):
+    """Labels for every prediction, half of the last week's wrong: the accuracy of the monitoring
+    window is far below the production version's MLflow accuracy, and the alert shows with its
+    metric in words on the Alerts page and counts on the Overview."""
+    from app.pages.overview import Overview
+
+    config = mlflow_world(tmp_path, labels=False)
+    predictions = pd.read_parquet(tmp_path / "data/production/predictions.parquet")
+    labels = predictions.rename(columns={"prediction": "target"})
+    recent = labels["timestamp"] >= labels["timestamp"].max() - timedelta(days=7)
+    wrong = recent & (labels.index % 2 == 0)
+    labels.loc[wrong, "target"] = labels.loc[wrong, "target"].map(
+        {"low": "high", "medium": "low", "high": "medium"}
+    )
+    write(tmp_path / "data/production/labels.parquet", labels)
+
+    monitor = monitor_on(config)
+    report = data_report(monitor)
+    (alert,) = [a for a in report["alerts"] if a["metric"] == "accuracy_drop"]
+    assert alert["severity"] == "critical" and alert["feature"] == "accuracy"
+    assert report["accuracy"]["realized"] == pytest.approx(0.5, abs=0.01)
+
+    page = Alerts(monitor=monitor)
+    render(page)
+    _, _, critical_table, _, _ = page.alerts_body.objects
+    assert "<td>Accuracy drop</td>" in critical_table.object
+    assert format_alert_value("accuracy_drop", alert["value"]) in critical_table.object
+    assert html.escape(alert["message"]) in critical_table.object
+    assert page.summary_cards["critical"].value == sum(
+        a["severity"] == "critical" for a in report["alerts"]
+    )
+
+    overview = Overview(monitor=monitor)
+    render(overview)
+    assert overview.kpis["critical"].value == page.summary_cards["critical"].value
+    assert html.escape(alert["message"]) in overview.kpis["critical"].pane.object  # its tooltip
 
 
 def test_values_from_the_data_are_escaped():

@@ -5,16 +5,27 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from app import theme
 from app.engine import Engine
 from app.monitor import Monitor
-from app.pages.base import data_report
+from app.pages.base import data_report, history_over_time
 from app.pages.charts import bucket_width
 from app.pages.overview import Overview
+from app.window import Window
 from tests.conftest import make_world
-from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
+from tests.page_helpers import (
+    XSS,
+    drop_production,
+    monitor_on,
+    render,
+    rows_in_last,
+    shown_text,
+    window_band,
+    xss_world,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +36,12 @@ def world(tmp_path_factory):
 
 @pytest.fixture
 def monitor(world):
-    """A fresh Monitor (its own window) on the module's world and engine."""
+    """A fresh Monitor (its own window, the monitoring window) on the module's world and engine."""
     config, engine = world
     return Monitor(config, engine=engine)
+
+
+LAST_WEEK = timedelta(days=7)
 
 
 def test_kpis_equal_the_report(monitor):
@@ -36,9 +50,12 @@ def test_kpis_equal_the_report(monitor):
     report = data_report(monitor)
 
     predictions = page.kpis["predictions"]
-    assert predictions.value == report["rows"]["predictions"] == 5000
-    assert predictions.text == "5,000"
-    assert "5,000" in shown_text(layout)
+    # The page opens on the monitoring window: the 7 days up to the newest row.
+    week = rows_in_last(monitor.config, LAST_WEEK, "predictions")
+    assert predictions.value == report["rows"]["predictions"] == week < 5000
+    assert predictions.text == f"{week:,}"
+    assert f"{week:,}" in shown_text(layout)
+    assert predictions.caption.startswith("in the last 7d")
 
     alerts = report["alerts"]
     assert page.kpis["critical"].value == sum(a["severity"] == "critical" for a in alerts)
@@ -63,7 +80,7 @@ def test_setting_the_window_changes_the_kpis(monitor):
     render(page)
     before = page.kpis["predictions"].value
     first, _ = monitor.full_range()
-    monitor.set_window(first, first + timedelta(days=7))
+    monitor.set_window(first, first + timedelta(days=3))
 
     report = data_report(monitor)
     after = page.kpis["predictions"].value
@@ -77,10 +94,58 @@ def test_setting_the_window_changes_the_kpis(monitor):
     assert page.reset_button.disabled
 
 
+def test_header_buttons_widen_to_all_rows_and_reset_to_the_monitoring_window(monitor):
+    page = Overview(monitor=monitor)
+    render(page)
+    default = (monitor.start, monitor.end)
+    week = page.kpis["predictions"].value
+    assert "Last 7d" in page.window_text.object
+    assert page.reset_button.disabled and not page.all_rows_button.disabled
+
+    page.all_rows_button.clicks += 1
+    assert (monitor.start, monitor.end) == (None, None)
+    assert page.kpis["predictions"].value == 5000 > week
+    assert page.kpis["predictions"].caption.startswith("all production rows")
+    assert "All production rows" in page.window_text.object
+    assert page.all_rows_button.disabled and not page.reset_button.disabled
+
+    page.reset_button.clicks += 1
+    assert (monitor.start, monitor.end) == default
+    assert page.kpis["predictions"].value == week
+    assert page.kpis["predictions"].caption.startswith("in the last 7d")
+    assert page.reset_button.disabled and not page.all_rows_button.disabled
+
+
+def test_the_timeline_shows_every_row_with_the_window_shaded(monitor):
+    page = Overview(monitor=monitor)
+    render(page)
+    history = monitor.engine.drift_over_time(Window())
+    assert monitor.window != Window()  # the monitoring window, narrower than the history
+
+    chart = page.timeline_body.objects[0].object
+    shown = sorted(set(chart.dframe()["x0"]))
+    assert shown == sorted({pd.Timestamp(p["start"]) for p in history["predictions"]})
+    assert sum(chart.dframe()["count"]) == 5000
+    assert shown[0] < pd.Timestamp(monitor.start)
+    assert window_band(chart) == {"left": pd.Timestamp(monitor.start), "right": None}
+
+    # A chosen window is shaded on the same history; every row is not shaded at all.
+    first, _ = monitor.full_range()
+    monitor.set_window(first + timedelta(days=2), first + timedelta(days=5))
+    chart = page.timeline_body.objects[0].object
+    assert sorted(set(chart.dframe()["x0"])) == shown
+    assert window_band(chart) == {
+        "left": pd.Timestamp(first + timedelta(days=2)),
+        "right": pd.Timestamp(first + timedelta(days=5)),
+    }
+    monitor.all_rows()
+    assert window_band(page.timeline_body.objects[0].object) is None
+
+
 def test_a_timeline_selection_sets_the_window_to_whole_buckets(monitor):
     page = Overview(monitor=monitor)
     render(page)
-    over_time = monitor.drift_over_time()
+    over_time = history_over_time(monitor)
     width = bucket_width(over_time["width"])
     starts = [b["start"] for b in over_time["buckets"]]
 
@@ -91,6 +156,36 @@ def test_a_timeline_selection_sets_the_window_to_whole_buckets(monitor):
     expected = sum(p["rows"] for p in over_time["predictions"][2:6])
     assert page.kpis["predictions"].value == expected
     assert not page.reset_button.disabled
+    # The timeline still shows every row, the selection shaded on it.
+    chart = page.timeline_body.objects[0].object
+    assert sum(chart.dframe()["count"]) == 5000
+    assert window_band(chart) == {"left": starts[2], "right": starts[5] + width}
+
+
+def test_accuracy_drop_alerts_are_counted_and_named(monitor, monkeypatch):
+    """An accuracy drop (no feature behind it) counts like the drift alerts, named in words."""
+    from app.pages import overview
+
+    drops = [
+        {
+            "severity": "warning",
+            "metric": "accuracy_drop",
+            "feature": feature,
+            "value": 0.07,
+            "threshold": 0.05,
+            "message": f"{feature}: 73.0%, its drop below the baseline 80.0%",
+        }
+        for feature in ("accuracy", "estimated_accuracy")
+    ]
+    report = data_report(monitor)
+    warnings = [a for a in report["alerts"] if a["severity"] == "warning"]
+    changed = {**report, "alerts": [*drops, *report["alerts"]]}
+    monkeypatch.setattr(overview, "data_report", lambda _monitor: changed)
+    page = Overview(monitor=monitor)
+    render(page)
+    card = page.kpis["warnings"]
+    assert card.value == len(warnings) + 2
+    assert card.caption.startswith("accuracy drop, estimated accuracy drop")
 
 
 def test_no_production_data_is_an_explained_empty_state(tmp_path):

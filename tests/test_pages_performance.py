@@ -6,18 +6,30 @@ from __future__ import annotations
 import html
 import threading
 import time
+from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from app import theme
 from app.mlflow_reader import MLflowUnavailable, store_location
-from app.pages.base import data_report
+from app.pages.base import accuracy_history, data_report, history_over_time
 from app.pages.charts import bucket_width
 from app.pages.mlflow_cache import MLflowCache
 from app.pages.performance import PerformanceMetrics
 from tests.conftest import make_world
 from tests.mlflow_helpers import restore_mlflow_env  # noqa: F401 - an autouse fixture
-from tests.page_helpers import XSS, drop_production, monitor_on, render, shown_text, xss_world
+from tests.page_helpers import (
+    XSS,
+    all_rows_on,
+    drop_production,
+    monitor_on,
+    render,
+    rows_in_last,
+    shown_text,
+    window_band,
+    xss_world,
+)
 from tests.page_mlflow import N_RUNS, mlflow_world, run_metrics, unreachable
 
 
@@ -75,7 +87,8 @@ def test_production_prediction_statistics_equal_the_report(monitor):
     report = data_report(monitor)
     drift = report["prediction_drift"]
     cards = page.prediction_cards
-    assert cards["predictions"].value == report["rows"]["predictions"] == 5000
+    week = rows_in_last(monitor.config, timedelta(days=7), "predictions")
+    assert cards["predictions"].value == report["rows"]["predictions"] == week < 5000
     assert cards["kl"].value == drift["kl"]
     assert cards["kl"].text == theme.format_metric(drift["kl"])
     assert cards["js"].value == drift["js"]
@@ -91,10 +104,26 @@ def test_production_prediction_statistics_equal_the_report(monitor):
 def test_production_accuracy_equals_the_monitor(monitor):
     page = PerformanceMetrics(monitor=monitor)
     render(page)
+    # The labels cover the oldest 40% of the rows, none of the monitoring window: no cards, and
+    # the chart still shows every labelled bucket with the window shaded after them.
+    assert monitor.accuracy_over_time()["labelled"] == 0
+    assert page.accuracy_cards == {}
+    assert "No delayed labels for this time window yet." in shown_text(page.accuracy_body)
+    history = accuracy_history(monitor)
+    chart = page.accuracy_body.objects[-1].object
+    points = chart.get(1).dframe()
+    assert len(points) == sum(1 for b in history["buckets"] if b["labelled"]) > 0
+    assert sum(points["labelled"]) == history["labelled"] == 2000
+    band = window_band(chart)
+    assert band == {"left": pd.Timestamp(monitor.start), "right": None}
+    assert points["start"].max() < band["left"]
+
+    monitor.all_rows()
     expected = monitor.accuracy_over_time()
     assert expected["labelled"] == 2000
     assert page.accuracy_cards["accuracy"].value == pytest.approx(expected["accuracy"])
     assert page.accuracy_cards["labelled"].value == expected["labelled"]
+    assert window_band(page.accuracy_body.objects[-1].object) is None
 
 
 def test_the_window_changes_the_production_sections(monitor):
@@ -111,7 +140,7 @@ def test_the_window_changes_the_production_sections(monitor):
 def test_without_labels_accuracy_says_what_is_missing(tmp_path):
     page = PerformanceMetrics(monitor=monitor_on(make_world(tmp_path)))
     text = shown_text(render(page))
-    assert "No delayed labels for this time window yet." in text
+    assert "No delayed labels yet." in text
     assert "labels.parquet" in text
     assert page.accuracy_cards == {}
 
@@ -119,7 +148,7 @@ def test_without_labels_accuracy_says_what_is_missing(tmp_path):
 @pytest.mark.parametrize("credentials", ["", "alice:s3cret@"])
 def test_mlflow_unreachable_is_said_and_data_sections_still_work(world, credentials):
     config = unreachable(world, credentials)
-    monitor = monitor_on(config)
+    monitor = all_rows_on(config)  # where the labels are
     page = PerformanceMetrics(monitor=monitor)
     layout = render(page)
     uri = config.mlflow.tracking_uri.replace(credentials, "***@" if credentials else "")
@@ -188,11 +217,14 @@ def test_mlflow_reads_are_shared_by_sessions_and_failures_remembered(world):
 def test_a_timeline_selection_sets_the_window(monitor):
     page = PerformanceMetrics(monitor=monitor)
     render(page)
-    over_time = monitor.drift_over_time()
+    over_time = history_over_time(monitor)  # the timeline shows every row, whatever the window
     width = bucket_width(over_time["width"])
     starts = [b["start"] for b in over_time["buckets"]]
     page.timeline_stream.event(boundsx=(starts[1] + width / 2, starts[3] + width / 2))
     assert (monitor.start, monitor.end) == (starts[1], starts[3] + width)
     expected = sum(p["rows"] for p in over_time["predictions"][1:4])
     assert page.prediction_cards["predictions"].value == expected
+    chart = page.timeline_stream.source
+    assert sum(chart.dframe()["count"]) == 5000
+    assert window_band(chart) == {"left": starts[1], "right": starts[3] + width}
     monitor.reset_window()

@@ -24,6 +24,7 @@ from tests.page_helpers import (
     drop_production,
     monitor_on,
     render,
+    rows_in_last,
     shown_text,
     xss_world,
 )
@@ -63,11 +64,15 @@ def test_row_counts_and_freshness_equal_the_report(monitor):
     )
     assert page.count_cards["labels"].value is None
     assert page.count_cards["labels"].caption == "optional, none yet"
-    assert page.count_cards["window"].value == report["rows"]["inputs"] == 5000
+    # The rows of the monitoring window (the last 7 days), where every file's card counts all.
+    week = rows_in_last(monitor.config, timedelta(days=7))
+    assert page.count_cards["window"].value == report["rows"]["inputs"] == week < 5000
+    assert page.count_cards["inputs"].value == 5000
     assert status["labels"]["message"] in shown_text(layout)
 
 
 def test_rows_are_paged_from_duckdb(monitor):
+    monitor.all_rows()
     spy = PageSpy(monitor)
     page = ProductionData(monitor=monitor)
     render(page)
@@ -90,6 +95,13 @@ def test_rows_are_paged_from_duckdb(monitor):
     assert len(data) == PAGE_SIZE  # the browser receives one page, never the window
 
 
+def test_the_table_opens_on_the_monitoring_window(monitor):
+    page = ProductionData(monitor=monitor)
+    render(page)
+    assert page.table.total == rows_in_last(monitor.config, timedelta(days=7)) < 5000
+    assert page.table.value["request_id"].iloc[0] == "r4999"  # newest first
+
+
 def test_the_window_resets_the_pages(monitor):
     page = ProductionData(monitor=monitor)
     render(page)
@@ -109,6 +121,7 @@ def test_a_window_without_rows_says_so(monitor):
     text = shown_text(render(page))
     assert page.table is None
     assert "No production rows in this time window." in text
+    assert "press “All rows” to see every row" in text
 
 
 def test_distribution_explorer_follows_the_selected_feature(monitor):
@@ -151,8 +164,7 @@ def test_a_category_named_like_a_script_is_text(tmp_path):
     text = shown_text(page.__panel__())
     assert XSS not in text
     # Tabulator cells get the raw value and Tabulator writes it as text (never as HTML).
-    page.table.page = 200
-    assert XSS in set(page.table.value["district"])
+    assert XSS in set(page.table.value["district"])  # the newest rows, on the first page
     assert html.escape(XSS) not in set(page.table.value["district"])
     chart = page.distribution.objects[1].object
     assert XSS in set(chart.data["value"])  # Bokeh draws axis labels as text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from urllib.parse import parse_qs
 
 import panel as pn
 import pyarrow.parquet as pq
@@ -13,6 +14,7 @@ from app.export import external_references
 from app.monitor import Monitor
 from app.pages import PAGES, build_page
 from app.pages.shell import Shell, create_app
+from tests.page_helpers import monitor_on
 
 
 @pytest.fixture
@@ -69,16 +71,87 @@ def test_a_failing_page_shows_why_and_is_tried_again(shell, monkeypatch):
     assert sum("driftdeck-page-alerts" in f.css_classes for f in shell._main.objects) == 1
 
 
-def test_time_window_text_and_reset(shell):
+def test_time_window_text_reset_and_all_rows(shell):
     monitor = shell.monitor
-    assert shell.window_text.object == "All production rows"
-    assert shell.reset_window.disabled
+    default = (monitor.start, monitor.end)
+    assert monitor.at_default and default[0] is not None  # the last 7 days of the world
+    assert shell.window_text.object == monitor.window_label()
+    assert shell.window_text.object.startswith("Last 7d (")
+    assert shell.reset_window.disabled and not shell.all_rows.disabled
+
     monitor.set_window(datetime(2026, 1, 3), datetime(2026, 1, 10, 12, 30))
     assert shell.window_text.object == "2026-01-03 → 2026-01-10 12:30"
-    assert not shell.reset_window.disabled
+    assert not shell.reset_window.disabled and not shell.all_rows.disabled
     shell.reset_window.clicks += 1
-    assert (monitor.start, monitor.end) == (None, None)
+    assert (monitor.start, monitor.end) == default
     assert shell.reset_window.disabled
+
+    shell.all_rows.clicks += 1
+    assert (monitor.start, monitor.end) == (None, None)
+    assert shell.window_text.object == "All production rows"
+    assert shell.all_rows.disabled and not shell.reset_window.disabled
+    # The pages' headers follow the same window.
+    overview = shell.views["overview"]
+    assert "All production rows" in overview.window_text.object
+    assert overview.all_rows_button.disabled and not overview.reset_button.disabled
+    shell.reset_window.clicks += 1
+    assert (monitor.start, monitor.end) == default
+    assert overview.reset_button.disabled and not overview.all_rows_button.disabled
+
+
+def test_a_monitoring_window_of_every_row_leaves_both_buttons_off(world):
+    shell = Shell(monitor=monitor_on(replace(world, monitoring_window="all")))
+    assert (shell.monitor.start, shell.monitor.end) == (None, None)
+    assert shell.window_text.object == "All production rows"
+    assert shell.reset_window.disabled and shell.all_rows.disabled
+
+
+@pytest.fixture
+def location(monkeypatch):
+    """The browser's address as a served session has it (outside a server there is none)."""
+    from panel.io.location import Location
+
+    address = Location(search="?page=drift")
+    monkeypatch.setattr(pn.state, "_location", address)
+    return address
+
+
+def test_the_url_names_the_window_and_a_new_session_reads_it_back(shell, location):
+    monitor = shell.monitor
+    default = (monitor.start, monitor.end)
+    chosen = (datetime(2026, 1, 3), datetime(2026, 1, 10, 12, 30))
+    links = {}
+    for name, choose in (
+        ("default", monitor.reset_window),
+        ("all", monitor.all_rows),
+        ("chosen", lambda: monitor.set_window(*chosen)),
+    ):
+        choose()
+        shell._window_to_query()
+        links[name] = parse_qs(location.search.lstrip("?"))
+    # The monitoring window writes nothing: a link shared keeps trailing the newest row.
+    assert links == {
+        "default": {"page": ["drift"]},
+        "all": {"page": ["drift"], "window": ["all"]},
+        "chosen": {
+            "page": ["drift"],
+            "start": ["2026-01-03T00:00:00"],
+            "end": ["2026-01-10T12:30:00"],
+        },
+    }
+    expected = {"default": default, "all": (None, None), "chosen": chosen}
+    for name, query in links.items():
+        other = Shell(monitor=Monitor(monitor.config, engine=monitor.engine))
+        other._window_from_query(query)
+        assert (other.monitor.start, other.monitor.end) == expected[name], name
+
+    # Back to an address without a window: the monitoring window again.
+    shell._window_from_query({"page": ["drift"]})
+    assert (monitor.start, monitor.end) == default
+    # A malformed window is left out.
+    for query in ({"window": ["everything"]}, {"start": ["yesterday"]}):
+        shell._window_from_query(query)
+        assert (monitor.start, monitor.end) == default
 
 
 def test_update_notice_follows_the_monitor(shell):
@@ -124,7 +197,7 @@ def test_a_section_drawn_while_a_file_vanishes_is_computed_again(tmp_path):
     is computed again over the files as they are, not shown as failed."""
     from app.pages.drift import DriftMonitoring
     from tests.conftest import make_world, write
-    from tests.page_helpers import monitor_on
+    from tests.page_helpers import all_rows_on
 
     config = make_world(tmp_path)
     inputs = tmp_path / "data/production/inputs.parquet"
@@ -134,7 +207,7 @@ def test_a_section_drawn_while_a_file_vanishes_is_computed_again(tmp_path):
     write(logs / "a.parquet", frame.iloc[:half])
     write(logs / "b.parquet", frame.iloc[half:])
     inputs.unlink()
-    monitor = monitor_on(replace(config, inputs=str(logs)))
+    monitor = all_rows_on(replace(config, inputs=str(logs)))
     assert monitor.engine.sources.available("inputs")
     page = DriftMonitoring(monitor=monitor)
     drawn, body = [], pn.Column()

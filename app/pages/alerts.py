@@ -20,6 +20,7 @@ from app.pages.cards import KpiCard, empty_state, note_pane, section, wrapping_r
 from app.pages.mlflow_cache import MLflowCache, unavailable_note
 
 METRIC_LABELS = {
+    "accuracy_drop": "Accuracy drop",
     "psi": "PSI",
     "cardinality_ratio": "Cardinality ratio",
     "prediction_kl": "Prediction drift (KL)",
@@ -34,6 +35,7 @@ COMPONENT_TITLES = {
     "labels": "Delayed labels",
     "mlflow": "MLflow",
     "last monitor run": "Last monitor run",
+    "accuracy": "Accuracy check",
 }
 # History plots: (value label, metric suffix or exact name, threshold key in [thresholds]).
 HISTORY_PLOTS = (
@@ -72,9 +74,9 @@ class Alerts(MonitorPage):
     def _build(self) -> list[Any]:
         alerts, self.alerts_body = section(
             "Active alerts and warnings",
-            note="Every drift metric of the time window against the [thresholds] of "
-            "driftdeck.toml: critical at or over the critical level, warning at or over the "
-            "warning level.",
+            note="Every drift metric of the time window, and its accuracy's drop below the "
+            "baseline, against the [thresholds] of driftdeck.toml: critical at or over the "
+            "critical level, warning at or over the warning level.",
             min_height=200,
         )
         advice, self.advice_body = section("Recommendations")

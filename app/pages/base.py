@@ -20,10 +20,10 @@ import panel as pn
 import param
 from panel.io.state import set_curdoc
 
-from app import theme
 from app.errors import DriftdeckError, again_if_files_change
 from app.monitor import Monitor
 from app.pages.cards import NOTE_CSS, error_state, escape
+from app.window import Window
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,17 @@ def data_report(monitor: Monitor) -> dict:
     return full_report(
         monitor.engine, monitor.window, monitor.config, mlflow=False, mlflow_baseline=True
     )
+
+
+def history_over_time(monitor: Monitor) -> dict:
+    """Rows, drift and predicted classes per time bucket over every production row, whatever
+    the window: a timeline shows the whole history and the window as a band on it."""
+    return monitor.engine.drift_over_time(Window(), "auto")
+
+
+def accuracy_history(monitor: Monitor) -> dict:
+    """Production accuracy per time bucket over every production row (see ``history_over_time``)."""
+    return monitor.engine.accuracy_over_time(Window())
 
 
 class PageLayout(pn.Column):
@@ -112,31 +123,44 @@ class MonitorPage(pn.viewable.Viewer):
         return self._layout
 
     def _header(self) -> pn.Row:
-        """The page title, the time window it shows and (served) a reset to all production rows."""
+        """The page title, the time window it shows and (served) the way back to the monitoring
+        window or out to every production row."""
         self.window_text = pn.pane.HTML(
             "", stylesheets=[NOTE_CSS], sizing_mode="stretch_width", margin=(0, 10)
         )
         self.reset_button = pn.widgets.Button(
-            label="Reset time window", color="primary", variant="outline", width=170, margin=(8, 10)
+            label="Reset time window", color="primary", variant="outline", width=160, margin=(8, 5)
         )
         self.reset_button.on_click(lambda _event: self.monitor.reset_window())
+        self.all_rows_button = pn.widgets.Button(
+            label="All rows", color="primary", variant="outline", width=90, margin=(8, 10, 8, 5)
+        )
+        self.all_rows_button.on_click(lambda _event: self.monitor.all_rows())
         self._show_window()
-        self.monitor.param.watch(self._show_window, ["start", "end"])
+        # The monitoring window moves with new data: its label and "at the default" with it.
+        self.monitor.param.watch(self._show_window, ["start", "end", "data_version"])
         title = pn.pane.HTML(
             f"<h2 style='margin: 0'>{escape(self.title)}</h2>", margin=(6, 10, 0, 10)
         )
         return pn.Row(
             pn.Column(title, self.window_text, sizing_mode="stretch_width"),
-            *([] if self.static else [self.reset_button]),
+            *([] if self.static else [self.reset_button, self.all_rows_button]),
             sizing_mode="stretch_width",
         )
 
     def _show_window(self, *_events: Any) -> None:
-        start, end = self.monitor.start, self.monitor.end
+        monitor = self.monitor
         self.window_text.object = (
-            f'<p class="note">Time window: {escape(theme.format_window(start, end))}</p>'
+            f'<p class="note">Time window: {escape(monitor.window_label())}</p>'
         )
-        self.reset_button.disabled = start is None and end is None
+        self.reset_button.disabled = monitor.at_default
+        self.all_rows_button.disabled = monitor.at_all_rows
+
+    def shaded_window(self) -> tuple[Any, Any] | None:
+        """The time window to shade on a timeline of every production row (start, end; None at
+        an open end); None when the window is every row."""
+        monitor = self.monitor
+        return None if monitor.at_all_rows else (monitor.start, monitor.end)
 
     def select_window(self, window: tuple[Any, Any] | None) -> None:
         """Set the Monitor's window (every page follows); None leaves it unchanged."""

@@ -17,7 +17,14 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh backend for .opts)
 import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource, Legend, LegendItem, NumeralTickFormatter, Span
+from bokeh.models import (
+    BoxAnnotation,
+    ColumnDataSource,
+    Legend,
+    LegendItem,
+    NumeralTickFormatter,
+    Span,
+)
 from bokeh.plotting import figure
 from bokeh.transform import cumsum
 
@@ -86,6 +93,32 @@ def threshold_spans(level: Level) -> Any:
             )
 
     return add_spans
+
+
+WINDOW_BAND = "time-window"
+"""Name of the band that marks the selected time window on a timeline of the whole history."""
+
+
+def window_band(start: datetime | None, end: datetime | None) -> Any:
+    """A plot hook shading the time window [start, end) on a timeline of every production row;
+    an open end reaches the edge of the plot. A Bokeh ``BoxAnnotation``: no overlay layer to
+    build per session, and the timeline's own element stays the source of its range selection."""
+
+    def add_band(plot: Any, _element: Any) -> None:
+        band = {"left": start, "right": end}
+        plot.state.add_layout(
+            BoxAnnotation(
+                **{side: value for side, value in band.items() if value is not None},
+                fill_color=theme.ACCENT,
+                fill_alpha=0.12,
+                line_color=theme.ACCENT,
+                line_alpha=0.6,
+                line_dash="dashed",
+                name=WINDOW_BAND,
+            )
+        )
+
+    return add_band
 
 
 def threshold_lines(level: Level, horizontal: bool = True) -> list[hv.Element]:
@@ -470,8 +503,11 @@ def drift_heatmap(over_time: Mapping[str, Any], level: Level) -> hv.HeatMap | No
     )
 
 
-def predictions_timeline(over_time: Mapping[str, Any]) -> hv.Rectangles | None:
-    """Rows per time bucket, stacked by predicted class (inputs when there are no predictions).
+def predictions_timeline(
+    over_time: Mapping[str, Any], window: tuple[Any, Any] | None = None
+) -> hv.Rectangles | None:
+    """Rows per time bucket, stacked by predicted class (inputs when there are no predictions),
+    with the time ``window`` (start, end; None at either end is open) shaded when given.
 
     One ``Rectangles`` element coloured by class, with its legend added by a hook: a layer per
     class would cost a full HoloViews plot each, for every session that opens the page.
@@ -537,7 +573,10 @@ def predictions_timeline(over_time: Mapping[str, Any]) -> hv.Rectangles | None:
         tools=["hover", "xbox_select", "save", "reset"],
         active_tools=["xbox_select"],
         yformatter="%d",
-        hooks=[_class_legend(first)] if len(classes) > 1 else [],
+        hooks=[
+            *([_class_legend(first)] if len(classes) > 1 else []),
+            *([window_band(*window)] if window is not None else []),
+        ],
     )
 
 

@@ -10,7 +10,7 @@ import panel as pn
 
 from app import theme
 from app.pages import charts
-from app.pages.base import MonitorPage, data_report
+from app.pages.base import MonitorPage, data_report, history_over_time
 from app.pages.cards import (
     KpiCard,
     data_problems,
@@ -20,6 +20,7 @@ from app.pages.cards import (
     wrapping_row,
 )
 from app.pages.training import training_scores
+from app.window import ALL_ROWS
 
 SEVERITY_ORDER = ("critical", "warning", "ok")
 
@@ -43,14 +44,17 @@ class Overview(MonitorPage):
             *(card.pane for card in self.kpis.values()), sizing_mode="stretch_width", min_height=110
         )
         self.accuracy_box = self.kpis["accuracy"].pane
+        span = self.monitor.config.monitoring_window
+        default = "every row" if span == ALL_ROWS else f"the last {span}"
         timeline, self.timeline_body = section(
             "Predictions over time",
-            note="Rows per time bucket by predicted class."
+            note="Rows per time bucket by predicted class over every production row; the shaded "
+            "band is the time window."
             + (
                 ""
                 if self.static
                 else " Drag across the chart to set the time window of every page; "
-                "“Reset time window” returns to all rows."
+                f"“Reset time window” returns to {default}, “All rows” takes every row."
             ),
             min_height=charts.HEIGHT,
         )
@@ -79,7 +83,9 @@ class Overview(MonitorPage):
             *report_cards,
             self.classes_body,
         )
-        self.load("timeline", monitor.drift_over_time, self._draw_timeline, self.timeline_body)
+        self.load(
+            "timeline", lambda: history_over_time(monitor), self._draw_timeline, self.timeline_body
+        )
         self.load("accuracy", self._accuracy, self._draw_accuracy, self.accuracy_box)
         self.load(
             "runs", lambda: training_scores(monitor.config), self._draw_trend, self.trend_body
@@ -89,8 +95,7 @@ class Overview(MonitorPage):
     def _draw_report(self, report: dict) -> None:
         thresholds = self.monitor.config.thresholds
         rows = report.get("rows") or {}
-        windowed = self.monitor.start is not None or self.monitor.end is not None
-        scope = "in the selected window" if windowed else "all production rows"
+        scope = window_scope(self.monitor)
         predictions, inputs = rows.get("predictions"), rows.get("inputs")
         card = self.kpis["predictions"]
         if predictions is not None:
@@ -193,7 +198,7 @@ class Overview(MonitorPage):
     def _draw_timeline(self, over_time: dict) -> None:
         self._buckets = list(over_time.get("buckets") or [])
         self._width = charts.bucket_width(over_time.get("width"))
-        chart = charts.predictions_timeline(over_time)
+        chart = charts.predictions_timeline(over_time, self.shaded_window())
         if chart is None:
             self.timeline_stream = None
             self.timeline_body.objects = [missing_production(self.monitor)]
@@ -264,8 +269,28 @@ def _count(value: Any) -> str:
     )
 
 
+def window_scope(monitor: Any) -> str:
+    """Which production rows the numbers are about, in words: "in the last 7d" at the
+    monitoring window, "all production rows", else "in the selected window"."""
+    if monitor.at_all_rows:
+        return "all production rows"
+    span = monitor.window.span
+    if monitor.at_default and span:
+        return f"in the last {span}"
+    return "in the selected window"
+
+
+def _alert_subject(alert: dict) -> str | None:
+    """What an alert is about: its feature, or in words what dropped for an accuracy drop
+    (its "feature" names the accuracy: realized, or estimated without labels)."""
+    feature = alert.get("feature")
+    if alert.get("metric") == "accuracy_drop":
+        return f"{str(feature or 'accuracy').replace('_', ' ')} drop"
+    return str(feature) if feature else None
+
+
 def _features(alerts: list[dict]) -> str:
-    names = list(dict.fromkeys(str(a.get("feature")) for a in alerts if a.get("feature")))
+    names = list(dict.fromkeys(s for s in map(_alert_subject, alerts) if s))
     if not names:
         return "none active"
     shown = ", ".join(names[:3])

@@ -19,7 +19,7 @@ from app import theme
 from app.accuracy import production_version
 from app.mlflow_reader import MLflowUnavailable, store_location
 from app.pages import blocks, charts
-from app.pages.base import MonitorPage, data_report
+from app.pages.base import MonitorPage, accuracy_history, data_report, history_over_time
 from app.pages.cards import (
     MIN_SECTION_WIDTH,
     KpiCard,
@@ -68,17 +68,16 @@ class PerformanceMetrics(MonitorPage):
         registry, self.registry_body = section("Registry versions and aliases")
         predictions, self.predictions_body = section(
             "Production prediction statistics",
-            note="Predicted classes in the selected time window against the reference."
-            + (
-                ""
-                if self.static
-                else " Drag across the timeline to narrow the window of every page."
-            ),
+            note="Predicted classes in the selected time window against the reference; the "
+            "timeline shows every production row with the time window shaded."
+            + ("" if self.static else " Drag across the timeline to set the window of every page."),
             min_height=charts.HEIGHT,
         )
         accuracy, self.accuracy_body = section(
             "Production accuracy over time",
-            note="Predictions compared with the delayed labels that have arrived for them.",
+            note="Predictions compared with the delayed labels that have arrived for them: the "
+            "cards over the time window, the chart over every production row with the time "
+            "window shaded.",
         )
         self.reload_mlflow = pn.widgets.Button(
             label="Reload from MLflow",
@@ -116,7 +115,16 @@ class PerformanceMetrics(MonitorPage):
         self.load(
             "predictions", self._read_predictions, self._draw_predictions, self.predictions_body
         )
-        self.load("accuracy", monitor.accuracy_over_time, self._draw_accuracy, self.accuracy_body)
+        self.load(
+            "accuracy",
+            lambda: {
+                "window": monitor.accuracy_over_time(),
+                "history": accuracy_history(monitor),
+                "extent": monitor.full_range(),
+            },
+            self._draw_accuracy,
+            self.accuracy_body,
+        )
 
     def _load_mlflow(self) -> None:
         bodies = (self.latest_body, self.trend_body, self.runs_body, self.registry_body)
@@ -153,7 +161,7 @@ class PerformanceMetrics(MonitorPage):
     # -- production -----------------------------------------------------------------------
     def _read_predictions(self) -> dict:
         report = data_report(self.monitor)
-        over_time = self.monitor.drift_over_time()
+        over_time = history_over_time(self.monitor)
         return {
             "drift": report.get("prediction_drift") or {},
             "rows": report.get("rows") or {},
@@ -164,7 +172,11 @@ class PerformanceMetrics(MonitorPage):
     def _draw_predictions(self, result: dict) -> None:
         self.prediction_cards, objects = prediction_statistics(result, self.monitor)
         over_time = result["over_time"]
-        chart = charts.predictions_timeline(over_time) if over_time.get("predictions") else None
+        chart = (
+            charts.predictions_timeline(over_time, self.shaded_window())
+            if over_time.get("predictions")
+            else None
+        )
         self.timeline_stream = None
         if chart is not None and len(objects) > 1:
             self._buckets = list(over_time.get("buckets") or [])
@@ -187,7 +199,11 @@ class PerformanceMetrics(MonitorPage):
 
     def _draw_accuracy(self, result: dict) -> None:
         self.accuracy_cards, self.accuracy_body.objects = production_accuracy(
-            result, self.monitor.config
+            result["window"],
+            self.monitor.config,
+            result["history"],
+            self.shaded_window(),
+            result["extent"],
         )
 
 
@@ -479,36 +495,62 @@ def _change(before: Any, after: Any) -> str:
     return f"{(after - before) * 100:+.1f} pp"
 
 
-def production_accuracy(result: dict, config: Any) -> tuple[dict[str, KpiCard], list]:
-    """Accuracy of the logged predictions against delayed labels, per time bucket."""
-    buckets = [b for b in result.get("buckets") or [] if theme.is_number(b.get("accuracy"))]
+def production_accuracy(
+    result: dict,
+    config: Any,
+    history: dict | None = None,
+    window: tuple[Any, Any] | None = None,
+    extent: tuple[Any, Any] | None = None,
+) -> tuple[dict[str, KpiCard], list]:
+    """Accuracy of the logged predictions against delayed labels: cards over the time window
+    (``result``), and a chart per time bucket of ``history`` (default: the window's buckets) with
+    ``window`` shaded, its time axis covering at least ``extent`` (the production rows)."""
+    history = result if history is None else history
+    buckets = [b for b in history.get("buckets") or [] if theme.is_number(b.get("accuracy"))]
+    labels = config.labels or "data/production/labels.parquet"
     if not buckets:
-        labels = config.labels or "data/production/labels.parquet"
         return {}, [
             empty_state(
-                "No delayed labels for this time window yet.",
+                "No delayed labels yet.",
                 f"Production accuracy needs ground truth: Driftdeck joins {labels} to the "
                 "predictions by the id column ([columns] id) and compares its true class "
-                "([columns] target) with the prediction. Add labels there (README, Data contract) "
-                "or widen the time window.",
+                "([columns] target) with the prediction. Add labels there (README, Data "
+                "contract).",
             )
         ]
     labelled, accuracy = result.get("labelled"), result.get("accuracy")
-    width = result.get("width") or "bucket"
-    cards = {
-        "accuracy": blocks.kpi(
-            "Production accuracy",
-            accuracy,
-            theme.format_share(accuracy),
-            "over the labelled predictions",
-        ),
-        "labelled": blocks.kpi(
-            "Labelled predictions", labelled, theme.format_count(labelled), "with a delayed label"
-        ),
-        "buckets": blocks.kpi(
-            "Time buckets", len(buckets), theme.format_count(len(buckets)), f"one per {width}"
-        ),
-    }
+    width = history.get("width") or "bucket"
+    if labelled and theme.is_number(accuracy):
+        cards = {
+            "accuracy": blocks.kpi(
+                "Production accuracy",
+                accuracy,
+                theme.format_share(accuracy),
+                "over the labelled predictions in the time window",
+            ),
+            "labelled": blocks.kpi(
+                "Labelled predictions",
+                labelled,
+                theme.format_count(labelled),
+                "with a delayed label, in the time window",
+            ),
+            "buckets": blocks.kpi(
+                "Labelled time buckets",
+                len(buckets),
+                theme.format_count(len(buckets)),
+                f"one per {width}, in the chart",
+            ),
+        }
+        head: list = [blocks.kpi_row(cards.values())]
+    else:
+        cards = {}
+        head = [
+            empty_state(
+                "No delayed labels for this time window yet.",
+                "Labels arrive after their predictions: the chart shows the accuracy of every "
+                "labelled time bucket, and a window over them gives its cards.",
+            )
+        ]
     frame = pd.DataFrame(
         {
             "start": [charts.naive_utc(b["start"]) for b in buckets],
@@ -536,8 +578,16 @@ def production_accuracy(result: dict, config: Any) -> tuple[dict[str, KpiCard], 
         **base,
     )
     low = max(0.0, float(frame["accuracy"].min()) - 0.05)
-    plot = (curve * points).opts(ylim=(low, 1.0), show_legend=False)
+    plot = (curve * points).opts(
+        ylim=(low, 1.0),
+        show_legend=False,
+        hooks=[] if window is None else [charts.window_band(*window)],
+    )
+    times = [t for t in (*(extent or ()), *(window or ())) if t is not None]
+    if times:
+        last = frame["start"].max() + charts.bucket_width(width)
+        plot = plot.opts(xlim=(min(*times, frame["start"].min()), max(*times, last)))
     return cards, [
-        blocks.kpi_row(cards.values()),
+        *head,
         pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh"),
     ]

@@ -150,7 +150,7 @@ class ProductionData(MonitorPage):
         total, page = result["total"], result["page"]
         if total is None or page is None and not total:
             self.table = None
-            whole = self.monitor.start is None and self.monitor.end is None
+            whole = self.monitor.at_all_rows
             self.rows_body.objects = (
                 # No window to widen: the files hold no row at all yet.
                 [missing_production(self.monitor)]
@@ -159,11 +159,7 @@ class ProductionData(MonitorPage):
                     empty_state(
                         "No production rows in this time window.",
                         "Widen the window"
-                        + (
-                            "."
-                            if self.static
-                            else ", or press “Reset time window” to see every row."
-                        ),
+                        + ("." if self.static else ", or press “All rows” to see every row."),
                     )
                 ]
             )

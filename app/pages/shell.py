@@ -27,7 +27,7 @@ from panel.theme.fast import Fast
 from app import theme
 from app.errors import DriftdeckError
 from app.pages import DEFAULT_PAGE, PAGES, build_page, canvas_styles
-from app.window import parse_timestamp
+from app.window import ALL_ROWS, parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,22 @@ if hasattr(panel_resources, "_panel_use_mathjax"):
     # holding an HTML pane, in case it shows LaTeX; Driftdeck's text never does, and without the
     # bundle Bokeh's MathJax provider just reports itself unavailable (no request leaves the server).
     panel_resources._panel_use_mathjax = lambda roots: False
+
+
+WINDOW_QUERY = ("start", "end", "window")
+"""URL query keys that name the time window."""
+
+
+def window_query(monitor: Any) -> dict[str, str]:
+    """The URL query naming ``monitor``'s window: nothing for the monitoring window, so a link
+    shared or reloaded keeps trailing the newest row; ``window=all`` for every row; else the
+    chosen ``start`` and ``end`` (an open end left out)."""
+    if monitor is None or monitor.at_default:
+        return {}
+    if monitor.at_all_rows:
+        return {"window": ALL_ROWS}
+    ends = zip(("start", "end"), (monitor.start, monitor.end), strict=True)
+    return {key: value.isoformat() for key, value in ends if value is not None}
 
 
 class OfflineFast(Fast):
@@ -203,6 +219,14 @@ class Shell(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         self.reset_window.on_click(self._reset_window)
+        self.all_rows = pn.widgets.Button(
+            label="All rows",
+            color="primary",
+            variant="outline",
+            disabled=True,
+            sizing_mode="stretch_width",
+        )
+        self.all_rows.on_click(self._all_rows)
         self.window_text = pn.pane.Markdown("", margin=(0, 10))
         self.download = pn.widgets.FileDownload(
             callback=self._export,
@@ -214,7 +238,8 @@ class Shell(pn.viewable.Viewer):
         )
         self.history = BrowserHistory(on_navigate=self._navigated, height=0, width=0, margin=0)
         if self.monitor is not None:
-            names = [p for p in ("start", "end") if p in self.monitor.param]
+            # The monitoring window moves with new data: its label and "at the default" with it.
+            names = [p for p in ("start", "end", "data_version") if p in self.monitor.param]
             if names:
                 self.monitor.param.watch(self._show_window, names)
             if "updating" in self.monitor.param:
@@ -431,14 +456,24 @@ class Shell(pn.viewable.Viewer):
             self.page = DEFAULT_PAGE
 
         location.sync(self, {"page": "page"}, on_error=bad_slug)
-        # The time window too (``&start=…&end=…``): a shared link or a reload keeps it.
+        # The time window too (see ``window_query``): a shared link or a reload keeps it.
         self._window_from_query(parse_qs(location.search.lstrip("?")))
         if self.monitor is not None and "start" in self.monitor.param:
             self.monitor.param.watch(self._window_to_query, ["start", "end"])
 
     def _window_from_query(self, query: dict[str, list[str]]) -> None:
-        """Set the window a URL names (both ends optional); a malformed one is left out."""
-        if self.monitor is None or "start" not in self.monitor.param:
+        """Set the window a URL names: ``window=all`` for every row, ``start``/``end`` (both
+        optional) for a chosen one, neither for the monitoring window; a malformed one is left out."""
+        monitor = self.monitor
+        if monitor is None or "start" not in monitor.param:
+            return
+        if query.get("window") == [ALL_ROWS]:
+            if not monitor.at_all_rows:
+                monitor.all_rows()
+            return
+        if not query.get("start") and not query.get("end"):
+            if not monitor.at_default:
+                monitor.reset_window()
             return
         try:
             start, end = (
@@ -450,16 +485,16 @@ class Shell(pn.viewable.Viewer):
         if start is not None and end is not None and start >= end:
             return
         if (start, end) != self._window():
-            self.monitor.set_window(start, end)
+            monitor.set_window(start, end)
 
     def _window_to_query(self, *_events: Any) -> None:
+        """Name the window in the URL: nothing for the monitoring window (a shared link keeps
+        following the newest row), ``window=all`` for every row, else its ``start``/``end``."""
         location = pn.state.location
         if location is None:
             return
-        query = {k: v for k, v in location.query_params.items() if k not in ("start", "end")}
-        for key, value in zip(("start", "end"), self._window(), strict=True):
-            if value is not None:
-                query[key] = value.isoformat()
+        query = {k: v for k, v in location.query_params.items() if k not in WINDOW_QUERY}
+        query.update(window_query(self.monitor))
         search = "?" + urlencode(query)
         if search != location.search:
             location.search = search
@@ -470,14 +505,21 @@ class Shell(pn.viewable.Viewer):
         return getattr(monitor, "start", None), getattr(monitor, "end", None)
 
     def _show_window(self, *_events: Any) -> None:
-        start, end = self._window()
-        self.window_text.object = theme.format_window(start, end)
-        self.reset_window.disabled = start is None and end is None
+        monitor = self.monitor
+        if monitor is None:
+            self.window_text.object = theme.format_window(None, None)
+            return
+        self.window_text.object = monitor.window_label()
+        self.reset_window.disabled = monitor.at_default
+        self.all_rows.disabled = monitor.at_all_rows
 
     def _reset_window(self, _event: Any = None) -> None:
-        reset = getattr(self.monitor, "reset_window", None)
-        if reset is not None:
-            reset()
+        if self.monitor is not None:
+            self.monitor.reset_window()
+
+    def _all_rows(self, _event: Any = None) -> None:
+        if self.monitor is not None:
+            self.monitor.all_rows()
 
     # -- live data -------------------------------------------------------------------
     def _show_notice(self, *_events: Any) -> None:
@@ -508,6 +550,7 @@ class Shell(pn.viewable.Viewer):
             pn.pane.Markdown("**Time window**", margin=(0, 10)),
             self.window_text,
             self.reset_window,
+            self.all_rows,
             pn.layout.Divider(),
             self.download,
             self.history,

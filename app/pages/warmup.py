@@ -1,4 +1,5 @@
-"""Server warm-up: every page's results for the full production window, computed at start.
+"""Server warm-up: every page's results for the monitoring window a session opens on (and the
+whole history its timelines show), computed at start.
 
 The engine caches results process-wide, so the first browser session after a (re)start finds
 them ready like every later session. The pages themselves say what they need: each is prepared
@@ -25,7 +26,7 @@ _started: set[int] = set()
 
 
 async def warm_up(monitor: Monitor) -> None:
-    """Prepare every page on ``monitor``'s engine (full window), one page after the other."""
+    """Prepare every page on ``monitor``'s engine (monitoring window), one page after the other."""
     started = time.perf_counter()
     for slug in PAGES:
         page_monitor = Monitor(monitor.config, engine=monitor.engine)

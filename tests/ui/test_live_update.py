@@ -34,6 +34,9 @@ def directory_world(tmp_path: Path) -> Path:
         '[columns]\ntarget = "target"\nhigh_cardinality = ["address"]\n'
         f'[mlflow]\ntracking_uri = "sqlite:///{root / "mlflow.db"}"\ntimeout_seconds = 2\n'
         "[server]\nrefresh_seconds = 2\n"
+        # Every row, so that the counts below are the files' (the monitoring window's trailing
+        # is tested in tests/test_monitor.py).
+        '[monitoring]\nwindow = "all"\n'
     )
     return config
 

@@ -66,10 +66,17 @@ def test_dragging_across_the_timeline_sets_the_window(page, server_url, wait_for
     wait_for_drawn(page, MIN_PLOTS["overview"])
     predictions = kpi_value(page, "Predictions")
     expect(predictions).to_have_text(re.compile(r"\d"))
-    full = predictions.inner_text()
+    week = predictions.inner_text()
     sidebar = page.locator("#sidebar")
-    expect(sidebar.get_by_text("All production rows")).to_be_visible()
+    # The dashboard opens on the monitoring window: the last 7 days up to the newest row.
+    expect(sidebar.get_by_text(re.compile(r"^Last 7d \("))).to_be_visible()
+    expect(page.get_by_text(re.compile("^in the last 7d")).first).to_be_visible()
+    reset = sidebar.get_by_role("button", name="Reset time window")
+    all_rows = sidebar.get_by_role("button", name="All rows")
+    expect(reset).to_be_disabled()
+    expect(all_rows).to_be_enabled()
 
+    # The timeline shows every row: a drag over its first half picks days before the last week.
     box = _timeline_box(page)
     y = box["y"] + box["height"] * 0.5
     page.mouse.move(box["x"] + box["width"] * 0.25, y)
@@ -77,11 +84,12 @@ def test_dragging_across_the_timeline_sets_the_window(page, server_url, wait_for
     page.mouse.move(box["x"] + box["width"] * 0.45, y, steps=12)
     page.mouse.up()
 
-    expect(sidebar.get_by_text(re.compile("→"))).to_be_visible(timeout=60_000)
-    expect(sidebar.get_by_text("All production rows")).to_have_count(0)
-    expect(predictions).not_to_have_text(full, timeout=60_000)
+    expect(sidebar.get_by_text(re.compile(r"^\d{4}-\d\d-\d\d.*→"))).to_be_visible(timeout=60_000)
+    expect(sidebar.get_by_text(re.compile("^Last 7d"))).to_have_count(0)
+    expect(predictions).not_to_have_text(week, timeout=60_000)
     expect(predictions).to_have_text(re.compile(r"\d"))
     expect(page.get_by_text("in the selected window").first).to_be_visible()
+    expect(reset).to_be_enabled()
     windowed = predictions.inner_text()
 
     # The window is in the URL: a reload (or the link shared) shows the same window.
@@ -90,10 +98,28 @@ def test_dragging_across_the_timeline_sets_the_window(page, server_url, wait_for
     wait_for_page(page, "overview")
     wait_until_loaded(page)
     predictions = kpi_value(page, "Predictions")
-    expect(sidebar.get_by_text(re.compile("→"))).to_be_visible(timeout=60_000)
+    expect(sidebar.get_by_text(re.compile(r"^\d{4}-\d\d-\d\d.*→"))).to_be_visible(timeout=60_000)
     expect(predictions).to_have_text(windowed, timeout=60_000)
 
-    sidebar.get_by_role("button", name="Reset time window").click()
+    # Every row: the URL says so, and a reload keeps it.
+    all_rows.click()
     expect(sidebar.get_by_text("All production rows")).to_be_visible(timeout=60_000)
-    expect(predictions).to_have_text(full, timeout=60_000)
+    expect(all_rows).to_be_disabled()
+    expect(page).to_have_url(re.compile(r"window=all"))
     expect(page).not_to_have_url(re.compile("start="))
+    expect(page.get_by_text(re.compile("^all production rows")).first).to_be_visible()
+    everything = predictions.inner_text()
+    assert int(everything.replace(",", "")) > int(week.replace(",", ""))
+    page.goto(page.url)
+    wait_for_page(page, "overview")
+    wait_until_loaded(page)
+    predictions = kpi_value(page, "Predictions")
+    expect(sidebar.get_by_text("All production rows")).to_be_visible(timeout=60_000)
+    expect(predictions).to_have_text(everything, timeout=60_000)
+
+    # Reset: the monitoring window again, and nothing in the URL (a shared link trails the newest row).
+    reset.click()
+    expect(sidebar.get_by_text(re.compile(r"^Last 7d \("))).to_be_visible(timeout=60_000)
+    expect(predictions).to_have_text(week, timeout=60_000)
+    expect(reset).to_be_disabled()
+    expect(page).not_to_have_url(re.compile("start=|window="))

@@ -71,7 +71,10 @@ def test_download_button_gives_the_offline_export(page, server_url, wait_for_pag
     html = saved.read_text(encoding="utf-8")
     assert external_references(html) == []
     page.goto(saved.as_uri())
-    page.get_by_text(PAGES["alerts"].title, exact=True).first.wait_for(state="visible")
+    # All six pages lay out at once: 25-60 s in Chromium on a loaded 2-core machine.
+    page.get_by_text(PAGES["alerts"].title, exact=True).first.wait_for(
+        state="visible", timeout=120_000
+    )
 
 
 MODELS = "() => Bokeh.documents[0]._all_models.size"
