@@ -122,13 +122,23 @@ class Config:
     threads: int | None = None
     # Where computed results are kept across runs and processes; None: nowhere.
     store: str | None = ".driftdeck"
+    # [storage]: object-storage settings (endpoint_url, key, secret, region, profile, anonymous);
+    # secrets, so never in repr or messages.
+    storage: tuple[tuple[str, Any], ...] = field(default=(), repr=False)
     source_file: Path | None = None
 
+    @property
+    def storage_settings(self) -> dict[str, Any]:
+        return dict(self.storage)
+
     def path(self, role: str) -> str | None:
-        """The configured location of a data role, absolute (file, directory or glob)."""
+        """The configured location of a data role: absolute (file, directory or glob), or a
+        URL on object storage (``s3://bucket/prefix/``) as it is."""
         value = getattr(self, role)
         if not value:
             return None
+        if "://" in value:
+            return value
         p = Path(os.path.expanduser(value))
         return str(p if p.is_absolute() else self.base_dir / p)
 
@@ -201,6 +211,7 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
             "notifications",
             "monitoring",
             "silences",
+            "storage",
         ),
     )
     changes: dict[str, Any] = {}
@@ -334,6 +345,19 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
                 f'must be a span such as "7d", "36h", "2w" or "all", got {span!r}',
             ) from None
         changes["monitoring_window"] = span.strip().lower()
+
+    storage = _table(where, "storage", raw.get("storage", {}))
+    allowed = ("endpoint_url", "key", "secret", "region", "profile", "anonymous")
+    _check_keys(where, "storage", storage, allowed)
+    for key, value in storage.items():
+        if key == "anonymous":
+            if not isinstance(value, bool):
+                raise _fail(where, "storage.anonymous", f"must be true or false, got {value!r}")
+        elif not isinstance(value, str) or not value.strip():
+            # The value may be a secret: the message names the key only.
+            raise _fail(where, f"storage.{key}", "must be a non-empty string")
+    if storage:
+        changes["storage"] = tuple(sorted(storage.items()))
 
     if "silences" in raw:
         changes["silences"] = _silences(where, raw["silences"])

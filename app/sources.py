@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 
+from app import object_storage
 from app.config import ROLES, Config
 from app.errors import DataChanged, DriftdeckError
 from queries import ident, literal, render
@@ -29,19 +30,26 @@ _TS_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE")
 
 @dataclass(frozen=True)
 class FileState:
-    """What identifies a file's content for caching: path, size and modification time."""
+    """What identifies a file's content for caching: path (or URL), size and modification
+    time, and an object's ETag on object storage."""
 
     path: str
     size: int
     mtime_ns: int
+    etag: str = ""
 
 
 _READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException)
 """What DuckDB raises when a file cannot be read (also a bare Error for a damaged page header)."""
 
 
-def _current(state: FileState) -> FileState | None:
+def _current(state: FileState, storage: dict | None = None) -> FileState | None:
     """The file at ``state.path`` as it is now (None when it is gone)."""
+    if object_storage.is_url(state.path):
+        found = object_storage.current(state, storage or {})
+        return (
+            None if found is None else FileState(found.path, found.size, found.mtime_ns, found.etag)
+        )
     try:
         st = os.stat(state.path)
     except OSError:
@@ -80,7 +88,7 @@ def expand(location: str) -> list[str]:
 _footer_cache: dict[FileState, str | None] = {}
 
 
-def _footer_problem(state: FileState) -> str | None:
+def _footer_problem(state: FileState, storage: dict | None = None) -> str | None:
     """Why a file is not readable parquet (checked once per file version), or None."""
     if state in _footer_cache:
         return _footer_cache[state]
@@ -91,7 +99,11 @@ def _footer_problem(state: FileState) -> str | None:
         try:
             import pyarrow.parquet as pq
 
-            pq.read_metadata(state.path)
+            if object_storage.is_url(state.path):
+                with object_storage.open_file(state.path, storage or {}) as handle:
+                    pq.read_metadata(handle)
+            else:
+                pq.read_metadata(state.path)
         except Exception as exc:  # pyarrow raises several types for damaged files
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             problem = f"is not readable parquet ({first})"
@@ -99,10 +111,12 @@ def _footer_problem(state: FileState) -> str | None:
     return problem
 
 
-def scan_role(role: str, location: str | None) -> RoleState:
+def scan_role(role: str, location: str | None, storage: dict | None = None) -> RoleState:
     """Find and check the files of one role without reading their data."""
     if not location:
         return RoleState(role, None, (), "not configured")
+    if object_storage.is_url(location):
+        return _scan_objects(role, location, storage or {})
     states, skipped = [], []
     for path in expand(location):
         try:
@@ -113,6 +127,27 @@ def scan_role(role: str, location: str | None) -> RoleState:
         problem = _footer_problem(state)
         if problem:
             skipped.append(f"{path} {problem}")
+        else:
+            states.append(state)
+    if not states:
+        if skipped:
+            return RoleState(role, location, (), skipped[0], tuple(skipped))
+        return RoleState(role, location, (), f"no parquet file at {location}")
+    return RoleState(role, location, tuple(states), None, tuple(skipped))
+
+
+def _scan_objects(role: str, location: str, storage: dict) -> RoleState:
+    """``scan_role`` on object storage: the objects' metadata is their fingerprint."""
+    try:
+        found = object_storage.list_objects(location, storage)
+    except DriftdeckError as exc:
+        return RoleState(role, location, (), str(exc))
+    states, skipped = [], []
+    for obj in found:
+        state = FileState(obj.path, obj.size, obj.mtime_ns, obj.etag)
+        problem = _footer_problem(state, storage)
+        if problem:
+            skipped.append(f"{obj.path} {problem}")
         else:
             states.append(state)
     if not states:
@@ -147,6 +182,7 @@ class Sources:
         self._lock = threading.RLock()
         self._states: dict[str, RoleState] = {}
         self._schemas: dict[str, dict[str, str]] = {}
+        self._filesystems: set[int] = set()  # fsspec filesystems registered with DuckDB
         self.refresh()
 
     # -- files and versions -------------------------------------------------------------
@@ -155,11 +191,13 @@ class Sources:
         with self._lock:
             changed = False
             for role in ROLES:
-                state = scan_role(role, self.config.path(role))
+                state = scan_role(role, self.config.path(role), self.config.storage_settings)
                 if self._states.get(role) != state:
                     self._states[role] = state
                     self._build_view(role)
                     changed = True
+            if changed and self._filesystems:
+                object_storage.forget_reads(self._con)
             return changed
 
     @property
@@ -184,6 +222,11 @@ class Sources:
         if not state.files:
             self._con.execute(f"DROP VIEW IF EXISTS {view}")
             return
+        for f in state.files[:1]:
+            if object_storage.is_url(f.path):  # DuckDB reads s3://… through fsspec
+                object_storage.register(
+                    self._con, f.path, self.config.storage_settings, self._filesystems
+                )
         files = "[" + ", ".join(literal(f.path) for f in state.files) + "]"
         hive = "true" if any("=" in Path(f.path).parent.name for f in state.files) else "false"
         try:
@@ -272,12 +315,13 @@ class Sources:
             named = next((f for f in files if f.path in message), None)
             if named is None and (isinstance(exc, _READ_ERRORS) or "TProtocol" in message):
                 # A reading error that names no file (a damaged page header): find the file.
-                named = next((f for f in files if _current(f) != f), None) or self._unreadable(
-                    files
-                )
+                storage = self.config.storage_settings
+                named = next(
+                    (f for f in files if _current(f, storage) != f), None
+                ) or self._unreadable(files)
             if named is None:
                 return  # not about a file: the caller's own error
-            unchanged = _current(named) == named
+            unchanged = _current(named, self.config.storage_settings) == named
             first = message.splitlines()[0] if message else type(exc).__name__
             if unchanged:
                 _footer_cache[named] = f"is not readable parquet ({first})"

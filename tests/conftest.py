@@ -85,6 +85,24 @@ def make_world(root: Path, seed: int = 0, n_ref: int = 3000, n_prod: int = 5000)
     )
 
 
+def assert_close(a: object, b: object, path: str = "") -> None:
+    """Equal, floats to 1e-9 relative: DuckDB adds floats in parallel and file by file, so means
+    and standard deviations over several files may differ in their last digits (the tolerance
+    docs/metrics.md allows them)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            assert_close(a[key], b[key], f"{path}/{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
+    else:
+        assert a == b, path
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> Config:
     return make_world(tmp_path)

@@ -13,14 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from app.cli import to_json
 from app.engine import Engine
 from app.report import full_report
 from app.store import MISSING, Store
 from app.window import Window
-from tests.conftest import make_world, write
+from tests.conftest import assert_close, make_world, write
 
 
 def _report(config) -> tuple[dict, Engine]:
@@ -32,23 +31,6 @@ def _report(config) -> tuple[dict, Engine]:
 def _metrics(report: dict) -> str:
     """What must be identical between two runs on the same data, as the JSON prints it."""
     return to_json({k: v for k, v in report.items() if k not in ("generated_at", "status")})
-
-
-def _close(a: object, b: object, path: str = "") -> None:
-    """Equal, floats to 1e-9 relative: DuckDB adds floats in parallel, in no fixed order, so
-    means and standard deviations over several files may differ in the last digits."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        assert a.keys() == b.keys(), path
-        for key in a:
-            _close(a[key], b[key], f"{path}/{key}")
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _close(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) and isinstance(b, float):
-        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
-    else:
-        assert a == b, path
 
 
 def _store_lines(report: dict) -> list[dict]:
@@ -82,7 +64,7 @@ def test_new_files_are_computed_and_equal_a_run_without_the_store(tmp_path):
     incremental, engine = _report(config)
     assert engine.computations["production_profile"] == 1  # the new data version is computed
     cold, _ = _report(replace(config, store=None))
-    _close(json.loads(_metrics(incremental)), json.loads(_metrics(cold)))
+    assert_close(json.loads(_metrics(incremental)), json.loads(_metrics(cold)))
     assert _metrics(incremental) != _metrics(first)
     assert not (tmp_path / "nowhere").exists()
 
@@ -150,10 +132,10 @@ def test_two_processes_share_one_store_at_once(tmp_path):
     assert [run.returncode for run in runs] == [3, 3], [err for _, err in outputs]
     assert all(err == "" for _, err in outputs)
     first, second = (json.loads(_metrics(json.loads(out))) for out, _ in outputs)
-    _close(first, second)
+    assert_close(first, second)
     third = _monitor(config_file)
     out, _ = third.communicate(timeout=300)
-    _close(json.loads(_metrics(json.loads(out))), first)
+    assert_close(json.loads(_metrics(json.loads(out))), first)
     assert not list((tmp_path / ".driftdeck").rglob("*.tmp"))
 
 
