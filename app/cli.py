@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import math
 import sys
 import time
 import warnings
 from contextlib import contextmanager
-from datetime import date, datetime
 from pathlib import Path
 
 from app.errors import DriftdeckError
 from app.progress import terminal_progress
+from app.report_json import jsonable, to_json
 
 EXIT_OK, EXIT_USAGE, EXIT_CRITICAL = 0, 2, 3
 PAGE_SLUGS = ("overview", "drift", "features", "performance", "production", "alerts")
@@ -25,25 +23,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def jsonable(value):
-    """Report values as strict JSON: datetimes as ISO text, NaN/inf as null."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalars
-        return jsonable(value.item())
-    return value
-
-
-def to_json(report: dict) -> str:
-    return json.dumps(jsonable(report), indent=2, allow_nan=False, ensure_ascii=False)
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:

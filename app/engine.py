@@ -118,6 +118,12 @@ class Engine:
                         self._locks.pop(key, None)
         return changed
 
+    def cached(self, name: str, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per (name, key) in this process and in the store: for results
+        computed outside the engine (segments, model versions) on the engine's terms. ``key``
+        must name the data version (``self.version``) and whatever else the result depends on."""
+        return self._once(name, key, compute)
+
     def _once(self, name: str, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The result ``name`` for ``key``: from memory, else from the store (another process or
         an earlier run computed it), else computed once however many threads ask."""
@@ -1070,20 +1076,6 @@ class Engine:
             prediction=text(roles.prediction, pred[roles.prediction], "p"),
         )
         return self.sources.fetchall(sql, params)
-
-    def model_versions(self, window: Window) -> dict:
-        """Per model version metrics and A/B tests (``app.versions``)."""
-        from app.versions import version_report
-
-        return self._once(
-            "model_versions", (self.version, window), lambda: version_report(self, window)
-        )
-
-    def segments(self, window: Window) -> dict:
-        """The drift metrics inside each segment of ``[columns] segments`` (``app.segments``)."""
-        from app.segments import segment_report
-
-        return self._once("segments", (self.version, window), lambda: segment_report(self, window))
 
     def estimated_accuracy(self, window: Window) -> dict:
         """CBPE for the window and per time bucket (the buckets of accuracy over time), beside

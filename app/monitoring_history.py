@@ -13,10 +13,10 @@ def backfill(
 ) -> list[str]:
     """Log one monitor run per day in [start, end) to MLflow, as the nightly job would have."""
     from app.alerts import evaluate_alerts
-    from app.cli import jsonable
     from app.engine import Engine
     from app.monitor_log import log_monitor_run
     from app.report import build_report
+    from app.report_json import jsonable
     from app.window import Window
 
     engine = Engine(config)

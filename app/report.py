@@ -286,9 +286,9 @@ def _prediction_drift(engine: Engine, window: Window, status: list) -> dict:
 
 def _segments(engine: Engine, window: Window, config: Config, report: dict) -> dict:
     """Segments, mix shift and drift attribution with a one-sentence verdict per feature."""
-    from app.segments import attribution_verdict
+    from app.segments import attribution_verdict, segments
 
-    found = engine.segments(window)
+    found = segments(engine, window)
     report["status"].extend(found["status"])
     warning = config.thresholds["psi"].warning
     return {
@@ -329,11 +329,12 @@ def full_report(
     from app.alerts import apply_silences, evaluate_alerts, retraining_recommended
     from app.data_status import columns_status, data_status
     from app.status import mlflow_status
+    from app.versions import model_versions
 
     def with_data_status() -> dict:
         report = build_report(engine, window, config)
         report.update(_segments(engine, window, config, report))
-        report.update(engine.model_versions(window))
+        report.update(model_versions(engine, window))
         report["estimated_performance"] = engine.estimated_accuracy(window)
         if report["estimated_performance"].get("reason"):
             report["status"].append(

@@ -24,6 +24,13 @@ MIN_ROWS = 30
 DECILES = [i / 10 for i in range(1, 10)]
 
 
+def segments(engine: Engine, window: Window) -> dict:
+    """``segment_report``, computed once per data version and window (and kept in the store)."""
+    return engine.cached(
+        "segments", (engine.version, window), lambda: segment_report(engine, window)
+    )
+
+
 def segment_report(engine: Engine, window: Window) -> dict:
     """``segments``, ``mix_shift`` and ``drift_attribution`` of the report, with status lines."""
     roles = engine.roles()

@@ -27,6 +27,13 @@ Z_95 = 1.96
 SIGNIFICANCE = 0.05
 
 
+def model_versions(engine: Engine, window: Window) -> dict:
+    """``version_report``, computed once per data version and window (and kept in the store)."""
+    return engine.cached(
+        "model_versions", (engine.version, window), lambda: version_report(engine, window)
+    )
+
+
 def version_report(engine: Engine, window: Window) -> dict:
     """``versions``, ``ab_tests`` and ``version_traffic`` of the report; empty without versions."""
     roles = engine.roles()

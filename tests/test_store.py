@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from app.cli import to_json
+from app.report_json import to_json
 from app.engine import Engine
 from app.report import full_report
 from app.store import MISSING, Store
