@@ -11,6 +11,12 @@ The story, told by the data (day 1 is the first of the 30 production days):
 - days 21-30: a new district (never in the reference) opens and a flood of new addresses arrives;
   in one district (Kadikoy) new developments list ever more new builds, a drift of
   building_age inside that district alone;
+- days 21-30: a challenger serves a random 20 % of the requests. On day 20 the team retrained
+  the production model on its training listings plus a few hundred labelled listings of days
+  11-16 (the labels known by then) and registered it as a new version with the ``staging``
+  alias; having seen some inflated listings it is a little more accurate on the drifted market
+  (about 5-7 points). Every prediction names the registry version that served it
+  (``model_version``), and its ``probability`` is that version's;
 - labels (delayed ground truth) arrive three days late: days 28-30 have none yet, and their
   accuracy is estimated from the model's confidence (CBPE).
 
@@ -30,6 +36,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +45,9 @@ import pyarrow.parquet as pq
 
 from app.errors import DriftdeckError
 from app.progress import Progress, quiet
+
+if TYPE_CHECKING:  # scikit-learn and MLflow load only when the demo is built
+    from app.demo_model import ServedModel
 
 NUMERICAL = ("gross_sqm", "net_sqm", "building_age", "rooms")
 CATEGORICAL = ("district", "heating_type", "structure_type", "floor_location", "subscription")
@@ -52,6 +62,13 @@ NEW_DISTRICT_OPENS = 20  # days before the new district and the address flood ap
 RENEWED_DISTRICT = "Kadikoy"  # where new builds flood in over days 21-30
 _RENEWAL_SHARE = 0.8  # of its listings by day 30
 LABELLED_DAYS = 27  # ground truth arrives three days late: the last days have none yet
+LABEL_DELAY = DAYS - LABELLED_DAYS
+CHALLENGER_STARTS = 20  # days before the staging version serves part of the traffic
+CHALLENGER_SHARE = 0.2  # of the requests from then on, each drawn independently
+RETRAINED_DAY = CHALLENGER_STARTS - 1  # the challenger was trained as day 20 began
+# It also learned from this many labelled production listings of days 11-16 (what was labelled
+# by then): enough to make it a little more accurate on the drifted market, not to undo the drift.
+RECENT_ROWS = 200
 
 CHUNK_ROWS = 1 << 18  # rows generated, predicted and written at a time (~150 MB of work space)
 ROW_GROUP_ROWS = 1 << 17  # divides CHUNK_ROWS, so every file has the same row groups
@@ -145,6 +162,7 @@ _NEW_DISTRICT_SHARE = (0.05, 0.20)  # share of rows in the new district on day 2
 _ADDRESS_FLOOD = (0.10, 0.45)  # share of other rows with a never-seen address, day 21 and day 30
 
 _STREAM_REFERENCE, _STREAM_PRODUCTION, _STREAM_TRAINING, _STREAM_TIMES = 1, 2, 3, 4
+_STREAM_RECENT, _STREAM_SERVING = 5, 6
 
 
 @dataclass(frozen=True)
@@ -210,7 +228,13 @@ _TIMESTAMP = pa.field("timestamp", pa.timestamp("us"))
 _REQUEST_ID = pa.field("request_id", pa.string())
 INPUTS_SCHEMA = pa.schema([_TIMESTAMP, _REQUEST_ID, *FEATURE_SCHEMA])
 PREDICTIONS_SCHEMA = pa.schema(
-    [_TIMESTAMP, _REQUEST_ID, ("prediction", pa.string()), ("probability", pa.float64())]
+    [
+        _TIMESTAMP,
+        _REQUEST_ID,
+        ("prediction", pa.string()),
+        ("probability", pa.float64()),
+        ("model_version", pa.string()),
+    ]
 )
 LABELS_SCHEMA = pa.schema([_REQUEST_ID, _TIMESTAMP, (TARGET, pa.string())])
 
@@ -423,6 +447,13 @@ def _training_sample(seed: int, pool: int) -> tuple[pa.Table, pa.Table]:
     return table.slice(0, TRAINING_ROWS), table.slice(TRAINING_ROWS)
 
 
+def _recent_labelled(seed: int, pool: int) -> pa.Table:
+    """The labelled production listings the challenger was retrained on as well (days 11-16)."""
+    rng = _rng(seed, _STREAM_RECENT)
+    day = rng.uniform(DRIFT_STARTS, RETRAINED_DAY - LABEL_DELAY, RECENT_ROWS)
+    return _market_table(market(rng, day, pool), REFERENCE_SCHEMA)
+
+
 def _write_reference(path: Path, seed: int, rows: int, pool: int) -> None:
     with _writer(path, REFERENCE_SCHEMA) as writer:
         for number, first, stop in _chunks(rows):
@@ -432,7 +463,7 @@ def _write_reference(path: Path, seed: int, rows: int, pool: int) -> None:
 
 def _write_production(
     files: dict[str, Path],
-    model,
+    models: dict[str, ServedModel],
     seed: int,
     rows: int,
     pool: int,
@@ -441,6 +472,7 @@ def _write_production(
 ) -> None:
     from app.demo_model import model_input, predict
 
+    production, staging = models["production"], models["staging"]
     start_us = np.datetime64(start, "us")
     labelled_until = LABELLED_DAYS * 86_400_000_000
     chunks = -(-rows // CHUNK_ROWS)
@@ -458,9 +490,24 @@ def _write_production(
             table = _market_table(columns, INPUTS_SCHEMA)
             _write(inputs, table)
 
-            predicted, probability = predict(model, model_input(table.select(FEATURES), NUMERICAL))
-            columns["prediction"] = pa.array(predicted.astype(str), pa.string())
+            # Each request is served by one version: the challenger's share from day 21 on.
+            challenger = (offset >= CHALLENGER_STARTS * 86_400_000_000) & (
+                _rng(seed, _STREAM_SERVING, number).random(stop - first) < CHALLENGER_SHARE
+            )
+            frame = model_input(table.select(FEATURES), NUMERICAL)
+            predicted = np.empty(stop - first, dtype=object)
+            probability = np.empty(stop - first)
+            for served, rows_served in ((production, ~challenger), (staging, challenger)):
+                if rows_served.any():
+                    predicted[rows_served], probability[rows_served] = predict(
+                        served.model, frame[rows_served]
+                    )
+            del frame
+            columns["prediction"] = pa.array(predicted, pa.string())
             columns["probability"] = pa.array(np.round(probability, 4))
+            columns["model_version"] = pa.array(
+                np.where(challenger, staging.version, production.version), pa.string()
+            )
             _write(predictions, _market_table(columns, PREDICTIONS_SCHEMA))
 
             known = int(np.searchsorted(offset, labelled_until))
@@ -497,6 +544,7 @@ numerical = {names(NUMERICAL)}
 categorical = {names(CATEGORICAL)}
 high_cardinality = {names(HIGH_CARDINALITY)}
 probability = "probability"
+model_version = "model_version"
 segments = ["district"]
 
 [thresholds]
@@ -592,21 +640,28 @@ def build_demo(
 
     progress(f"training {REGISTERED_MODEL} in MLflow ({files.mlflow_db})")
     train, test = _training_sample(seed, pool)
+    recent = _recent_labelled(seed, pool)
     # MLflow keeps a store per URI for the life of the process, so a store rebuilt in place would
     # be read through the old one: build under a fresh name, then copy it into mlflow.db.
     handle, building = tempfile.mkstemp(prefix=".mlflow-", suffix=".db", dir=out)
     os.close(handle)
     try:
-        model = train_and_register(
+        models = train_and_register(
             create_store(Path(building)),
             files.artifacts,
             model_input(train, NUMERICAL),
             model_input(test, NUMERICAL),
+            model_input(recent, NUMERICAL),
             target=TARGET,
             numerical=NUMERICAL,
             categorical=CATEGORICAL,
             classes=CLASSES,
             trained_at=start - timedelta(days=2),
+            retrained_at=start + timedelta(days=RETRAINED_DAY),
+            recent_source=(
+                f"labelled production listings of days {DRIFT_STARTS + 1}-"
+                f"{RETRAINED_DAY - LABEL_DELAY}"
+            ),
             progress=progress,
         )
         _publish_sqlite(Path(building), files.mlflow_db)
@@ -629,7 +684,7 @@ def build_demo(
         progress(
             f"production: {rows:,} rows from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
         )
-        _write_production(partial, model, seed, rows, pool, start, progress)
+        _write_production(partial, models, seed, rows, pool, start, progress)
         for role, path in final.items():
             os.replace(partial[role], path)
     finally:

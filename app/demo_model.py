@@ -1,4 +1,5 @@
-"""The demo's model: scikit-learn classifiers trained over MLflow runs, the best one registered."""
+"""The demo's model: scikit-learn classifiers trained over MLflow runs, the best one registered
+as ``production`` and a retrain of it on recent labelled listings as ``staging``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from app.progress import Progress, quiet
 
 EXPERIMENT = "training"
 REGISTERED_MODEL = "HousingPriceClassifier"
+RETRAINED = "retrained on recent labelled listings"  # ends the challenger's run name
 PREDICT_BATCH_ROWS = 1 << 17  # one-hot columns are dense: predict in slices to bound memory
 # skops (MLflow's safe format) loads only allow-listed types: these are the ones our pipelines hold.
 SKOPS_TRUSTED_TYPES = [
@@ -127,6 +129,14 @@ class TrainedRun:
     model_id: str | None
     metrics: dict[str, float]
     pipeline: Pipeline
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A registered model version as production serves it."""
+
+    version: str  # the registry's version number, as MLflow spells it ("2")
+    model: Pipeline
 
 
 def pipeline(
@@ -269,22 +279,28 @@ def train_and_register(
     artifact_location: Path,
     train: pd.DataFrame,
     test: pd.DataFrame,
+    recent: pd.DataFrame,
     *,
     target: str,
     numerical: tuple[str, ...],
     categorical: tuple[str, ...],
     classes: tuple[str, ...],
     trained_at: datetime,
+    retrained_at: datetime,
+    recent_source: str,
     progress: Progress = quiet,
-) -> Pipeline:
-    """Train every candidate in its own run, register models and return the ``production`` one.
+) -> dict[str, ServedModel]:
+    """Train every candidate in its own run, register the best as ``production``, retrain it on
+    ``recent`` labelled listings too and register that as ``staging``; return both by alias.
 
     ``tracking_uri`` must name a new store (``create_store``): MLflow caches stores by URI, so
     a rebuilt store needs a URI of its own (see ``app.demo.build_demo``). Run start times are
-    back-dated to ``trained_at`` (naive UTC) and the hours before it.
+    back-dated to ``trained_at`` (naive UTC) and the hours before it; the retrain starts at
+    ``retrained_at``. ``recent_source`` says in words where ``recent`` comes from.
     """
     mlflow = _import_mlflow()
     runs: list[TrainedRun] = []
+    columns = {"target": target, "numerical": numerical, "categorical": categorical}
     with quiet_mlflow(tracking_uri):
         client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         experiment_id = client.create_experiment(
@@ -295,24 +311,37 @@ def train_and_register(
         for i, candidate in enumerate(CANDIDATES):
             started = trained_at - timedelta(hours=6 * (len(CANDIDATES) - 1 - i))
             run = _training_run(
-                client,
-                experiment_id,
-                candidate,
-                started,
-                train,
-                test,
-                target=target,
-                numerical=numerical,
-                categorical=categorical,
-                classes=classes,
+                client, experiment_id, candidate, started, train, test, classes=classes, **columns
             )
             runs.append(run)
             accuracy = run.metrics["accuracy"]
             progress(
                 f"training run {i + 1}/{len(CANDIDATES)} {candidate.run_name}: accuracy {accuracy:.3f}"
             )
-        _register(client, runs, progress)
-        return load_production_model(client)
+        best = max(runs, key=lambda r: (r.metrics["accuracy"], r.metrics["macro_f1"]))
+        # The production model, refitted on what it learned from and on listings production has
+        # seen since, with their true labels: the challenger. It is scored on the same held-out
+        # rows as every other run, so the registry's accuracies stay comparable.
+        retrain = _training_run(
+            client,
+            experiment_id,
+            replace(best.candidate, run_name=f"{best.candidate.run_name} {RETRAINED}"),
+            retrained_at,
+            pd.concat([train, recent], ignore_index=True),
+            test,
+            classes=classes,
+            note=(
+                f"{best.candidate.model_type} retrained on {len(train)} listings of the stable "
+                f"market and {len(recent)} {recent_source}"
+            ),
+            extra_params={"recent_rows": len(recent), "retrained_from": best.run_id},
+            **columns,
+        )
+        progress(
+            f"training run {retrain.candidate.run_name}: accuracy {retrain.metrics['accuracy']:.3f}"
+        )
+        _register(client, runs, best, retrain, progress)
+        return {alias: load_model(client, alias) for alias in ("production", "staging")}
 
 
 def _training_run(
@@ -327,6 +356,8 @@ def _training_run(
     numerical: tuple[str, ...],
     categorical: tuple[str, ...],
     classes: tuple[str, ...],
+    note: str | None = None,
+    extra_params: dict[str, Any] | None = None,
 ) -> TrainedRun:
     """Fit one candidate, score it on the held-out rows and log it all as one MLflow run."""
     mlflow = _import_mlflow()
@@ -352,6 +383,7 @@ def _training_run(
         "features": ",".join(numerical + categorical),
         "log_numerical": candidate.log_numerical,
         **candidate.params,
+        **(extra_params or {}),
     }
 
     run_id = client.create_run(
@@ -360,7 +392,7 @@ def _training_run(
         run_name=candidate.run_name,
         tags={"model_type": candidate.model_type, "mlflow.source.name": "driftdeck demo"},
     ).info.run_id
-    note = f"{candidate.model_type} on {len(train)} listings"
+    note = note or f"{candidate.model_type} on {len(train)} listings"
     client.log_batch(
         run_id,
         metrics=[Metric(k, v, _ms(started) + 1000, 0) for k, v in metrics.items()],
@@ -381,20 +413,20 @@ def _training_run(
     return TrainedRun(candidate, run_id, info.model_uri, info.model_id, metrics, model)
 
 
-def _register(client, runs: list[TrainedRun], progress: Progress) -> None:
-    """Register the first baseline, the best run (``production``) and the newest other run.
+def _register(
+    client, runs: list[TrainedRun], best: TrainedRun, retrain: TrainedRun, progress: Progress
+) -> None:
+    """Register the first baseline, the best run (``production``) and its retrain (``staging``).
 
-    The newest other run gets ``staging``: the latest version, a challenger awaiting promotion.
+    The retrain is the latest version: a challenger serving part of the traffic before promotion.
     """
-    best = max(runs, key=lambda r: (r.metrics["accuracy"], r.metrics["macro_f1"]))
-    challenger = next(r for r in reversed(runs) if r is not best)
-    baseline = [runs[0]] if runs[0] is not best and runs[0] is not challenger else []
+    baseline = [runs[0]] if runs[0] is not best else []
     client.create_registered_model(
         REGISTERED_MODEL,
         description="Predicts the price category (low / medium / high) of a housing listing.",
     )
     versions = {}
-    for run in [*baseline, best, challenger]:
+    for run in [*baseline, best, retrain]:
         versions[run.run_id] = client.create_model_version(
             REGISTERED_MODEL,
             source=run.model_uri,
@@ -404,23 +436,24 @@ def _register(client, runs: list[TrainedRun], progress: Progress) -> None:
             tags={"model_type": run.candidate.model_type},
         ).version
     client.set_registered_model_alias(REGISTERED_MODEL, "production", versions[best.run_id])
-    client.set_registered_model_alias(REGISTERED_MODEL, "staging", versions[challenger.run_id])
+    client.set_registered_model_alias(REGISTERED_MODEL, "staging", versions[retrain.run_id])
     progress(
         f"registered {REGISTERED_MODEL}: production = version {versions[best.run_id]} "
-        f"({best.candidate.run_name}), staging = version {versions[challenger.run_id]}"
+        f"({best.candidate.run_name}), staging = version {versions[retrain.run_id]} "
+        f"({retrain.candidate.run_name})"
     )
 
 
-def load_production_model(client) -> Pipeline:
-    """The model behind ``HousingPriceClassifier@production``, loaded from the registry's files."""
+def load_model(client, alias: str) -> ServedModel:
+    """The version behind ``HousingPriceClassifier@alias``, its model loaded from the registry's files."""
     mlflow = _import_mlflow()
-    version = client.get_model_version_by_alias(REGISTERED_MODEL, "production")
+    version = client.get_model_version_by_alias(REGISTERED_MODEL, alias)
     with tempfile.TemporaryDirectory(prefix="driftdeck-model-") as folder:
         path = mlflow.artifacts.download_artifacts(
             artifact_uri=client.get_model_version_download_uri(REGISTERED_MODEL, version.version),
             dst_path=folder,
         )
-        return mlflow.sklearn.load_model(path)
+        return ServedModel(str(version.version), mlflow.sklearn.load_model(path))
 
 
 def _requirements() -> list[str]:

@@ -1,4 +1,5 @@
-"""The demo world: deterministic files, real MLflow runs and registry, and the drift story."""
+"""The demo world: deterministic files, real MLflow runs and registry, the drift story and the
+challenger serving part of the last ten days."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -25,7 +27,7 @@ from app.demo import (
     market,
     reference_rows,
 )
-from app.demo_model import REGISTERED_MODEL, model_input
+from app.demo_model import REGISTERED_MODEL, RETRAINED, model_input
 from app.window import Window
 
 ROWS = 20_000
@@ -57,6 +59,25 @@ def frame(files: DemoFiles, role: str) -> pd.DataFrame:
 
 def day_of(timestamps: pd.Series) -> np.ndarray:
     return ((timestamps - pd.Timestamp(START)) / pd.Timedelta(days=1)).to_numpy()
+
+
+def registry(files: DemoFiles) -> mlflow.MlflowClient:
+    uri = f"sqlite:///{files.mlflow_db}"
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def versions_by_alias(files: DemoFiles) -> dict[str, str]:
+    """The registry's version numbers behind the production and staging aliases."""
+    client = registry(files)
+    return {
+        alias: str(client.get_model_version_by_alias(REGISTERED_MODEL, alias).version)
+        for alias in ("production", "staging")
+    }
+
+
+def millis(moment: datetime) -> float:
+    """Milliseconds since the epoch of a naive UTC datetime, as MLflow times runs."""
+    return (moment - datetime(1970, 1, 1)).total_seconds() * 1000
 
 
 def psi(reference: np.ndarray, production: np.ndarray) -> float:
@@ -91,7 +112,7 @@ def test_rebuild_gives_identical_data_and_keeps_other_files(demo, capfd):
     # The old MLflow store was replaced, not appended to.
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{demo.mlflow_db}")
     experiment = client.get_experiment_by_name("training")
-    assert len(client.search_runs([experiment.experiment_id])) == 7
+    assert len(client.search_runs([experiment.experiment_id])) == 8  # 7 candidates + the retrain
     other_log.unlink()
     notes.unlink()
 
@@ -153,8 +174,15 @@ def test_schemas(demo):
             or inputs.schema.field(name).type == pa.string()
         )
     predictions = read(demo, "predictions")
-    assert predictions.column_names == ["timestamp", "request_id", "prediction", "probability"]
+    assert predictions.column_names == [
+        "timestamp",
+        "request_id",
+        "prediction",
+        "probability",
+        "model_version",
+    ]
     assert predictions.schema.field("timestamp").type == ts
+    assert predictions.schema.field("model_version").type == pa.string()
     labels = read(demo, "labels")
     assert labels.column_names == ["request_id", "timestamp", "price_category"]
     assert labels.schema.field("timestamp").type == ts
@@ -205,6 +233,7 @@ def test_config_points_at_the_demo(demo):
     assert config.columns.prediction == "prediction"
     assert config.columns.high_cardinality == ("address",)
     assert config.columns.probability == "probability" and config.columns.segments == ("district",)
+    assert config.columns.model_version == "model_version"
     assert config.monitoring_window == "7d"
     assert config.thresholds["psi"].critical == 0.25
     assert config.mlflow.tracking_uri == "sqlite:///mlflow.db"  # relative: the folder can move
@@ -213,8 +242,7 @@ def test_config_points_at_the_demo(demo):
 
 
 def test_training_runs_and_registry(demo):
-    uri = f"sqlite:///{demo.mlflow_db}"
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client = registry(demo)
     experiment = client.get_experiment_by_name("training")
     runs = client.search_runs([experiment.experiment_id])
     assert len(runs) >= 5
@@ -225,8 +253,11 @@ def test_training_runs_and_registry(demo):
         assert 0.6 < run.data.metrics["accuracy"] < 0.9
         assert run.data.params["model_type"]
         assert run.info.status == "FINISHED"
-        assert run.info.start_time < (START - datetime(1970, 1, 1)).total_seconds() * 1000
     assert len({run.data.params["model_type"] for run in runs}) >= 3
+    retrains = [run for run in runs if run.info.run_name.endswith(RETRAINED)]
+    candidates = [run for run in runs if run not in retrains]
+    assert len(retrains) == 1 and len(candidates) == len(runs) - 1
+    assert all(run.info.start_time < millis(START) for run in candidates)
 
     versions = client.search_model_versions(f"name = '{REGISTERED_MODEL}'")
     assert len(versions) >= 2
@@ -234,25 +265,74 @@ def test_training_runs_and_registry(demo):
     staging = client.get_model_version_by_alias(REGISTERED_MODEL, "staging")
     assert production.version != staging.version
     assert int(staging.version) == max(int(v.version) for v in versions)
-    best = max(runs, key=lambda run: run.data.metrics["accuracy"])
+    best = max(candidates, key=lambda run: run.data.metrics["accuracy"])
     assert production.run_id == best.info.run_id
+    # The challenger is the production model retrained, once the drift had begun, on labelled
+    # production listings as well.
+    (retrain,) = retrains
+    assert staging.run_id == retrain.info.run_id
+    params, best_params = retrain.data.params, best.data.params
+    assert params["retrained_from"] == best.info.run_id
+    assert params["model_type"] == best_params["model_type"]
+    assert int(params["recent_rows"]) > 0
+    assert int(params["training_rows"]) == int(best_params["training_rows"]) + int(
+        params["recent_rows"]
+    )
+    started = retrain.info.start_time
+    assert millis(START + timedelta(days=16)) < started < millis(START + timedelta(days=20))
 
 
-def test_predictions_come_from_the_production_model(demo):
-    uri = f"sqlite:///{demo.mlflow_db}"
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    version = client.get_model_version_by_alias(REGISTERED_MODEL, "production")
-    path = mlflow.artifacts.download_artifacts(
-        client.get_model_version_download_uri(REGISTERED_MODEL, version.version),
-        dst_path=str(demo.out / "downloaded"),
-    )
-    model = mlflow.sklearn.load_model(path)
-    inputs = read(demo, "inputs").slice(0, 500)
-    predicted = model.predict(
-        model_input(inputs.drop_columns(["timestamp", "request_id"]), NUMERICAL)
-    )
-    logged = read(demo, "predictions").slice(0, 500).column("prediction").to_pylist()
-    assert list(predicted) == logged
+def test_predictions_name_the_version_that_served_them(demo):
+    """Days 1-20 are all served by the production version; from day 21 each request goes to the
+    staging version with probability 0.2."""
+    versions = versions_by_alias(demo)
+    predictions = frame(demo, "predictions")
+    assert set(predictions["model_version"]) == set(versions.values())
+    day = day_of(predictions["timestamp"])
+    assert (predictions.loc[day < 20, "model_version"] == versions["production"]).all()
+    late = predictions.loc[day >= 20, "model_version"]
+    assert len(late) > 3_000
+    assert abs((late == versions["staging"]).mean() - 0.2) < 0.03
+
+
+def test_each_prediction_comes_from_the_version_it_names(demo):
+    client = registry(demo)
+    inputs, predictions = read(demo, "inputs"), read(demo, "predictions")
+    since = pa.scalar(START + timedelta(days=20), pa.timestamp("us"))
+    late = pc.greater_equal(inputs["timestamp"], since)
+    inputs, predictions = inputs.filter(late), predictions.filter(late)
+    for alias, version in versions_by_alias(demo).items():
+        path = mlflow.artifacts.download_artifacts(
+            client.get_model_version_download_uri(REGISTERED_MODEL, version),
+            dst_path=str(demo.out / "downloaded" / alias),
+        )
+        model = mlflow.sklearn.load_model(path)
+        served = pc.equal(predictions["model_version"], version)
+        rows = inputs.filter(served).slice(0, 300)
+        logged = predictions.filter(served).slice(0, 300)
+        assert rows.num_rows == logged.num_rows == 300
+        proba = model.predict_proba(
+            model_input(rows.drop_columns(["timestamp", "request_id"]), NUMERICAL)
+        )
+        predicted = np.asarray(model.classes_)[proba.argmax(axis=1)]
+        assert list(predicted) == logged["prediction"].to_pylist(), alias
+        # (rounded to 4 places when logged; a batch of another size may round the other way)
+        logged_probability = logged["probability"].to_numpy()
+        assert np.abs(proba.max(axis=1) - logged_probability).max() <= 0.5e-4 + 1e-9, alias
+
+
+def test_the_challenger_is_a_little_more_accurate(demo):
+    """On the drifted market of days 21-30 (labelled up to day 27) the staging version's
+    predictions are right more often than the production version's, by a few points."""
+    versions = versions_by_alias(demo)
+    predictions, labels = frame(demo, "predictions"), frame(demo, "labels")
+    late = predictions[day_of(predictions["timestamp"]) >= 20]
+    joined = late.merge(labels[["request_id", "price_category"]], on="request_id")
+    assert len(joined) > 0.6 * len(late)
+    correct = joined["prediction"] == joined["price_category"]
+    accuracy = correct.groupby(joined["model_version"]).mean()
+    gap = accuracy[versions["staging"]] - accuracy[versions["production"]]
+    assert 0.02 <= gap < 0.15
 
 
 def test_drift_story(demo):
