@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--address", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--show", action="store_true", help="open a browser tab")
     serve.add_argument(
+        "--num-procs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port and the result store (0: one per CPU; default 1)",
+    )
+    serve.add_argument(
         "--basic-auth",
         metavar="PASSWORD_OR_FILE",
         help="require a login: one password, or a JSON file of user names and passwords "
@@ -350,7 +357,9 @@ def cmd_serve(args) -> int:
     )
     from app.server import serve
 
-    serve(config, show=args.show)
+    if args.num_procs < 0:
+        raise DriftdeckError(f"--num-procs must be 0 (one per CPU) or more, got {args.num_procs}")
+    serve(config, show=args.show, num_procs=args.num_procs)
     return EXIT_OK
 
 

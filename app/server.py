@@ -34,11 +34,14 @@ def serve(
     address: str | None = None,
     show: bool = False,
     start: bool = True,
+    num_procs: int = 1,
 ):
     """Serve the dashboard at ``http://address:port/`` until interrupted.
 
     Static resources (Bokeh, Panel, fonts, icons) come from this server only. With
     ``start=False`` the configured server is returned without running it (for tests).
+    ``num_procs`` > 1 forks that many processes on one port; they share computed results
+    through the store (``[engine] store``), so a page computed by one is read by the others.
     """
     import panel as pn
 
@@ -74,8 +77,10 @@ def serve(
             start=False,
             title="Driftdeck",
             verbose=True,
-            # Runs one session at start-up: the imports are done before the first user arrives.
-            warm=True,
+            num_procs=num_procs,
+            # Runs one session at start-up: the imports are done before the first user arrives
+            # (not before forking processes: Bokeh refuses to fork after running app code).
+            warm=num_procs == 1,
             **auth,
             **(templates if auth else {}),
         )

@@ -86,3 +86,18 @@ def test_behind_the_login_a_scraper_needs_the_password(tmp_path, launch_server):
     status, text = _get(url, ("prometheus", PASSWORD))
     assert status == 200 and "driftdeck_feature_psi" in text
     assert PASSWORD not in text
+
+
+def test_several_server_processes_share_one_port_and_one_store(tmp_path, launch_server):
+    config = _world(tmp_path)
+    command = [sys.executable, "-m", "app.cli", "serve", "--config", str(config)]
+    url = launch_server([*command, "--port", "{port}", "--num-procs", "2"], config, path="/metrics")
+    answers = [_get(url) for _ in range(6)]
+    assert all(status == 200 for status, _ in answers)
+    assert (
+        len({parse(text)[("driftdeck_feature_psi", (("feature", "area"),))] for _, text in answers})
+        == 1
+    )
+    assert list((tmp_path / ".driftdeck" / "results" / "production_profile").glob("*.pkl"))
+    status, page = _get(url.replace("/metrics", "/"))
+    assert status == 200 and "Driftdeck" in page
