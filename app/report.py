@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from datetime import datetime
 from typing import Any
@@ -112,7 +113,18 @@ def _unseen(ref: dict, prod: dict) -> tuple[list[dict], float | None]:
 
 
 def build_report(engine: Engine, window: Window, config: Config) -> dict:
-    """Everything `driftdeck monitor --json` prints (alerts and status are added by the caller)."""
+    """Everything `driftdeck monitor --json` prints (alerts and status are added by the caller).
+
+    Kept like the engine's results (in memory and in the store): a warm run reads it back instead
+    of recomputing the drift measures, and needs no scipy import. The caller gets its own copy.
+    """
+    key = (engine.version, window, config.thresholds["psi"].critical)
+    report = copy.deepcopy(engine.cached("report", key, lambda: _build(engine, window, config)))
+    report["generated_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
+    return report
+
+
+def _build(engine: Engine, window: Window, config: Config) -> dict:
     roles = engine.roles()
     status: list[dict] = []
     rows = engine.window_rows(window)

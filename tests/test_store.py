@@ -74,10 +74,11 @@ def test_a_damaged_entry_or_a_foreign_store_is_rebuilt_and_said(tmp_path):
     cold, _ = _report(config)
     store = tmp_path / ".driftdeck" / "results"
     (tmp_path / ".driftdeck" / "notifications.json").write_text("{}")  # other state: kept
-    profile = next((store / "production_profile").glob("*.pkl"))
-    profile.write_bytes(profile.read_bytes()[:100])
+    for name in ("report", "production_profile"):  # the report is kept too: damage both
+        entry = next((store / name).glob("*.pkl"))
+        entry.write_bytes(entry.read_bytes()[:100])
     damaged, engine = _report(config)
-    assert engine.computations["production_profile"] == 1
+    assert engine.computations["report"] == engine.computations["production_profile"] == 1
     assert _metrics(damaged) == _metrics(cold)
     assert any("damaged" in s["message"] and not s["ok"] for s in _store_lines(damaged))
 
