@@ -260,7 +260,8 @@ def verdict(test: dict) -> str:
     if p is None or p >= SIGNIFICANCE:
         return f"no difference shown yet, n = {test['n_a']:,} and {test['n_b']:,}"
     d, lo, hi = test["difference"], test["lower"], test["upper"]
-    better, worse = (test["b"], test["a"]) if d > 0 else (test["a"], test["b"])
+    a, b = (f"version {v}" if str(v).isdigit() else str(v) for v in (test["a"], test["b"]))
+    better, worse = (b, a) if d > 0 else (a, b)
     lo, hi = (lo, hi) if d > 0 else (-hi, -lo)
     return (
         f"{better} is more accurate than {worse} by {abs(d) * 100:.1f} points, "

@@ -188,3 +188,14 @@ def test_a_variant_column_is_found_by_its_name(tmp_path):
     assert set(report["versions"]) == {"v1", "v2"}
     assert report["ab_tests"][0]["verdict"].startswith("no difference shown yet, n = ")
     assert "variant" not in report["features"]
+
+
+def test_a_verdict_names_registry_version_numbers_as_versions():
+    versions = {
+        "1": {"rows": 8000, "labelled": 8000, "correct": 6000},
+        "2": {"rows": 2000, "labelled": 2000, "correct": 1700},
+    }
+    (test,) = ab_tests(versions)
+    assert test["verdict"].startswith("version 2 is more accurate than version 1 by 10.0 points")
+    versions["2"]["correct"] = 1300  # now worse: the better one is named first
+    assert ab_tests(versions)[0]["verdict"].startswith("version 1 is more accurate than version 2")
