@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -83,6 +84,13 @@ def make_world(root: Path, seed: int = 0, n_ref: int = 3000, n_prod: int = 5000)
         base_dir=root,
         columns=Columns(high_cardinality=("address",), target="target"),
     )
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def assert_close(a: object, b: object, path: str = "") -> None:

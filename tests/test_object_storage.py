@@ -13,22 +13,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.cli import main
-from tests.conftest import assert_close, make_world
+from tests.conftest import assert_close, free_port, make_world
 
 SECRET = "s3cr3t-never-printed"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def s3_server():
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"

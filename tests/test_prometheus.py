@@ -5,53 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from app.cli import main
 from app.prometheus import exposition
 from tests.conftest import make_world
-
-
-def parse(text: str) -> dict[tuple[str, tuple], float]:
-    """Every sample as {(name, sorted labels): value}."""
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def expected_samples(report: dict) -> dict[tuple[str, tuple], float]:
-    """What the metrics must say, read from ``monitor --json`` independently of app.prometheus."""
-    out = {}
-
-    def put(name, labels, value):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out[(name, tuple(sorted(labels.items())))] = float(value)
-
-    for name, f in report["features"].items():
-        labels = {"feature": name}
-        put("driftdeck_feature_psi", labels, f["psi"])
-        put("driftdeck_feature_js", labels, f["js"])
-        put("driftdeck_feature_ks_statistic", labels, (f.get("ks") or {}).get("statistic"))
-        put("driftdeck_feature_missing_share", labels, f["summary"]["production"]["missing_share"])
-        put("driftdeck_cardinality_ratio", labels, (f.get("cardinality") or {}).get("ratio"))
-        put(
-            "driftdeck_new_value_share", labels, (f.get("cardinality") or {}).get("new_value_share")
-        )
-    put("driftdeck_prediction_kl", {}, report["prediction_drift"]["kl"])
-    put("driftdeck_dataset_drift_share", {}, report["dataset_drift"]["share"])
-    for severity in ("critical", "warning"):
-        put(
-            "driftdeck_alerts",
-            {"severity": severity},
-            sum(a["severity"] == severity for a in report["alerts"]),
-        )
-    for role, rows in report["rows"].items():
-        put("driftdeck_rows", {"role": role}, rows)
-    put("driftdeck_accuracy", {}, report["accuracy"]["realized"])
-    put("driftdeck_estimated_accuracy", {}, report["estimated_performance"]["accuracy"])
-    return out
+from tests.metrics_helpers import expected_samples, parse
 
 
 def test_monitor_writes_the_metrics_of_its_json(tmp_path, capsys):

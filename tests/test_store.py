@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from app.report_json import to_json
 from app.engine import Engine
 from app.report import full_report
+from app.report_json import to_json
 from app.store import MISSING, Store
 from app.window import Window
 from tests.conftest import assert_close, make_world, write

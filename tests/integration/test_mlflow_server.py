@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from app.config import Config, MLflowSettings
 from app.mlflow_reader import MLflowReader
 from app.monitor_log import REPORT_ARTIFACT, log_monitor_run
 from app.status import mlflow_status
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +38,6 @@ def restore_mlflow_env(monkeypatch):
         else:
             monkeypatch.setenv(name, "unset")
             monkeypatch.delenv(name)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str, timeout: float = 10) -> bytes:

@@ -8,7 +8,6 @@ Set ``DRIFTDECK_UI_WORLD`` to a folder holding a ``driftdeck.toml`` (e.g. one wr
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.conftest import free_port
 from tests.ui.helpers import wait_until_loaded
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,13 +47,6 @@ UI_ROWS = 20_000
 
 # Pages compute on a shared 2-core machine: give assertions time before they fail.
 expect.set_options(timeout=30_000)
-
-
-def free_port() -> int:
-    """A TCP port on the loopback interface that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import make_world
-from tests.test_prometheus import expected_samples, parse
+from tests.metrics_helpers import expected_samples, parse
 
 pytestmark = pytest.mark.ui
 
