@@ -13,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.engine import Engine
 from app.report import full_report
@@ -180,3 +182,36 @@ def test_a_window_and_a_data_version_key_every_result(tmp_path):
     again = Engine(config)
     assert again.window_rows(Window())["inputs"] == everything != recent
     assert again.window_rows(engine.monitoring_window())["inputs"] == recent
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    cuts=st.lists(st.integers(min_value=1, max_value=4999), min_size=1, max_size=5, unique=True),
+    removed=st.integers(min_value=0, max_value=5),
+)
+def test_any_file_layout_appends_and_removals_give_the_cold_report(tmp_path_factory, cuts, removed):
+    """The same rows split into random files; files appended and one removed: every report read
+    with the store equals one computed without it."""
+    root = tmp_path_factory.mktemp("layout")
+    config = make_world(root)
+    frame = pd.read_parquet(config.path("inputs"))
+    Path(config.path("inputs")).unlink()
+    folder = root / "data/production/inputs"
+    edges = [0, *sorted(cuts), len(frame)]
+    parts = [frame.iloc[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    config = replace(config, inputs="data/production/inputs")
+    for i, part in enumerate(parts[:-1]):
+        write(folder / f"part-{i}.parquet", part)
+    steps = [lambda: write(folder / f"part-{len(parts) - 1}.parquet", parts[-1])]
+    steps.append(lambda: (folder / f"part-{removed % max(1, len(parts) - 1)}.parquet").unlink())
+    _report(config)
+    for step in steps:
+        step()
+        with_store, _ = _report(config)
+        cold, _ = _report(replace(config, store=None))
+        assert_close(json.loads(_metrics(with_store)), json.loads(_metrics(cold)))
+        again, engine = _report(config)  # warm: nothing computed, the same report
+        assert sum(engine.computations.values()) == 0
+        assert _metrics(again) == _metrics(with_store)
