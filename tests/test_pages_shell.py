@@ -163,12 +163,36 @@ def test_update_notice_follows_the_monitor(shell):
     assert not shell.notice.visible
 
 
-def test_download_gives_the_offline_export(shell):
-    html = shell._export().getvalue().decode("utf-8")
+def test_download_gives_the_offline_export_built_off_the_event_loop(shell):
+    """Built in a worker thread: while it builds, the event loop keeps serving (a timer on it
+    keeps ticking), and the button shows it is busy."""
+    import asyncio
+
+    async def download_while_ticking():
+        ticks, busy = 0, []
+
+        async def tick():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.05)
+                ticks += 1
+                busy.append(shell.download.loading)
+
+        ticker = asyncio.create_task(tick())
+        started = asyncio.get_running_loop().time()
+        result = await shell._export()
+        elapsed = asyncio.get_running_loop().time() - started
+        ticker.cancel()
+        return result, ticks, elapsed, busy
+
+    result, ticks, elapsed, busy = asyncio.run(download_while_ticking())
+    html = result.getvalue().decode("utf-8")
     assert external_references(html) == []
     for entry in PAGES.values():
         assert entry.title in html
     assert shell.download.filename.startswith("driftdeck-")
+    assert ticks >= 0.5 * elapsed / 0.05  # the loop was free for most of the build
+    assert any(busy) and not shell.download.loading
 
 
 def test_a_failing_page_shows_its_message_as_text(shell, monkeypatch):

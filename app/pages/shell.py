@@ -534,10 +534,16 @@ class Shell(pn.viewable.Viewer):
             log.exception("refresh failed")
 
     # -- export ----------------------------------------------------------------------
-    def _export(self) -> io.BytesIO:
+    async def _export(self) -> io.BytesIO:
+        """The static HTML of every page, built in a worker thread: building it takes seconds,
+        and on the event loop it would stall every other session of the server meanwhile."""
         from app.export import render_pages
 
-        html = render_pages(self.monitor, title=self.title)
+        self.download.loading = True
+        try:
+            html = await asyncio.to_thread(render_pages, self.monitor, title=self.title)
+        finally:
+            self.download.loading = False
         self.download.filename = f"driftdeck-{datetime.now():%Y%m%d-%H%M}.html"
         return io.BytesIO(html.encode("utf-8"))
 
