@@ -33,6 +33,11 @@ from app.window import (
 )
 from queries import fragment, ident, render
 
+EXACT_DISTINCT_ROWS = 100_000
+"""Numerical columns with at most this many values get an exact distinct count; larger ones a
+HyperLogLog estimate (a count of distinct floats is informational, not worth a hash table of
+every value)."""
+
 # The reference needs its deciles (PSI edges) and quartiles; production only its quartiles,
 # and every extra quantile costs time on tens of millions of rows.
 REFERENCE_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.25, 0.75)
@@ -614,15 +619,22 @@ class Engine:
         entry["out_of_range"] = out_of_range
 
     def _distinct(self, grid, f: Feature, role: str, where: str, params: dict, entry: dict) -> int:
-        """Distinct values of a numerical column: free when every grid bucket holds one (and
-        the values are their doubles)."""
+        """Distinct values of a numerical column: exact when free (every grid bucket holds one
+        value, and the values are their doubles) or cheap (a small column), else estimated from
+        a HyperLogLog sketch, and then ``entry["distinct_approx"]`` says so."""
         merged = self._merged_as_double(f, role, entry)
         distinct = None if merged else grid.distinct_if_known()
-        if distinct is None:
-            column = ident(f.name) if merged else nan_to_null(f.name)
+        if distinct is not None:
+            return int(distinct)
+        column = ident(f.name) if merged else nan_to_null(f.name)
+        if entry.get("present", 0) <= EXACT_DISTINCT_ROWS:
             sql = render("distinct_count", column=column, view=ident(role), where=where)
-            distinct = self.sources.fetchall(sql, params)[0][0]
-        return int(distinct)
+            return int(self.sources.fetchall(sql, params)[0][0])
+        from app import hyperloglog
+
+        sql = render("distinct_sketch", column=column, view=ident(role), where=where)
+        entry["distinct_approx"] = True
+        return hyperloglog.estimate(self.sources.fetchall(sql, params))
 
     def _merged_as_double(self, f: Feature, role: str, entry: dict) -> bool:
         """Whether casting this side's column to DOUBLE may merge distinct values: integers from

@@ -36,6 +36,7 @@ def side_summary(entry: dict | None) -> dict | None:
         "distinct": entry["distinct"],
     }
     if entry["kind"] == "numerical":
+        out["distinct_approx"] = bool(entry.get("distinct_approx"))
         for key in ("mean", "std", "min", "p25", "median", "p75", "max"):
             out[key] = finite(entry.get(key))
     elif entry["kind"] == "categorical":

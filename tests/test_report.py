@@ -246,3 +246,28 @@ def test_many_numerical_features_each_get_their_own_bins(tmp_path):
         assert features[f"x{i}"]["ks"]["statistic"] == pytest.approx(
             ks_2samp(ref[f"x{i}"], prod[f"x{i}"]).statistic, abs=1e-15
         )
+
+
+def test_a_large_numerical_column_has_an_estimated_distinct_count_within_2_percent(tmp_path):
+    """Beyond 100,000 values the distinct count of a numerical column comes from a HyperLogLog
+    sketch (marked ``distinct_approx``); small columns and categories stay exact."""
+    from app.config import Columns
+    from tests.conftest import report_on
+
+    rng = np.random.default_rng(21)
+    n = 400_000
+    reference = pd.DataFrame(
+        {"x": rng.normal(0, 1, 5_000).round(3), "c": rng.choice(["a", "b"], 5_000)}
+    )
+    production = pd.DataFrame(
+        {"x": rng.normal(0, 1, n).round(6), "c": rng.choice(["a", "b", "d"], n)}
+    )
+    production.loc[::50, "x"] = np.nan
+    report = report_on(tmp_path, reference, production, Columns())
+    big = report["features"]["x"]["summary"]["production"]
+    exact = production["x"].dropna().nunique()
+    assert big["distinct_approx"] is True
+    assert abs(big["distinct"] - exact) <= 0.02 * exact
+    small = report["features"]["x"]["summary"]["reference"]
+    assert small["distinct_approx"] is False and small["distinct"] == reference["x"].nunique()
+    assert report["features"]["c"]["summary"]["production"]["distinct"] == 3
