@@ -67,7 +67,7 @@ _RECOMMENDATIONS = {
 }
 
 
-def _number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
     """A finite-or-infinite float, or None for missing, NaN and non-numbers."""
     if value is None or isinstance(value, bool):
         return None
@@ -115,7 +115,7 @@ def _alert(
 
 def _leveled(metric: str, feature: str, value: Any, level: Level, describe: str) -> dict | None:
     """The alert for a value at or over a level, or None; ``describe`` names the measurement."""
-    number = _number(value)
+    number = as_number(value)
     if number is None:
         return None
     if number >= level.critical:
@@ -174,7 +174,7 @@ def evaluate_alerts(report: Mapping, config: Config) -> list[dict]:
         f"the baseline {theme.format_share(accuracy.get('baseline'))} "
         f"({accuracy.get('baseline_source')})"
     )
-    if _number(accuracy.get("drop")) is not None:
+    if as_number(accuracy.get("drop")) is not None:
         alerts.append(
             _leveled(
                 "accuracy_drop",
@@ -186,7 +186,7 @@ def evaluate_alerts(report: Mapping, config: Config) -> list[dict]:
                 f"{baseline}",
             )
         )
-    if _number(accuracy.get("estimated_drop")) is not None:
+    if as_number(accuracy.get("estimated_drop")) is not None:
         estimated = _mapping(report.get("estimated_performance"))
         alerts.append(
             _leveled(
@@ -231,7 +231,7 @@ def evaluate_alerts(report: Mapping, config: Config) -> list[dict]:
 
 
 def _ks_alert(name: str, ks: Mapping, config: Config) -> dict | None:
-    statistic, pvalue = _number(ks.get("statistic")), _number(ks.get("pvalue"))
+    statistic, pvalue = as_number(ks.get("statistic")), as_number(ks.get("pvalue"))
     rule = config.ks_alert
     if (
         statistic is None

@@ -17,6 +17,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
+from app.alerts import as_number
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # name, help, labels
@@ -62,16 +64,6 @@ GAUGES = (
 )
 
 
-def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _timestamp(text: Any) -> float | None:
     """Unix seconds of a report timestamp (naive ones are UTC)."""
     if isinstance(text, str):
@@ -89,8 +81,8 @@ def samples(report: Mapping, seconds: float | None) -> list[tuple[str, dict, flo
     out: list[tuple[str, dict, float]] = []
 
     def put(name: str, labels: dict, value: Any) -> None:
-        number = _number(value)
-        if number is not None:
+        number = as_number(value)
+        if number is not None and math.isfinite(number):
             out.append((name, labels, number))
 
     for feature, entry in (report.get("features") or {}).items():

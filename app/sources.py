@@ -115,39 +115,28 @@ def scan_role(role: str, location: str | None, storage: dict | None = None) -> R
     """Find and check the files of one role without reading their data."""
     if not location:
         return RoleState(role, None, (), "not configured")
+    storage = storage or {}
     if object_storage.is_url(location):
-        return _scan_objects(role, location, storage or {})
-    states, skipped = [], []
-    for path in expand(location):
         try:
-            st = os.stat(path)
-        except OSError:
-            continue  # vanished between listing and stat: a logger rotating files
-        state = FileState(os.path.abspath(path), st.st_size, st.st_mtime_ns)
-        problem = _footer_problem(state)
-        if problem:
-            skipped.append(f"{path} {problem}")
-        else:
-            states.append(state)
-    if not states:
-        if skipped:
-            return RoleState(role, location, (), skipped[0], tuple(skipped))
-        return RoleState(role, location, (), f"no parquet file at {location}")
-    return RoleState(role, location, tuple(states), None, tuple(skipped))
-
-
-def _scan_objects(role: str, location: str, storage: dict) -> RoleState:
-    """``scan_role`` on object storage: the objects' metadata is their fingerprint."""
-    try:
-        found = object_storage.list_objects(location, storage)
-    except DriftdeckError as exc:
-        return RoleState(role, location, (), str(exc))
+            found = [
+                FileState(o.path, o.size, o.mtime_ns, o.etag)
+                for o in object_storage.list_objects(location, storage)
+            ]
+        except DriftdeckError as exc:
+            return RoleState(role, location, (), str(exc))
+    else:
+        found = []
+        for path in expand(location):
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue  # vanished between listing and stat: a logger rotating files
+            found.append(FileState(os.path.abspath(path), st.st_size, st.st_mtime_ns))
     states, skipped = [], []
-    for obj in found:
-        state = FileState(obj.path, obj.size, obj.mtime_ns, obj.etag)
+    for state in found:
         problem = _footer_problem(state, storage)
         if problem:
-            skipped.append(f"{obj.path} {problem}")
+            skipped.append(f"{state.path} {problem}")
         else:
             states.append(state)
     if not states:

@@ -42,6 +42,19 @@ def report_on(root: Path, reference: pd.DataFrame, inputs: pd.DataFrame, columns
     return build_report(Engine(config), Window(), config)
 
 
+def files_config(root: Path, columns: Columns, **changes) -> Config:
+    """A config over ref.parquet, in.parquet, pred.parquet and lab.parquet in ``root``."""
+    return Config(
+        base_dir=root,
+        reference="ref.parquet",
+        inputs="in.parquet",
+        predictions="pred.parquet",
+        labels="lab.parquet",
+        columns=columns,
+        **changes,
+    )
+
+
 def make_world(root: Path, seed: int = 0, n_ref: int = 3000, n_prod: int = 5000) -> Config:
     """Reference, inputs and predictions with every kind of feature and some mess (NaN, NULL, inf)."""
     rng = np.random.default_rng(seed)

@@ -13,7 +13,7 @@ from app.config import Columns, Config
 from app.engine import Engine
 from app.report import full_report
 from app.window import Window
-from tests.conftest import write
+from tests.conftest import files_config, write
 
 
 def _world(root: Path, before: float, now: float, seed: int = 0) -> Config:
@@ -41,14 +41,7 @@ def _world(root: Path, before: float, now: float, seed: int = 0) -> Config:
         root / "ref.parquet",
         pd.DataFrame({"x": rng.random(300), "label": rng.choice(["a", "b"], 300)}),
     )
-    return Config(
-        base_dir=root,
-        reference="ref.parquet",
-        inputs="in.parquet",
-        predictions="pred.parquet",
-        labels="lab.parquet",
-        columns=Columns(target="label"),
-    )
+    return files_config(root, Columns(target="label"))
 
 
 def _accuracy_alerts(report: dict) -> list[dict]:

@@ -13,7 +13,7 @@ from sklearn.isotonic import IsotonicRegression
 from app.config import Columns, Config
 from app.engine import Engine
 from app.window import Window
-from tests.conftest import write
+from tests.conftest import files_config, write
 
 CLASSES = np.array(["a", "b", "c"])
 
@@ -60,14 +60,7 @@ def _world(
     write(root / "in.parquet", inputs)
     write(root / "pred.parquet", preds)
     write(root / "lab.parquet", labels)
-    config = Config(
-        base_dir=root,
-        reference="ref.parquet",
-        inputs="in.parquet",
-        predictions="pred.parquet",
-        labels="lab.parquet",
-        columns=columns or Columns(target="label", probability="score"),
-    )
+    config = files_config(root, columns or Columns(target="label", probability="score"))
     frame = preds.assign(label=pd.Series(truth))
     frame["confidence"] = (
         frame["score"]
@@ -164,14 +157,7 @@ def test_the_band_covers_the_true_accuracy_at_its_stated_rate(tmp_path):
         )
         write(root / "in.parquet", preds[["timestamp", "request_id"]].assign(x=1.0))
         write(root / "ref.parquet", pd.DataFrame({"x": [1.0, 2.0], "label": ["a", "b"]}))
-        config = Config(
-            base_dir=root,
-            reference="ref.parquet",
-            inputs="in.parquet",
-            predictions="pred.parquet",
-            labels="lab.parquet",
-            columns=Columns(target="label"),
-        )
+        config = files_config(root, Columns(target="label"))
         got = Engine(config).estimated_accuracy(Window(start + timedelta(minutes=2000), None))
         truth_now = correct[2000:].mean()
         covered += got["lower"] <= truth_now <= got["upper"]

@@ -15,7 +15,7 @@ from app.engine import Engine
 from app.report import full_report
 from app.segments import MAX_SEGMENTS, MIN_ROWS, OTHER
 from app.window import Window
-from tests.conftest import write
+from tests.conftest import files_config, write
 
 REGIONS = ["north", "south", "east", "west"]
 
@@ -47,14 +47,8 @@ def _world(root: Path, ref: pd.DataFrame, prod: pd.DataFrame, rng) -> Config:
     )
     labels = rng.choice(["a", "b"], len(prod))
     write(root / "lab.parquet", pd.DataFrame({"request_id": ids, "label": labels}))
-    return Config(
-        base_dir=root,
-        reference="ref.parquet",
-        inputs="in.parquet",
-        predictions="pred.parquet",
-        labels="lab.parquet",
-        columns=Columns(target="label", segments=("region",)),
-        monitoring_window="all",
+    return files_config(
+        root, Columns(target="label", segments=("region",)), monitoring_window="all"
     )
 
 

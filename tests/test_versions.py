@@ -17,7 +17,7 @@ from app.engine import Engine
 from app.report import full_report
 from app.versions import ab_tests
 from app.window import Window
-from tests.conftest import write
+from tests.conftest import files_config, write
 
 CLASSES = np.array(["low", "mid", "high"])
 
@@ -64,15 +64,7 @@ def _world(
             }
         ),
     )
-    return Config(
-        base_dir=root,
-        reference="ref.parquet",
-        inputs="in.parquet",
-        predictions="pred.parquet",
-        labels="lab.parquet",
-        columns=Columns(target="label"),
-        monitoring_window="all",
-    )
+    return files_config(root, Columns(target="label"), monitoring_window="all")
 
 
 def _frame(root: Path) -> pd.DataFrame:
