@@ -14,6 +14,7 @@ from app import __version__
 from app.alerts import evaluate_alerts, summarize_alerts
 from app.config import Config
 from app.mlflow_reader import MLflowReader, MLflowUnavailable, shared_reader
+from app.report_json import jsonable
 
 REPORT_ARTIFACT = "monitor_report.json"
 KIND_TAG = "driftdeck.kind"
@@ -154,20 +155,6 @@ def _timestamp(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _strict_json(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _strict_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict_json(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return _strict_json(value.item())
-    return value
-
-
 def _run_name(report: Mapping) -> str:
     start = _timestamp(_get(report, "window", "start"))
     end = _timestamp(_get(report, "window", "end"))
@@ -206,7 +193,7 @@ def log_monitor_run(
     end = _timestamp(_get(report, "window", "end"))
     started = time.time()
     start_ms = int((end.timestamp() if end else started) * 1000)
-    body = json.dumps(_strict_json(report), indent=2, allow_nan=False, ensure_ascii=False)
+    body = json.dumps(jsonable(report), indent=2, allow_nan=False, ensure_ascii=False)
 
     experiment_id = _monitoring_experiment(reader, config)  # fails fast when MLflow is down
     from mlflow.entities import Metric, Param

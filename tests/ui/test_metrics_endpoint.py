@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -38,19 +39,13 @@ def _world(tmp_path, extra: str = "") -> str:
     return path
 
 
+def _serve(config: Path) -> list[str]:
+    return [sys.executable, "-m", "app.cli", "serve", "--config", str(config), "--port", "{port}"]
+
+
 def test_a_scrape_matches_monitor_json(tmp_path, launch_server):
     config = _world(tmp_path)
-    command = [
-        sys.executable,
-        "-m",
-        "app.cli",
-        "serve",
-        "--config",
-        str(config),
-        "--port",
-        "{port}",
-    ]
-    url = launch_server(command, config, path="/metrics")
+    url = launch_server(_serve(config), config, path="/metrics")
     status, text = _get(url)
     assert status == 200
     got = parse(text)
@@ -68,17 +63,7 @@ def test_a_scrape_matches_monitor_json(tmp_path, launch_server):
 
 def test_behind_the_login_a_scraper_needs_the_password(tmp_path, launch_server):
     config = _world(tmp_path, f'[server]\nbasic_auth = "{PASSWORD}"\n')
-    command = [
-        sys.executable,
-        "-m",
-        "app.cli",
-        "serve",
-        "--config",
-        str(config),
-        "--port",
-        "{port}",
-    ]
-    login = launch_server(command, config, path="/login")
+    login = launch_server(_serve(config), config, path="/login")
     url = login.replace("/login", "/metrics")
     status, text = _get(url)
     assert status == 401 and "driftdeck_" not in text
@@ -90,8 +75,7 @@ def test_behind_the_login_a_scraper_needs_the_password(tmp_path, launch_server):
 
 def test_several_server_processes_share_one_port_and_one_store(tmp_path, launch_server):
     config = _world(tmp_path)
-    command = [sys.executable, "-m", "app.cli", "serve", "--config", str(config)]
-    url = launch_server([*command, "--port", "{port}", "--num-procs", "2"], config, path="/metrics")
+    url = launch_server([*_serve(config), "--num-procs", "2"], config, path="/metrics")
     answers = [_get(url) for _ in range(6)]
     assert all(status == 200 for status, _ in answers)
     assert (
