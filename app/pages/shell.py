@@ -113,6 +113,15 @@ class DashboardTemplate(pn.template.FastListTemplate):
     _js = [pn.template.FastListTemplate._js, canvas_styles.SCRIPT]
 
 
+DOWNLOAD_CSS = f"""
+.bk-btn.bk-btn-default, .bk-btn.bk-btn-default a {{ color: {theme.ACCENT}; }}
+.bk-btn.bk-btn-default {{ border-color: {theme.ACCENT} !important; }}
+.bk-btn.bk-btn-default:hover, .bk-btn.bk-btn-default:hover a {{
+  background-color: {theme.ACCENT}; color: #fff;
+}}
+"""
+
+
 class BrowserHistory(JSComponent):
     """Tells the server when the user goes back or forward, so ``?page=`` follows the URL.
 
@@ -235,6 +244,8 @@ class Shell(pn.viewable.Viewer):
             color="primary",
             variant="outline",
             sizing_mode="stretch_width",
+            # Until its file is made, Panel draws the button in the grey of a disabled one.
+            stylesheets=[DOWNLOAD_CSS],
         )
         self.history = BrowserHistory(on_navigate=self._navigated, height=0, width=0, margin=0)
         if self.monitor is not None:

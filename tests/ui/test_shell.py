@@ -123,3 +123,29 @@ def test_plots_are_painted_without_asking_css_for_each_visual(
     wait_for_plots(page, count=4)
     assert page.evaluate("window.__driftdeckCanvasStyles") is True
     assert page.evaluate("window.__bokehCssReads") == 0
+
+
+def test_the_download_button_does_not_look_disabled(page, server_url, wait_for_page):
+    """Enabled buttons draw in the accent colour; a disabled one (Reset, at the monitoring
+    window) in grey. The download used to look like the disabled one."""
+    page.goto(server_url)
+    wait_for_page(page, "overview")
+    colors = page.evaluate(
+        """() => {
+          const found = {};
+          const walk = (root) => {
+            for (const el of root.querySelectorAll('*')) {
+              if (el.shadowRoot) walk(el.shadowRoot);
+              const text = (el.textContent || '').trim();
+              if (el.tagName === 'BUTTON' && !(text in found))
+                found[text] = [getComputedStyle(el.querySelector('a') || el).color,
+                               getComputedStyle(el).borderColor, el.disabled];
+            }
+          };
+          walk(document);
+          return found;
+        }"""
+    )
+    download, reset = colors["Download static HTML"], colors["Reset time window"]
+    assert reset[2] is True and download[2] is False
+    assert download[0] != reset[0] and download[1] != reset[1]
