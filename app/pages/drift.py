@@ -1,5 +1,8 @@
 """Drift Monitoring: PSI per feature, cardinality growth, prediction drift, the distribution of
-any feature on both sides, the numerical drift tests and PSI over time (select time to set the window).
+any feature on both sides, the numerical drift tests, PSI over time (select time to set the window)
+and, with segments configured, where each feature drifted.
+
+A PSI the report judges not significant at its sample size is drawn grey wherever it shows.
 
 A static export has no server to ask for a feature's distribution: it draws the comparison of the
 features Feature Statistics details (the most drifted, ``features.EXPORT_FEATURES``) and the
@@ -28,24 +31,34 @@ from app.pages.cards import (
     section,
     wrapping_row,
 )
+from app.pages.segments import attributed_features, where_it_drifted
+from app.pages.significance import (
+    NOT_SIGNIFICANT,
+    psi_bars,
+    psi_heatmap,
+    psi_severity,
+    psi_status,
+    status_style,
+)
 
 METRIC = NumberFormatter(format="0.000", nan_format=theme.NO_VALUE, null_format=theme.NO_VALUE)
 
 
 def feature_severity(feature: dict, thresholds: dict) -> str | None:
-    """A feature's drift severity: PSI, or cardinality growth for high-cardinality features."""
+    """A feature's drift severity: PSI (``NOT_SIGNIFICANT`` under its sample-size floor), or
+    cardinality growth for high-cardinality features."""
     if feature.get("kind") == "high_cardinality":
         level = thresholds["cardinality_ratio"]
         return theme.severity(
             (feature.get("cardinality") or {}).get("ratio"), level.critical, level.warning
         )
-    level = thresholds["psi"]
-    return theme.severity(feature.get("psi"), level.critical, level.warning)
+    return psi_severity(feature.get("psi"), feature.get("significant"), thresholds["psi"])
 
 
 def drift_order(features: dict, thresholds: dict) -> list[str]:
-    """Feature names, most drifted first (severity, then PSI or cardinality ratio)."""
-    rank = {"critical": 0, "warning": 1, "ok": 2, None: 3}
+    """Feature names, most drifted first (severity, then PSI or cardinality ratio); a PSI that
+    is not significant ranks with the features that did not drift."""
+    rank = {"critical": 0, "warning": 1, "ok": 2, NOT_SIGNIFICANT: 2, None: 3}
 
     def key(name: str) -> tuple:
         f = features[name]
@@ -82,7 +95,8 @@ class DriftMonitoring(MonitorPage):
         psi_card, self.psi_body = section(
             "PSI per feature",
             note=f"Population stability index of each numerical and categorical feature; dashed lines: "
-            f"warning {theme.format_metric(psi.warning, 2)}, critical {theme.format_metric(psi.critical, 2)}.",
+            f"warning {theme.format_metric(psi.warning, 2)}, critical {theme.format_metric(psi.critical, 2)}; "
+            "grey: not significant at this sample size (under the PSI that noise reaches).",
             min_height=charts.HEIGHT,
         )
         card_card, self.cardinality_body = section(
@@ -122,12 +136,28 @@ class DriftMonitoring(MonitorPage):
         heat_card, self.heatmap_body = section(
             "Drift over time",
             note="PSI of each feature per time bucket in the severity colours (grey: fewer than "
-            f"{charts.MIN_BUCKET_ROWS} rows)."
+            f"{charts.MIN_BUCKET_ROWS} rows, or not significant at the bucket's sample size)."
             + (
                 "" if self.static else " Drag across the time axis to set the window of every page."
             ),
             min_height=charts.HEIGHT,
         )
+        self.where_feature = pn.widgets.Select(label="Feature", options=[], width=280)
+        self.where_feature.param.watch(self._where_feature_changed, "value")
+        self.where_view = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
+        self.where_card, self.where_body = section(
+            "Where did it drift",
+            self.where_feature,
+            self.where_view,
+            note="Each feature's drift inside the segments of [columns] segments, ranked by "
+            "contribution = production share × PSI inside the segment (grey: not significant at "
+            "the segment's sample size), beside the mix shift of each segment column.",
+            min_height=charts.HEIGHT,
+        )
+        self._report: dict = {}
+        # Static export: each feature's attribution, shown one at a time in the browser.
+        self.where_views: dict[str, pn.Column] = {}
+        self._where_callback: Any = None
         self.heatmap_stream: hv.streams.BoundsX | None = None
         self._buckets: list[dict] = []
         self._width = charts.bucket_width(None)
@@ -142,6 +172,8 @@ class DriftMonitoring(MonitorPage):
             compare_card,
             table_card,
             heat_card,
+            # Absent for a config without segments; hidden while the report has none.
+            *([self.where_card] if self.monitor.config.columns.segments else []),
         ]
 
     def reload(self) -> None:
@@ -154,6 +186,7 @@ class DriftMonitoring(MonitorPage):
             self.cardinality_body,
             self.prediction_body,
             self.table_body,
+            *([self.where_view] if self.monitor.config.columns.segments else []),
         )
         self.load(
             "over_time",
@@ -175,6 +208,7 @@ class DriftMonitoring(MonitorPage):
         self._draw_cardinality(features, thresholds, production)
         self._draw_prediction(report.get("prediction_drift") or {}, thresholds)
         self._draw_table(features, thresholds, production)
+        self._draw_where(report)
         options = list(self._order)
         value = self.feature.value
         if value not in options:
@@ -196,7 +230,13 @@ class DriftMonitoring(MonitorPage):
 
     def _draw_psi(self, features: dict, thresholds: dict, production: Any) -> None:
         rows = [
-            {"feature": name, "value": f["psi"], "JS": theme.format_metric(f.get("js"))}
+            {
+                "feature": name,
+                "psi": f["psi"],
+                "significant": f.get("significant"),
+                "psi_floor": f.get("psi_floor"),
+                "JS": theme.format_metric(f.get("js")),
+            }
             for name, f in features.items()
             if f.get("kind") != "high_cardinality" and theme.is_number(f.get("psi"))
         ]
@@ -210,10 +250,8 @@ class DriftMonitoring(MonitorPage):
                 )
             ]
             return
-        rows.sort(key=lambda r: -r["value"])
-        chart = charts.severity_bars(
-            rows, thresholds["psi"], "PSI", extra_hover=[("Jensen–Shannon", "@JS")]
-        )
+        rows.sort(key=lambda r: -r["psi"])
+        chart = psi_bars(rows, thresholds["psi"], extra_hover=[("Jensen–Shannon", "@JS")])
         self.psi_body.objects = [charts.plot_pane(chart, charts.HEIGHT)]
 
     def _draw_cardinality(self, features: dict, thresholds: dict, production: Any) -> None:
@@ -302,8 +340,9 @@ class DriftMonitoring(MonitorPage):
             rows.append(
                 {
                     "Feature": name,
-                    "Severity": theme.severity(f.get("psi"), level.critical, level.warning)
-                    or theme.NO_VALUE,
+                    "Severity": psi_status(
+                        f.get("psi"), f.get("significant"), f.get("psi_floor"), level
+                    ),
                     "PSI": _float(f.get("psi")),
                     "KS D": _float(ks.get("statistic")),
                     "KS p-value": theme.format_pvalue(ks.get("pvalue")),
@@ -335,7 +374,7 @@ class DriftMonitoring(MonitorPage):
             formatters={c: METRIC for c in ("PSI", "KS D", "Wasserstein (σ)", "Jensen–Shannon")},
             text_align={"KS p-value": "right", "Severity": "center"},
         )
-        self.drift_table.style.map(_severity_style, subset=["Severity"])
+        self.drift_table.style.map(status_style, subset=["Severity"])
         self.table_body.objects = [self.drift_table]
 
     # -- over time ---------------------------------------------------------------------------
@@ -343,7 +382,7 @@ class DriftMonitoring(MonitorPage):
         thresholds = self.monitor.config.thresholds
         self._buckets = list(over_time.get("buckets") or [])
         self._width = charts.bucket_width(over_time.get("width"))
-        heat = charts.drift_heatmap(over_time, thresholds["psi"])
+        heat = psi_heatmap(over_time, thresholds["psi"])
         if heat is None:
             self.heatmap_stream = None
             self.heatmap_body.objects = [
@@ -377,6 +416,78 @@ class DriftMonitoring(MonitorPage):
     def _heatmap_selected(self, boundsx: tuple | None = None, **_: Any) -> None:
         if boundsx:
             self.select_window(charts.snap_to_buckets(*boundsx, self._buckets, self._width))
+
+    # -- where did it drift ------------------------------------------------------------------------
+    def _draw_where(self, report: dict) -> None:
+        """The where-did-it-drift section: shown only when the report has segments."""
+        self._report = report
+        self.where_card.visible = bool(report.get("segments"))
+        if not self.where_card.visible:
+            self.where_view.objects = [
+                empty_state(
+                    "No segments in this window.",
+                    "[columns] segments names categorical columns of both the reference and the "
+                    "production inputs; see the system status for why one is left out.",
+                )
+            ]
+            return
+        options = attributed_features(report)
+        value = self.where_feature.value
+        if value not in options:
+            value = (options or [None])[0]
+        if self.static and options:
+            self._draw_where_views(options, value)
+            return
+        changed = value != self.where_feature.value
+        self.where_feature.param.update(options=options, value=value)
+        if not changed:
+            self._show_where()
+
+    def _where_feature_changed(self, _event: Any) -> None:
+        if self.static:
+            self._show_chosen_where()
+        else:
+            self._show_where()
+
+    def _show_where(self) -> None:
+        name = self.where_feature.value
+        if not name:
+            self.where_view.objects = [
+                empty_state(
+                    "No feature to attribute to segments.",
+                    "Needs numerical or categorical features present in both the reference and "
+                    "production inside at least one segment with 30 rows on each side.",
+                )
+            ]
+            return
+        level = self.monitor.config.thresholds["psi"]
+        self.where_view.objects = where_it_drifted(self._report, name, level)
+
+    def _draw_where_views(self, options: list[str], chosen: str) -> None:
+        """Static export: the attribution of each feature (most contributing first), the chosen
+        one shown; the browser switches between them."""
+        from app.pages.features import EXPORT_FEATURES, show_chosen_in_browser
+
+        level = self.monitor.config.thresholds["psi"]
+        names = options[:EXPORT_FEATURES]
+        self.where_feature.param.update(
+            options=names, value=chosen if chosen in names else names[0]
+        )
+        self.where_views = {
+            name: pn.Column(
+                *where_it_drifted(self._report, name, level), sizing_mode="stretch_width"
+            )
+            for name in names
+        }
+        self._show_chosen_where()
+        self.where_view.objects = list(self.where_views.values())
+        if self._where_callback is not None:
+            self._where_callback.unwatch()
+        self._where_callback = show_chosen_in_browser(self.where_feature, self.where_views)
+
+    def _show_chosen_where(self) -> None:
+        for name, view in self.where_views.items():
+            view.visible = name == self.where_feature.value
 
     # -- any feature ---------------------------------------------------------------------------
     def _feature_changed(self, _event: Any) -> None:
@@ -468,9 +579,3 @@ def _comparison(dist: dict) -> list[Any]:
 
 def _float(value: Any) -> float:
     return float(value) if theme.is_number(value) else float("nan")
-
-
-def _severity_style(value: Any) -> str:
-    if value in theme.SEVERITY_COLORS:
-        return f"color: {theme.severity_color(value)}; font-weight: 600"
-    return ""

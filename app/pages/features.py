@@ -1,6 +1,9 @@
 """Feature Statistics: every feature's statistics on both sides with its drift and quality status,
 and a detail view of one feature (distributions, ECDF, new categories, data-quality findings).
 
+With segments configured, the page can show the rows of one segment alone (reference and
+production both): every number, chart and status is then that segment's.
+
 Served, the detail of the chosen feature is computed when it is chosen. In a static export there is
 no server to ask: the page draws the detail of every feature (up to ``EXPORT_FEATURES``, most
 drifted first) and the feature list and the table's rows switch between them in the browser.
@@ -34,12 +37,21 @@ from app.pages.cards import (
     wrapping_row,
 )
 from app.pages.drift import METRIC, drift_order
+from app.pages.segments import ALL_ROWS, Segment, segment_choices, segment_window
+from app.pages.significance import (
+    NOT_SIGNIFICANT,
+    not_significant_text,
+    psi_severity,
+    status_style,
+)
+from app.window import Window
 
 log = logging.getLogger(__name__)
 
 DRIFT_METRICS = ("psi", "cardinality_ratio", "ks")
 QUALITY_METRICS = ("missing_share_increase", "unseen_share")
 RANK = {"critical": 0, "warning": 1, "ok": 2}
+GREY = f"color: {theme.MISSING_COLOR}"
 KIND_LABELS = {
     "numerical": "numerical",
     "categorical": "categorical",
@@ -104,6 +116,21 @@ class FeatureStatistics(MonitorPage):
     )
 
     def _build(self) -> list[Any]:
+        # One segment's rows instead of all (served only: a static file has no server to ask).
+        self.segment = pn.widgets.Select(
+            label="Segment", options={ALL_ROWS: None}, value=None, width=280
+        )
+        self.segment.param.watch(self._segment_changed, "value")
+        self.segment_note = note_pane(
+            "Every number on this page for the reference and production rows of one segment "
+            "([columns] segments)."
+        )
+        self.segment_row = pn.Row(
+            self.segment,
+            pn.Column(pn.Spacer(height=22), self.segment_note, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
+        self._choosing = False  # while the page itself sets the segment choice
         table_card, self.table_body = section(
             "Every feature",
             note="Summary statistics of the reference and of production in the window, the drift test of "
@@ -136,19 +163,49 @@ class FeatureStatistics(MonitorPage):
         )
         self.table: pn.widgets.Tabulator | None = None
         self._report: dict = {}
-        return [table_card, detail_card]
+        # Absent from a static file, and for a config without segments.
+        segments = bool(self.monitor.config.columns.segments) and not self.static
+        return [*([self.segment_row] if segments else []), table_card, detail_card]
 
     def reload(self) -> None:
-        monitor = self.monitor
+        monitor, segment = self.monitor, self.segment.value
         self.load(
             "report",
-            lambda: data_report(monitor),
-            self._draw_report,
+            lambda: reports(monitor, segment),
+            self._draw_reports,
             self.table_body,
             self.detail_body,
         )
         if not self.static:
             self._load_distribution()
+
+    # -- the segment ---------------------------------------------------------------------------
+    def window(self) -> Window:
+        """The rows the page shows: the Monitor's window, inside the chosen segment if any."""
+        return segment_window(self.monitor.window, self.segment.value)
+
+    def _segment_changed(self, _event: Any) -> None:
+        if not self._choosing:
+            self.reload()
+
+    def _draw_reports(self, found: tuple[dict, dict | None]) -> None:
+        """The segments to choose from (the report of all rows), then the chosen rows' report."""
+        whole, chosen = found
+        choices = segment_choices(whole)
+        self.segment_row.visible = len(choices) > 1 and not self.static
+        segment = self.segment.value
+        if segment not in choices.values() or chosen is None:
+            # The segment is not in this window (or none is chosen): every row.
+            segment, chosen = None, None
+        self._choosing = True
+        try:
+            moved = segment != self.segment.value
+            self.segment.param.update(options=choices, value=segment)
+        finally:
+            self._choosing = False
+        if moved:
+            self._load_distribution()
+        self._draw_report(chosen if chosen is not None else whole)
 
     # -- the table -----------------------------------------------------------------------------
     def feature_status(self, name: str) -> tuple[str | None, str | None]:
@@ -167,6 +224,9 @@ class FeatureStatistics(MonitorPage):
             or name in (schema.get("only_in_production") or [])
             or any(c.get("column") == name for c in schema.get("type_changes") or [])
         )
+        if drift is None and feature.get("significant") is False:
+            # Under its sample-size floor the PSI is noise: neither ok nor an alert.
+            drift = NOT_SIGNIFICANT
         return (
             drift or ("ok" if measured else None),
             quality or ("warning" if schema_issue else "ok" if measured else None),
@@ -204,7 +264,9 @@ class FeatureStatistics(MonitorPage):
                 {
                     "feature": name,
                     "type": KIND_LABELS.get(kind, str(kind)),
-                    "drift": drift or theme.NO_VALUE,
+                    "drift": not_significant_text(f.get("psi_floor"))
+                    if drift == NOT_SIGNIFICANT
+                    else drift or theme.NO_VALUE,
                     "quality": quality or theme.NO_VALUE,
                     "psi": _float(f.get("psi")),
                     "test": test,
@@ -286,7 +348,8 @@ class FeatureStatistics(MonitorPage):
             sizing_mode="stretch_width",
             max_height=420,
         )
-        self.table.style.map(_severity_style, subset=["drift", "quality"])
+        self.table.style.map(status_style, subset=["drift", "quality"])
+        self.table.style.apply(_grey_insignificant_psi, axis=None)
         self.table.param.watch(self._row_selected, "selection")
         schema_note = self._schema_note()
         notes = [schema_note] if schema_note is not None else []
@@ -341,11 +404,12 @@ class FeatureStatistics(MonitorPage):
         self._load_distribution()
 
     def _load_distribution(self) -> None:
-        name = self.feature.value
+        name, window = self.feature.value, self.window()
         if name:
+            engine = self.monitor.engine
             self.load(
                 "distribution",
-                lambda: self.monitor.distribution(name),
+                lambda: engine.distribution(name, window),
                 self._draw_distribution,
                 self.distribution_body,
                 self.ecdf_body,
@@ -436,11 +500,14 @@ class FeatureStatistics(MonitorPage):
         else:
             level = thresholds["psi"]
             psi = KpiCard("PSI")
+            significant = feature.get("significant") is not False
             psi.show(
                 feature.get("psi"),
                 theme.format_metric(feature.get("psi")),
-                f"Jensen–Shannon {theme.format_metric(feature.get('js'))}",
-                theme.severity(feature.get("psi"), level.critical, level.warning),
+                f"Jensen–Shannon {theme.format_metric(feature.get('js'))}"
+                if significant
+                else not_significant_text(feature.get("psi_floor")),
+                psi_severity(feature.get("psi"), feature.get("significant"), level),
             )
             cards.append(psi)
             if kind == "numerical":
@@ -692,7 +759,23 @@ def _heading(text: str) -> pn.pane.HTML:
     return pn.pane.HTML(f"<h4 style='margin: 4px 10px'>{text}</h4>", sizing_mode="stretch_width")
 
 
-def _severity_style(value: Any) -> str:
-    if value in theme.SEVERITY_COLORS:
-        return f"color: {theme.severity_color(value)}; font-weight: 600"
-    return ""
+def _grey_insignificant_psi(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table styles: the PSI of a feature whose drift status is 'not significant' in grey."""
+    styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
+    if "psi" in frame and "drift" in frame:
+        grey = frame["drift"].astype(str).str.startswith(NOT_SIGNIFICANT)
+        styles.loc[grey, "psi"] = GREY
+    return styles
+
+
+def reports(monitor: Any, segment: Segment | None) -> tuple[dict, dict | None]:
+    """The report of the Monitor's window, and of ``segment``'s rows in it when that segment is
+    one of the report's (None otherwise): the first lists the segments to choose from."""
+    from app.report import full_report
+
+    whole = data_report(monitor)
+    if segment is None or segment not in segment_choices(whole).values():
+        return whole, None
+    window = segment_window(monitor.window, segment)
+    chosen = full_report(monitor.engine, window, monitor.config, mlflow=False, mlflow_baseline=True)
+    return whole, chosen
