@@ -290,8 +290,8 @@ def _predictions(engine: Engine, segment: str, window: Window, params: dict) -> 
     return {
         value: {
             "classes": {str(c): int(n) for c, n in (hist or {}).items()},
-            "labelled": int(n_labelled),
-            "correct": int(correct),
+            "labelled": int(n_labelled or 0),
+            "correct": int(correct or 0),
         }
         for value, hist, n_labelled, correct in engine.sources.fetchall(
             sql, {**params, **window_params}

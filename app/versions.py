@@ -69,9 +69,9 @@ def version_report(engine: Engine, window: Window) -> dict:
             "share": int(n) / total if total else None,
             "classes": {k: v / int(n) for k, v in classes.items()} if n else {},
             "prediction_kl": None,
-            "labelled": int(n_labelled),
-            "correct": int(correct),
-            "accuracy": int(correct) / int(n_labelled) if n_labelled else None,
+            "labelled": int(n_labelled or 0),
+            "correct": int(correct or 0),
+            "accuracy": int(correct or 0) / int(n_labelled or 0) if n_labelled else None,
             "estimated_accuracy": None,
             "input_psi": {},
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -195,3 +196,14 @@ def test_a_segment_window_gives_the_report_of_that_segment_alone(tmp_path):
     )
     shown = engine.distribution("x", window)
     assert sum(shown["production"]) == prod.loc[prod["region"] == "east", "x"].notna().sum()
+
+
+def test_segments_without_labels_or_predictions_ids(tmp_path):
+    """No labels file: segments still come, with accuracy null."""
+    rng = np.random.default_rng(13)
+    config = _world(tmp_path, _side(rng, 1000, [0.25] * 4), _side(rng, 1000, [0.25] * 4), rng)
+    config = replace(config, labels="missing-labels.parquet")
+    report = full_report(Engine(config), Window(), config, mlflow=False)
+    north = report["segments"]["region"]["north"]
+    assert north["accuracy"] is None and north["prediction_kl"] is not None
+    assert north["features"]["x"]["psi"] is not None
