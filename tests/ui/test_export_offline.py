@@ -60,6 +60,8 @@ def test_export_renders_offline_from_disk(page, browser_log, wait_for_plots, tmp
 
 # -- the six pages of the demo world ------------------------------------------------------------
 
+EXPORT_DRAWN_MS = 150_000
+
 
 @pytest.fixture(scope="module")
 def exported(demo_world: Path, tmp_path_factory: pytest.TempPathFactory):
@@ -76,7 +78,8 @@ def open_section(page: Page, out: Path, tab: str, section: str) -> Locator:
     (their inner markup stays ``visibility: visible``), so tests look inside one section.
     """
     page.goto(out.as_uri())
-    page.locator(".bk-tab", has_text=tab).click()
+    # All six pages are drawn before the first tab shows: 15-50 s on two busy cores.
+    page.locator(".bk-tab", has_text=tab).click(timeout=EXPORT_DRAWN_MS)
     card = page.locator(".card").filter(has=page.get_by_text(section, exact=True))
     expect(card).to_have_count(1)
     return card
