@@ -3,10 +3,13 @@ text a page shows in its HTML panes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import holoviews as hv
+import numpy as np
 import pandas as pd
 import panel as pn
 import pyarrow.parquet as pq
@@ -70,6 +73,59 @@ def xss_world(root: Path) -> Config:
     frame.loc[frame.index[-300:], "prediction"] = XSS
     write(predictions, frame)
     return config
+
+
+LABEL_DELAY = timedelta(days=3)
+"""Labels of the versions world arrive this long after their predictions."""
+VERSION_ACCURACY = {"1": 0.70, "2": 0.85}
+"""How often each model version of the versions world is right."""
+
+
+def versions_world(
+    root: Path,
+    *,
+    versions: bool = True,
+    confidence: bool = True,
+    share_b: float = 0.3,
+    challenger: str = "2",
+    world: Callable[[Path], Config] = make_world,
+) -> Config:
+    """The small world (or ``world(root)``) served by model version "1", with version ``challenger`` serving ``share_b`` of the
+    last ten days (unless ``versions`` is False: no version column), each right as often as
+    ``VERSION_ACCURACY`` says; each prediction logs its confidence (a ``probability`` column
+    unless ``confidence`` is False), higher when right; labels arrive ``LABEL_DELAY`` late, so
+    the newest days of the monitoring window are estimated only. Writes its driftdeck.toml."""
+    config = world(root)
+    rng = np.random.default_rng(7)
+    path = root / "data/production/predictions.parquet"
+    predictions = pq.read_table(path).to_pandas()
+    stamps = predictions["timestamp"]
+    served = (stamps >= stamps.max() - timedelta(days=10)) & (
+        rng.random(len(predictions)) < share_b
+    )
+    right = rng.random(len(predictions)) < np.where(
+        served, VERSION_ACCURACY["2"], VERSION_ACCURACY["1"]
+    )
+    version = np.where(served, challenger, "1").astype(object)
+    if versions:
+        predictions["model_version"] = version
+    if confidence:
+        predictions["probability"] = np.round(
+            np.clip(rng.normal(np.where(right, 0.8, 0.55), 0.1), 0.34, 1.0), 2
+        )
+    write(path, predictions)
+    wrong = {"low": "medium", "medium": "high", "high": "low"}
+    labels = predictions.assign(
+        target=np.where(right, predictions["prediction"], predictions["prediction"].map(wrong))
+    )
+    labels = labels[labels["timestamp"] < stamps.max() - LABEL_DELAY]
+    write(root / "data/production/labels.parquet", labels[["request_id", "target"]])
+    (root / "driftdeck.toml").write_text(
+        '[columns]\ntarget = "target"\nid = "request_id"\nhigh_cardinality = ["address"]\n'
+        '[mlflow]\ntracking_uri = "sqlite:///mlflow.db"\ntimeout_seconds = 5\n',
+        encoding="utf-8",
+    )
+    return replace(config, columns=replace(config.columns, id="request_id"))
 
 
 def render(page: pn.viewable.Viewer) -> pn.viewable.Viewable:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from app import theme
+from app.alerts import format_value
 from app.engine import Engine
 from app.monitor import Monitor
 from app.pages.base import data_report, history_over_time
@@ -23,6 +24,7 @@ from tests.page_helpers import (
     render,
     rows_in_last,
     shown_text,
+    versions_world,
     window_band,
     xss_world,
 )
@@ -67,12 +69,108 @@ def test_kpis_equal_the_report(monitor):
     assert page.kpis["prediction_kl"].value == report["prediction_drift"]["kl"]
 
 
-def test_accuracy_without_labels_or_mlflow_says_so(monitor):
+def test_accuracy_without_labels_or_confidence_says_what_to_log(monitor):
     page = Overview(monitor=monitor)
     layout = render(page)
-    assert page.kpis["accuracy"].value is None
-    assert "no labels and no training accuracy" in shown_text(layout)
+    report = data_report(monitor)
+    card = page.kpis["accuracy"]
+    assert report["accuracy"]["realized"] is None
+    assert report["estimated_performance"]["accuracy"] is None
+    assert card.value is None and card.text == theme.NO_VALUE
+    assert card.caption == "no labelled predictions in the last 7d and no estimate"
+    reason = report["estimated_performance"]["reason"]
+    assert "probability" in reason  # the report names the column to log
+    assert f"to estimate it without labels: {reason}" in card.details
+    assert html.escape(f"to estimate it without labels: {reason}") in shown_text(layout)
+    assert card.severity is None
     assert "No training runs to show." in shown_text(layout)
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    """The small world with a confidence per prediction and labels three days late."""
+    return versions_world(tmp_path_factory.mktemp("versions"))
+
+
+def test_accuracy_is_the_estimate_beside_the_realized_accuracy_and_the_baseline(versions):
+    monitor = monitor_on(versions)
+    page = Overview(monitor=monitor)
+    layout = render(page)
+    report = data_report(monitor)
+    estimate, accuracy = report["estimated_performance"], report["accuracy"]
+    card = page.kpis["accuracy"]
+    assert card.value == estimate["accuracy"]
+    assert card.text == theme.format_share(estimate["accuracy"])
+    assert card.caption == (
+        "estimated (CBPE) in the last 7d, 95 % band "
+        f"{theme.format_share(estimate['lower'])}–{theme.format_share(estimate['upper'])}"
+    )
+    realized, baseline = accuracy["realized"], accuracy["baseline"]
+    assert 0 < accuracy["labelled_rows"] < report["rows"]["predictions"]  # labels come late
+    assert card.details[0] == (
+        f"realized {theme.format_share(realized)} on "
+        f"{theme.format_count(accuracy['labelled_rows'])} labelled rows"
+    )
+    assert card.details[1] == (
+        f"baseline {theme.format_share(baseline)} ({accuracy['baseline_source']})"
+    )
+    assert "labelled production rows before the window" in accuracy["baseline_source"]
+    # Both accuracies are above the baseline in this world: said as such, and no alert.
+    assert accuracy["drop"] < 0 and accuracy["estimated_drop"] < 0
+    assert card.details[2] == (
+        f"estimated {format_value('accuracy_drop', -accuracy['estimated_drop'])} above the "
+        f"baseline, realized {format_value('accuracy_drop', -accuracy['drop'])} above"
+    )
+    assert not [a for a in report["alerts"] if a["metric"] == "accuracy_drop"]
+    assert card.severity == "ok"
+    text = shown_text(layout)
+    assert html.escape(card.caption) in text
+    for line in card.details:
+        assert html.escape(line) in text
+
+
+def test_accuracy_colour_is_the_reports_accuracy_alert(versions, monkeypatch):
+    """The card takes its severity from the report's accuracy-drop alerts, whatever the numbers
+    say, and names a silenced one."""
+    from app.pages import overview
+
+    monitor = monitor_on(versions)
+    report = data_report(monitor)
+    drop = {
+        "severity": "critical",
+        "metric": "accuracy_drop",
+        "feature": "estimated_accuracy",
+        "value": 0.12,
+        "threshold": 0.10,
+        "message": "estimated accuracy: 60.0%, 12.0 points below the baseline 72.0%",
+    }
+    silenced = {**drop, "feature": "accuracy", "silenced": {"until": "2031-05-01T12:00:00"}}
+    changed = {**report, "alerts": [drop, *report["alerts"]], "silenced": [silenced]}
+    monkeypatch.setattr(overview, "data_report", lambda _monitor: changed)
+    page = Overview(monitor=monitor)
+    render(page)
+    card = page.kpis["accuracy"]
+    assert card.severity == "critical"
+    assert (
+        card.value == report["estimated_performance"]["accuracy"]
+    )  # the numbers stay the report's
+    assert html.escape(drop["message"]) in card.pane.object  # its tooltip
+    assert card.details[-1] == "accuracy drop alert silenced until 2031-05-01 12:00"
+
+
+def test_accuracy_without_confidence_is_the_realized_accuracy(tmp_path):
+    monitor = monitor_on(versions_world(tmp_path, confidence=False))
+    page = Overview(monitor=monitor)
+    render(page)
+    report = data_report(monitor)
+    card = page.kpis["accuracy"]
+    assert card.value == report["accuracy"]["realized"] is not None
+    assert card.text == theme.format_share(report["accuracy"]["realized"])
+    assert card.caption == (
+        f"realized in the last 7d, {theme.format_count(report['accuracy']['labelled_rows'])} "
+        "labelled rows"
+    )
+    assert card.details[0] == f"no estimate: {report['estimated_performance']['reason']}"
 
 
 def test_setting_the_window_changes_the_kpis(monitor):

@@ -27,6 +27,7 @@ CARD_CSS = """
 .kpi .label { font-size: 0.85em; opacity: 0.75; text-transform: uppercase; letter-spacing: 0.03em; }
 .kpi .value { font-size: 1.9em; font-weight: 650; line-height: 1.25; margin-top: 4px; }
 .kpi .caption { font-size: 0.85em; opacity: 0.8; margin-top: 2px; }
+.kpi .detail { font-size: 0.8em; opacity: 0.75; margin-top: 1px; }
 """
 
 NOTE_CSS = """
@@ -81,6 +82,8 @@ class KpiCard:
         self.text = theme.NO_VALUE
         """The formatted value as displayed."""
         self.caption = ""
+        self.details: tuple[str, ...] = ()
+        """Further caption lines, smaller (the Overview's accuracy: realized, baseline, drop)."""
         self.severity: str | None = None
         self.pane = pn.pane.HTML(
             self._html(),
@@ -98,9 +101,12 @@ class KpiCard:
         caption: str = "",
         severity: str | None = None,
         tooltip: str = "",
+        details: Sequence[str] = (),
     ) -> None:
-        """Display ``text`` (already formatted) for ``value``; caption and tooltip are escaped here."""
+        """Display ``text`` (already formatted) for ``value``; caption, details (one line each)
+        and tooltip are escaped here."""
         self.value, self.text, self.caption, self.severity = value, text, caption, severity
+        self.details = tuple(details)
         self.pane.object = self._html(tooltip)
 
     def _html(self, tooltip: str = "") -> str:
@@ -111,7 +117,8 @@ class KpiCard:
             f'<div class="label">{escape(self.label)}</div>'
             f'<div class="value">{escape(self.text)}</div>'
             f'<div class="caption">{escape(self.caption)}</div>'
-            "</div>"
+            + "".join(f'<div class="detail">{escape(line)}</div>' for line in self.details)
+            + "</div>"
         )
 
 

@@ -9,6 +9,7 @@ import holoviews as hv
 import panel as pn
 
 from app import theme
+from app.alerts import format_value
 from app.pages import charts
 from app.pages.base import MonitorPage, data_report, history_over_time
 from app.pages.cards import (
@@ -38,12 +39,11 @@ class Overview(MonitorPage):
             "dataset_drift": KpiCard("Dataset drift"),
             "max_psi": KpiCard("Max feature PSI"),
             "prediction_kl": KpiCard("Prediction drift (KL)"),
-            "accuracy": KpiCard("Model accuracy"),
+            "accuracy": KpiCard("Model accuracy", width=260),
         }
         self.kpi_row = pn.FlexBox(
             *(card.pane for card in self.kpis.values()), sizing_mode="stretch_width", min_height=110
         )
-        self.accuracy_box = self.kpis["accuracy"].pane
         span = self.monitor.config.monitoring_window
         default = "every row" if span == ALL_ROWS else f"the last {span}"
         timeline, self.timeline_body = section(
@@ -75,7 +75,7 @@ class Overview(MonitorPage):
 
     def reload(self) -> None:
         monitor = self.monitor
-        report_cards = [card.pane for key, card in self.kpis.items() if key != "accuracy"]
+        report_cards = [card.pane for card in self.kpis.values()]
         self.load(
             "report",
             lambda: data_report(monitor),
@@ -86,7 +86,6 @@ class Overview(MonitorPage):
         self.load(
             "timeline", lambda: history_over_time(monitor), self._draw_timeline, self.timeline_body
         )
-        self.load("accuracy", self._accuracy, self._draw_accuracy, self.accuracy_box)
         self.load(
             "runs", lambda: training_scores(monitor.config), self._draw_trend, self.trend_body
         )
@@ -175,6 +174,7 @@ class Overview(MonitorPage):
             else "no predictions to compare",
             theme.severity(kl, kl_level.critical, kl_level.warning),
         )
+        self.kpis["accuracy"].show(**accuracy_now(report, scope))
 
         if not rows.get("inputs") and not rows.get("predictions"):
             self.classes_body.objects = [missing_production(self.monitor)]
@@ -215,36 +215,6 @@ class Overview(MonitorPage):
             return
         self.select_window(charts.snap_to_buckets(*boundsx, self._buckets, self._width))
 
-    # -- accuracy ----------------------------------------------------------------------------
-    def _accuracy(self) -> dict:
-        production = self.monitor.accuracy_over_time()
-        if production.get("labelled") and theme.is_number(production.get("accuracy")):
-            return {"source": "production", **production}
-        training = training_scores(self.monitor.config)
-        return {"source": "training", "training": training}
-
-    def _draw_accuracy(self, result: dict) -> None:
-        card = self.kpis["accuracy"]
-        if result["source"] == "production":
-            value = result["accuracy"]
-            card.show(
-                value,
-                theme.format_share(value),
-                f"production, {theme.format_count(result['labelled'])} labelled rows",
-            )
-            return
-        training = result["training"]
-        if training.latest_accuracy is not None:
-            card.show(
-                training.latest_accuracy,
-                theme.format_share(training.latest_accuracy),
-                f"latest training run “{training.latest_run}” (no labels in window)",
-            )
-        else:
-            card.show(
-                None, theme.NO_VALUE, "no labels and no training accuracy", tooltip=training.message
-            )
-
     # -- performance trend -------------------------------------------------------------------
     def _draw_trend(self, scores: Any) -> None:
         chart = charts.performance_trend(scores.points) if scores.points else None
@@ -259,6 +229,86 @@ class Overview(MonitorPage):
             ]
             return
         self.trend_body.objects = [charts.plot_pane(chart, charts.HEIGHT)]
+
+
+def accuracy_now(report: dict, scope: str) -> dict[str, Any]:
+    """What the "Model accuracy" card shows (``KpiCard.show`` arguments), from the report alone.
+
+    The estimated accuracy (CBPE) of the window with its 95 % band when the predictions log a
+    confidence, else the realized accuracy; then the realized accuracy beside it, the baseline
+    and where it comes from, and the drop below it. The colour is the worst active
+    ``accuracy_drop`` alert's (docs/metrics.md, "Accuracy now"); when there is none and a drop
+    could be measured, ok. Without either accuracy the card says what to log.
+    """
+    accuracy = report.get("accuracy") or {}
+    estimate = report.get("estimated_performance") or {}
+    estimated, realized = estimate.get("accuracy"), accuracy.get("realized")
+    labelled = accuracy.get("labelled_rows")
+    baseline = accuracy.get("baseline")
+    details: list[str] = []
+    if theme.is_number(estimated):
+        value, caption = estimated, f"estimated (CBPE) {scope}"
+        if theme.is_number(estimate.get("lower")) and theme.is_number(estimate.get("upper")):
+            caption += (
+                f", 95 % band {theme.format_share(estimate['lower'])}–"
+                f"{theme.format_share(estimate['upper'])}"
+            )
+        details.append(
+            f"realized {theme.format_share(realized)} on {theme.format_count(labelled)} labelled rows"
+            if theme.is_number(realized)
+            else "realized: no labels in the window yet"
+        )
+    elif theme.is_number(realized):
+        value = realized
+        caption = f"realized {scope}, {theme.format_count(labelled)} labelled rows"
+        if estimate.get("reason"):
+            details.append(f"no estimate: {estimate['reason']}")
+    else:
+        value, caption = None, f"no labelled predictions {scope} and no estimate"
+        if estimate.get("reason"):
+            details.append(f"to estimate it without labels: {estimate['reason']}")
+    if theme.is_number(baseline):
+        details.append(
+            f"baseline {theme.format_share(baseline)} ({accuracy.get('baseline_source') or 'source unknown'})"
+        )
+        drops = [
+            (label, accuracy.get(key))
+            for label, key in (("estimated", "estimated_drop"), ("realized", "drop"))
+            if theme.is_number(accuracy.get(key))
+        ]
+        if drops:
+            details.append(
+                ", ".join(
+                    f"{label} {format_value('accuracy_drop', abs(drop))} "
+                    + ("below" if drop > 0 else "above")
+                    + (" the baseline" if i == 0 else "")
+                    for i, (label, drop) in enumerate(drops)
+                )
+            )
+    elif accuracy.get("reason"):
+        details.append(str(accuracy["reason"]))
+    alerts = [a for a in report.get("alerts") or [] if a.get("metric") == "accuracy_drop"]
+    severity = next(
+        (level for level in SEVERITY_ORDER[:2] if any(a.get("severity") == level for a in alerts)),
+        None,
+    )
+    measured = any(theme.is_number(accuracy.get(key)) for key in ("drop", "estimated_drop"))
+    if severity is None and measured:
+        severity = "ok"
+    for alert in report.get("silenced") or []:
+        if alert.get("metric") == "accuracy_drop":
+            until = (alert.get("silenced") or {}).get("until")
+            details.append(
+                f"{_alert_subject(alert)} alert silenced until {theme.format_timestamp(until)}"
+            )
+    return {
+        "value": value,
+        "text": theme.format_share(value),
+        "caption": caption,
+        "severity": severity,
+        "tooltip": "; ".join(a.get("message", "") for a in alerts),
+        "details": details,
+    }
 
 
 def _count(value: Any) -> str:
