@@ -8,15 +8,17 @@ import threading
 import time
 from datetime import timedelta
 
+import holoviews as hv
 import pandas as pd
 import pytest
+from bokeh.models import BoxAnnotation, Label, Span
 
 from app import theme
 from app.mlflow_reader import MLflowUnavailable, store_location
 from app.pages.base import accuracy_history, data_report, history_over_time
-from app.pages.charts import bucket_width
+from app.pages.charts import BASELINE_LINE, MIN_BUCKET_ROWS, UNLABELLED_BAND, bucket_width
 from app.pages.mlflow_cache import MLflowCache
-from app.pages.performance import PerformanceMetrics
+from app.pages.performance import PerformanceMetrics, version_traffic_history
 from tests.conftest import make_world
 from tests.mlflow_helpers import restore_mlflow_env  # noqa: F401 - an autouse fixture
 from tests.page_helpers import (
@@ -27,6 +29,7 @@ from tests.page_helpers import (
     render,
     rows_in_last,
     shown_text,
+    versions_world,
     window_band,
     xss_world,
 )
@@ -228,3 +231,215 @@ def test_a_timeline_selection_sets_the_window(monitor):
     assert sum(chart.dframe()["count"]) == 5000
     assert window_band(chart) == {"left": starts[1], "right": starts[3] + width}
     monitor.reset_window()
+
+
+# -- estimated accuracy and model versions ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    """Versions "1" and "2" (the challenger: 30 % of the last ten days), a confidence per
+    prediction, labels three days late, and MLflow's registry holding versions 1 and 2."""
+    return versions_world(tmp_path_factory.mktemp("versions"), world=mlflow_world_without_labels)
+
+
+def mlflow_world_without_labels(root):
+    return mlflow_world(root, labels=False)
+
+
+def chart_layers(chart) -> dict[str, object]:
+    """The layers of the estimated-accuracy chart by their legend label (the hover points and
+    the realized points have none: ``points`` and ``realized points``)."""
+    layers = {}
+    for layer in chart:
+        label = str(layer.label) or (
+            "points" if layer.vdims[0].name == "estimated" else "realized points"
+        )
+        layers[label] = layer
+    return layers
+
+
+def test_estimated_vs_realized_accuracy_equals_the_report(versions):
+    monitor = monitor_on(versions)
+    page = PerformanceMetrics(monitor=monitor)
+    layout = render(page)
+    report = data_report(monitor)
+    estimate, accuracy = report["estimated_performance"], report["accuracy"]
+    cards = page.estimated_cards
+    assert cards["estimated"].value == estimate["accuracy"]
+    assert cards["estimated"].text == theme.format_share(estimate["accuracy"])
+    assert cards["estimated"].caption.startswith(
+        f"95 % band {theme.format_share(estimate['lower'])}–{theme.format_share(estimate['upper'])}"
+    )
+    assert cards["realized"].value == accuracy["realized"] == estimate["realized"]
+    assert cards["baseline"].value == accuracy["baseline"]
+    assert cards["baseline"].caption == accuracy["baseline_source"]
+    assert cards["calibration"].value == estimate["calibration_rows"]
+    # No accuracy alert in this world: both cards are ok, as the report judged.
+    assert not [a for a in report["alerts"] if a["metric"] == "accuracy_drop"]
+    assert cards["estimated"].severity == cards["realized"].severity == "ok"
+
+    chart = page.estimated_body.objects[-1].object
+    layers = chart_layers(chart)
+    buckets = [b for b in estimate["over_time"] if b["rows"] >= MIN_BUCKET_ROWS]
+    assert len(buckets) < len(estimate["over_time"])  # the window's first bucket is a sliver
+    points = layers["points"].dframe()
+    assert list(points["estimated"]) == [b["accuracy"] for b in buckets]
+    assert list(points["rows"]) == [b["rows"] for b in buckets]
+    band = layers["95 % band"].dframe()
+    assert list(band["lower"]) == [max(0.0, b["lower"]) for b in buckets]
+    assert list(band["upper"]) == [min(1.0, b["upper"]) for b in buckets]
+    labelled = [b for b in buckets if b["realized"] is not None]
+    unlabelled = [b for b in buckets if b["realized"] is None]
+    assert labelled and unlabelled  # labels arrive three days late
+    assert list(layers["realized (labels)"].dframe()["realized"]) == [
+        b["realized"] for b in labelled
+    ]
+    # The estimate is solid where labels exist and dashed after them, over a marked band.
+    solid = layers["estimated (CBPE)"].dframe()
+    dashed = layers["estimated, no labels yet"].dframe()
+    assert len(solid) == len(labelled) and len(dashed) == len(unlabelled) + 1
+    assert layers["estimated, no labels yet"].opts.get().kwargs["line_dash"] == "dashed"
+    plot = hv.render(chart)
+    (marked,) = plot.select({"type": BoxAnnotation, "name": UNLABELLED_BAND})
+    assert pd.Timestamp(marked.left) == pd.Timestamp(unlabelled[0]["start"])
+    assert pd.Timestamp(marked.right) == pd.Timestamp(unlabelled[-1]["end"])
+    (note,) = plot.select({"type": Label, "name": UNLABELLED_BAND})
+    assert note.text == "no labels yet: estimated"
+    (baseline,) = plot.select({"type": Span, "name": BASELINE_LINE})
+    assert baseline.location == accuracy["baseline"]
+    assert baseline.line_dash == [6]  # Bokeh's "dashed"
+    assert theme.format_share(estimate["accuracy"]) in shown_text(layout)
+
+
+def test_without_confidences_the_estimate_says_what_to_log(tmp_path):
+    monitor = monitor_on(versions_world(tmp_path, confidence=False))
+    page = PerformanceMetrics(monitor=monitor)
+    render(page)
+    report = data_report(monitor)
+    reason = report["estimated_performance"]["reason"]
+    assert "probability" in reason
+    text = shown_text(page.estimated_body)
+    assert "No estimated accuracy for this time window." in text
+    assert html.escape(reason[:1].upper() + reason[1:]) in text
+    assert page.estimated_cards == {}
+    # The rest of the page is unchanged: predictions, accuracy and the versions still show.
+    assert page.prediction_cards["predictions"].value == report["rows"]["predictions"]
+    assert page.versions_card.visible
+    assert report["versions"]["2"]["estimated_accuracy"] is None
+    assert f"<td>{report['ab_tests'][0]['verdict']}</td>" in shown_text(page.versions_body)
+
+
+def test_model_versions_equal_the_report_beside_the_registry(versions):
+    monitor = monitor_on(versions)
+    page = PerformanceMetrics(monitor=monitor)
+    render(page)
+    report = data_report(monitor)
+    assert page.versions_card.visible
+    text = shown_text(page.versions_body)
+    for name, entry in report["versions"].items():
+        row = text[text.index(f">version {name}</span>") :].split("</tr>")[0]
+        cells = [
+            theme.format_count(entry["rows"]),
+            theme.format_share(entry["share"]),
+            theme.format_share(entry["accuracy"]),
+            theme.format_count(entry["labelled"]),
+            theme.format_share(entry["estimated_accuracy"]),
+            theme.format_metric(entry["prediction_kl"]),
+        ]
+        assert "".join(f'<td class="dd-num">{c}</td>' for c in cells) in row
+        # The registry's aliases and logged metrics for that version number: version 1 was
+        # registered from run 2 and has the production alias, version 2 from run 4, staging.
+        alias, run = {"1": ("production", 2), "2": ("staging", 4)}[name]
+        metrics = run_metrics(run)
+        assert f"<td>{alias}</td><td>{theme.format_metric(metrics['accuracy'])}</td>" in row
+        # Every input's PSI against the other version's inputs, greyed when not significant.
+        for feature, psi in entry["input_psi"].items():
+            flag = f"{feature} <b>{theme.format_metric(psi['psi'])}</b>"
+            assert flag in row
+            greyed = "dd-flag dd-insignificant" in row.split(flag)[0].rsplit("<span", 1)[1]
+            assert greyed == (not psi["significant"])
+    (test,) = report["ab_tests"]
+    assert test["verdict"].startswith("version 2 is more accurate than version 1 by")
+    assert f"<td>{test['verdict']}</td>" in text
+    assert f'<td class="dd-num">{test["pvalue"]:.2g}</td>' in text
+    assert f"{test['lower'] * 100:.1f} to {test['upper'] * 100:.1f} points" in text
+
+
+def test_the_traffic_chart_shows_every_row_and_sets_the_window(versions):
+    monitor = monitor_on(versions)
+    page = PerformanceMetrics(monitor=monitor)
+    render(page)
+    history = version_traffic_history(monitor)
+    chart = page.traffic_stream.source
+    frame = chart.dframe()
+    # Each version's rows per bucket of every production row, stacked to its share.
+    for bucket in history["buckets"]:
+        shown = frame[frame["x0"] == pd.Timestamp(bucket["start"])]
+        counts = dict(zip(shown["class"], shown["count"], strict=True))
+        served = {name: rows for name, rows in counts.items() if rows}
+        assert served == {f"version {k}": v for k, v in bucket["rows"].items()}
+        assert shown["y1"].max() == pytest.approx(1.0)
+    assert sum(frame["count"]) == 5000
+    assert window_band(chart) == {"left": pd.Timestamp(monitor.start), "right": None}
+    # The window's share of each version is the report's.
+    report = data_report(monitor)
+    assert {k: v["rows"] for k, v in report["versions"].items()} == {
+        k: sum(b["rows"].get(k, 0) for b in report["version_traffic"]["buckets"])
+        for k in report["versions"]
+    }
+
+    width = bucket_width(history["width"])
+    starts = [b["start"] for b in history["buckets"]]
+    page.traffic_stream.event(boundsx=(starts[-8] + width / 2, starts[-3] + width / 2))
+    assert (monitor.start, monitor.end) == (starts[-8], starts[-3] + width)
+    assert window_band(page.traffic_stream.source) == {
+        "left": pd.Timestamp(starts[-8]),
+        "right": pd.Timestamp(starts[-3] + width),
+    }
+    expected = data_report(monitor)["versions"]
+    assert sum(v["rows"] for v in expected.values()) == sum(
+        sum(b["rows"].values()) for b in history["buckets"][-8:-2]
+    )
+    assert f'<td class="dd-num">{theme.format_count(expected["2"]["rows"])}</td>' in shown_text(
+        page.versions_body
+    )
+
+
+def test_without_versions_the_section_is_absent(tmp_path):
+    monitor = monitor_on(versions_world(tmp_path, versions=False))
+    page = PerformanceMetrics(monitor=monitor)
+    render(page)
+    report = data_report(monitor)
+    assert report["versions"] == {} and report["ab_tests"] == []
+    assert not page.versions_card.visible
+    assert page.traffic_stream is None
+    assert "The predictions name no model version." in shown_text(page.versions_body)
+    # Everything else draws as before, the estimate included.
+    assert page.estimated_cards["estimated"].value == report["estimated_performance"]["accuracy"]
+    assert page.prediction_cards["kl"].value == report["prediction_drift"]["kl"]
+
+
+def test_one_version_has_nothing_to_compare(tmp_path):
+    monitor = monitor_on(versions_world(tmp_path, share_b=0.0))
+    page = PerformanceMetrics(monitor=monitor)
+    render(page)
+    assert list(data_report(monitor)["versions"]) == ["1"]
+    text = shown_text(page.versions_body)
+    assert "One version served the time window: nothing to compare." in text
+    assert page.versions_card.visible and page.traffic_stream is not None
+
+
+def test_a_version_named_like_a_script_is_text(tmp_path):
+    monitor = monitor_on(versions_world(tmp_path, challenger=XSS))
+    page = PerformanceMetrics(monitor=monitor)
+    render(page)
+    report = data_report(monitor)
+    (test,) = report["ab_tests"]
+    assert XSS in test["verdict"]
+    text = shown_text(page.versions_body)
+    assert XSS not in text
+    assert html.escape(test["verdict"]) in text
+    assert html.escape(XSS) in text
+    # Bokeh draws the legend as text.
+    assert XSS in set(page.traffic_stream.source.dframe()["class"])

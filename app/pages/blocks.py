@@ -41,6 +41,12 @@ BLOCK_CSS = """
   background: var(--dd-color); font-size: 0.8em; font-weight: 600; white-space: nowrap;
 }
 .dd-muted { opacity: 0.7; }
+.dd-flag {
+  display: inline-block; margin: 1px 4px 1px 0; padding: 0 7px; border-radius: 10px;
+  border: 1px solid var(--dd-color); font-size: 0.85em; white-space: nowrap;
+}
+.dd-flag b { color: var(--dd-color); }
+.dd-flag.dd-insignificant { opacity: 0.6; border-style: dashed; }
 .dd-list { margin: 4px 0 0 0; padding-left: 20px; }
 .dd-list li { margin: 3px 0; }
 """

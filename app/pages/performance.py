@@ -1,8 +1,11 @@
-"""Performance Metrics (SPEC §7.4): the model as MLflow knows it, and its predictions in production.
+"""Performance Metrics: the model as MLflow knows it, and its predictions in production.
 
 MLflow sections (latest model, trends across runs, all training runs, registry) read through
 the shared MLflow cache; when MLflow is down they say "MLflow unreachable at <URI>" while the
-data sections (prediction statistics, production accuracy) still draw from the Monitor.
+data sections (prediction statistics, production accuracy, estimated accuracy, model versions)
+still draw from the Monitor. The estimated accuracy, the model versions and their A/B tests are
+the report's (docs/metrics.md, "Accuracy now" and "Model versions and A/B tests"): this page
+only draws them.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from app.pages.cards import (
     wrapping_row,
 )
 from app.pages.mlflow_cache import MLflowCache, unavailable_note
+from app.window import Window
 
 # Headline metrics in the order a reader scans them, with their card labels.
 HEADLINE_LABELS = {
@@ -79,6 +83,23 @@ class PerformanceMetrics(MonitorPage):
             "cards over the time window, the chart over every production row with the time "
             "window shaded.",
         )
+        estimated, self.estimated_body = section(
+            "Estimated vs realized accuracy",
+            note="Accuracy without labels, estimated from the model's confidence in each "
+            "prediction (CBPE, calibrated on every labelled prediction), per time bucket of the "
+            "time window with its 95 % band, beside the realized accuracy where delayed labels "
+            "have arrived; the dashed line is the accuracy baseline.",
+            min_height=charts.HEIGHT,
+        )
+        self.versions_card, self.versions_body = section(
+            "Model versions",
+            note="The versions named in the predictions' model version column: each one's share "
+            "of the traffic over every production row (time window shaded"
+            + ("" if self.static else "; drag across the chart to set the window of every page")
+            + "), its predictions in the time window beside the metrics MLflow's registry holds "
+            "for that version number, and the A/B tests between them.",
+            visible=False,
+        )
         self.reload_mlflow = pn.widgets.Button(
             label="Reload from MLflow",
             color="primary",
@@ -90,6 +111,10 @@ class PerformanceMetrics(MonitorPage):
         self.latest_cards: dict[str, KpiCard] = {}
         self.prediction_cards: dict[str, KpiCard] = {}
         self.accuracy_cards: dict[str, KpiCard] = {}
+        self.estimated_cards: dict[str, KpiCard] = {}
+        self.traffic_stream: hv.streams.BoundsX | None = None
+        self._traffic_buckets: list[dict] = []
+        self._traffic_width = charts.bucket_width(None)
         self.timeline_stream: hv.streams.BoundsX | None = None
         self._buckets: list[dict] = []
         self._width = charts.bucket_width(None)
@@ -107,6 +132,8 @@ class PerformanceMetrics(MonitorPage):
             registry,
             predictions,
             accuracy,
+            estimated,
+            self.versions_card,
         ]
 
     def reload(self) -> None:
@@ -125,6 +152,10 @@ class PerformanceMetrics(MonitorPage):
             self._draw_accuracy,
             self.accuracy_body,
         )
+        self.load(
+            "estimated", lambda: data_report(monitor), self._draw_estimated, self.estimated_body
+        )
+        self.load("versions", self._read_versions, self._draw_versions, self.versions_body)
 
     def _load_mlflow(self) -> None:
         bodies = (self.latest_body, self.trend_body, self.runs_body, self.registry_body)
@@ -205,6 +236,84 @@ class PerformanceMetrics(MonitorPage):
             self.shaded_window(),
             result["extent"],
         )
+
+    def _draw_estimated(self, report: dict) -> None:
+        self.estimated_cards, self.estimated_body.objects = estimated_accuracy(report)
+
+    # -- model versions -------------------------------------------------------------------
+    def _read_versions(self) -> dict:
+        report = data_report(self.monitor)
+        out: dict[str, Any] = {
+            "versions": report.get("versions") or {},
+            "ab_tests": list(report.get("ab_tests") or []),
+            "traffic": None,
+            "registry": None,
+        }
+        if not out["versions"]:
+            return out
+        out["traffic"] = version_traffic_history(self.monitor)
+        try:
+            out["registry"] = MLflowCache.get(self.monitor.config, "registry")
+        except MLflowUnavailable as exc:
+            out["registry"] = exc
+        return out
+
+    def _draw_versions(self, result: dict) -> None:
+        versions = result["versions"]
+        self.traffic_stream = None
+        if not versions:
+            # The section stays hidden; its body says what would show it (for anyone embedding it).
+            self.versions_card.visible = False
+            self.versions_body.objects = [
+                empty_state(
+                    "The predictions name no model version.",
+                    "Log the version (or A/B variant) that served each prediction in a column "
+                    "named model_version or variant, or name it in [columns] model_version.",
+                )
+            ]
+            return
+        objects: list = []
+        traffic = result["traffic"] or {}
+        served = [*versions, *(k for b in traffic.get("buckets") or [] for k in b["rows"])]
+        names = {str(name): version_name(name) for name in served}
+        chart = charts.version_traffic_timeline(traffic, self.shaded_window(), names)
+        if chart is None:
+            objects.append(
+                empty_state(
+                    "No traffic over time to show.",
+                    "Each version's share over time needs the predictions' timestamp column "
+                    "([columns] timestamp).",
+                )
+            )
+        else:
+            self._traffic_buckets = list(traffic.get("buckets") or [])
+            self._traffic_width = charts.bucket_width(traffic.get("width"))
+            if self.static:
+                chart = charts.without_selection(chart)
+            else:
+                self.traffic_stream = hv.streams.BoundsX(source=chart, boundsx=None)
+                self.traffic_stream.add_subscriber(self._traffic_selected)
+            objects.append(blocks.subheading("Traffic share per time bucket"))
+            objects.append(charts.plot_pane(chart, charts.HEIGHT))
+        level = self.monitor.config.thresholds["psi"]
+        objects += versions_view(versions, result["registry"], level)
+        objects += ab_tests_view(versions, result["ab_tests"])
+        self.versions_body.objects = objects
+        self.versions_card.visible = True
+
+    def _traffic_selected(self, boundsx: tuple | None = None, **_: Any) -> None:
+        if boundsx:
+            self.select_window(
+                charts.snap_to_buckets(*boundsx, self._traffic_buckets, self._traffic_width)
+            )
+
+
+def version_traffic_history(monitor: Any) -> dict | None:
+    """Rows per model version per time bucket over every production row, whatever the window:
+    the traffic chart shows the whole history with the window shaded (as the other timelines)."""
+    from app.versions import model_versions
+
+    return model_versions(monitor.engine, Window())["version_traffic"]
 
 
 # -- MLflow blocks ------------------------------------------------------------------------------
@@ -591,3 +700,289 @@ def production_accuracy(
         *head,
         pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh"),
     ]
+
+
+# -- estimated accuracy -------------------------------------------------------------------------
+
+
+def _accuracy_alert(report: dict, feature: str) -> str | None:
+    """The severity of the report's active accuracy-drop alert on ``feature`` ("accuracy":
+    realized, "estimated_accuracy"), "ok" when the drop was measured without alert, else None."""
+    for alert in report.get("alerts") or []:
+        if alert.get("metric") == "accuracy_drop" and alert.get("feature") == feature:
+            return alert.get("severity")
+    accuracy = report.get("accuracy") or {}
+    drop = accuracy.get("estimated_drop" if feature == "estimated_accuracy" else "drop")
+    return "ok" if theme.is_number(drop) else None
+
+
+def estimated_accuracy(report: dict) -> tuple[dict[str, KpiCard], list]:
+    """Cards (estimated, realized, baseline, calibration) and the estimated-vs-realized chart of
+    the report's ``estimated_performance``; without an estimate, what to log for one."""
+    estimate = report.get("estimated_performance") or {}
+    accuracy = report.get("accuracy") or {}
+    value = estimate.get("accuracy")
+    if not theme.is_number(value):
+        reason = str(estimate.get("reason") or "no estimate for this time window")
+        return {}, [
+            empty_state(
+                "No estimated accuracy for this time window.",
+                reason[:1].upper() + reason[1:] + ".",
+            )
+        ]
+    realized, labelled = accuracy.get("realized"), accuracy.get("labelled_rows")
+    baseline = accuracy.get("baseline")
+    unscored = estimate.get("unscored_rows") or 0
+    cards = {
+        "estimated": blocks.kpi(
+            "Estimated accuracy",
+            value,
+            theme.format_share(value),
+            f"95 % band {theme.format_share(estimate.get('lower'))}–"
+            f"{theme.format_share(estimate.get('upper'))}, "
+            f"{theme.format_count(estimate.get('rows'))} predictions",
+            _accuracy_alert(report, "estimated_accuracy"),
+        ),
+        "realized": blocks.kpi(
+            "Realized accuracy",
+            realized,
+            theme.format_share(realized),
+            f"{theme.format_count(labelled)} labelled predictions"
+            if theme.is_number(realized)
+            else "no labels in the time window yet",
+            _accuracy_alert(report, "accuracy"),
+        ),
+        "baseline": blocks.kpi(
+            "Accuracy baseline",
+            baseline,
+            theme.format_share(baseline),
+            str(accuracy.get("baseline_source") or accuracy.get("reason") or ""),
+        ),
+        "calibration": blocks.kpi(
+            "Calibration rows",
+            estimate.get("calibration_rows"),
+            theme.format_count(estimate.get("calibration_rows")),
+            "labelled predictions with a confidence"
+            + (f"; {theme.format_count(unscored)} rows without one" if unscored else ""),
+        ),
+    }
+    objects: list = [blocks.kpi_row(cards.values())]
+    chart = charts.estimated_accuracy_chart(
+        estimate.get("over_time") or [], estimate.get("width"), baseline
+    )
+    if chart is None:
+        objects.append(
+            empty_state(
+                "No time buckets to draw.",
+                "The estimate over time needs the predictions' timestamp column ([columns] "
+                f"timestamp) and time buckets of at least {charts.MIN_BUCKET_ROWS} predictions.",
+            )
+        )
+    else:
+        objects.append(charts.plot_pane(chart, charts.HEIGHT))
+    return cards, objects
+
+
+# -- model versions -----------------------------------------------------------------------------
+
+REGISTRY_METRICS = ("accuracy", "macro_f1", "weighted_f1", "f1", "roc_auc")
+"""The registry's logged metrics shown beside each version's production behaviour (at most three)."""
+
+
+def version_name(name: Any) -> str:
+    """A model version in words, as the A/B verdicts name it: "version 2", or the variant's name."""
+    return f"version {name}" if str(name).isdigit() else str(name)
+
+
+def registry_entry(registry: Any, name: str) -> Any:
+    """The registry row of the version numbered ``name`` ("2" or "v2"); None when none is."""
+    if registry is None or isinstance(registry, MLflowUnavailable) or not len(registry):
+        return None
+    number = str(name).removeprefix("v").removeprefix("V")
+    for _, row in registry.iterrows():
+        if str(row.get("version")) == number:
+            return row
+    return None
+
+
+MAX_PSI_FLAGS = 4
+"""Inputs flagged per version; the rest (never a significant one) are counted in one more flag."""
+
+
+def psi_flags(input_psi: dict, level: Any) -> str:
+    """Each input's PSI against the inputs the other versions served as HTML flags: the
+    significant ones first, in their severity colour, then the highest of the rest greyed (under
+    their sample-size floor), up to ``MAX_PSI_FLAGS``; the others in one "+N more" flag whose
+    tooltip lists them. Values are escaped."""
+    if not input_psi:
+        return f'<span class="dd-muted">{theme.NO_VALUE}</span>'
+    ranked = sorted(
+        input_psi.items(),
+        key=lambda kv: (not kv[1].get("significant"), -(kv[1].get("psi") or 0.0), str(kv[0])),
+    )
+    significant = sum(1 for _, entry in ranked if entry.get("significant"))
+    shown, rest = (
+        ranked[: max(MAX_PSI_FLAGS, significant)],
+        ranked[max(MAX_PSI_FLAGS, significant) :],
+    )
+    flags = []
+    for name, entry in shown:
+        psi, floor = entry.get("psi"), entry.get("psi_floor")
+        if entry.get("significant"):
+            color = theme.severity_color(theme.severity(psi, level.critical, level.warning))
+            kind, title = "dd-flag", f"significant (floor {theme.format_metric(floor)})"
+        else:
+            color = theme.MISSING_COLOR
+            kind = "dd-flag dd-insignificant"
+            title = f"not significant at this sample size (floor {theme.format_metric(floor)})"
+        flags.append(
+            f'<span class="{kind}" style="--dd-color: {color}" title="{blocks.esc(title)}">'
+            f"{blocks.esc(name)} <b>{blocks.esc(theme.format_metric(psi))}</b></span>"
+        )
+    if rest:
+        listed = ", ".join(f"{name} {theme.format_metric(e.get('psi'))}" for name, e in rest)
+        flags.append(
+            f'<span class="dd-flag dd-insignificant" style="--dd-color: {theme.MISSING_COLOR}" '
+            f'title="{blocks.esc("not significant: " + listed)}">+{len(rest)} more</span>'
+        )
+    return "".join(flags)
+
+
+def versions_view(versions: dict, registry: Any, level: Any) -> list:
+    """One row per version: its traffic, accuracy realized and estimated, prediction KL and the
+    PSI of the inputs it served, beside the aliases and metrics the registry holds for it."""
+    joined = registry is not None and not isinstance(registry, MLflowUnavailable) and len(registry)
+    metrics = [m for m in REGISTRY_METRICS if m in registry.columns][:3] if joined else []
+    headers = [
+        "Version",
+        "Rows",
+        "Share",
+        "Accuracy",
+        "Labelled",
+        "Estimated accuracy",
+        "Prediction KL",
+        *(["Aliases (MLflow)"] if joined else []),
+        *(f"{HEADLINE_LABELS[m]} (MLflow)" for m in metrics),
+        "Inputs vs the other versions (PSI)",
+    ]
+    rows = []
+    for name, entry in versions.items():
+        row = registry_entry(registry, name)
+        rows.append(
+            [
+                f'<span style="white-space: nowrap">{blocks.esc(version_name(name))}</span>',
+                theme.format_count(entry.get("rows")),
+                theme.format_share(entry.get("share")),
+                theme.format_share(entry.get("accuracy")),
+                theme.format_count(entry.get("labelled")),
+                theme.format_share(entry.get("estimated_accuracy")),
+                theme.format_metric(entry.get("prediction_kl")),
+                (row.get("aliases") or theme.NO_VALUE)
+                if row is not None
+                else "not in the registry",
+                *(
+                    theme.format_metric(_float(row.get(m)) if row is not None else None)
+                    for m in metrics
+                ),
+                psi_flags(entry.get("input_psi") or {}, level),
+            ]
+        )
+    objects: list = [
+        blocks.subheading("Versions in the time window"),
+        blocks.html_pane(
+            blocks.table(headers, rows, numeric=[1, 2, 3, 4, 5, 6], raw=[0, len(headers) - 1])
+        ),
+    ]
+    if isinstance(registry, MLflowUnavailable):
+        objects.append(
+            blocks.note("The registry's metrics are not shown.", str(registry), "missing")
+        )
+    elif registry is not None and not len(registry):
+        message = getattr(registry, "attrs", {}).get("message") or "no registered versions"
+        objects.append(
+            blocks.note(
+                f"The registry's metrics are not shown: {message}.", REGISTRY_HINT, "missing"
+            )
+        )
+    return objects
+
+
+def _registry_aliases(row: Any) -> str:
+    if row is None:
+        return "not in the registry"
+    return str(row.get("aliases") or theme.NO_VALUE)
+
+
+def ab_tests_view(versions: dict, tests: list[dict]) -> list:
+    """Each pair of versions with labels: the report's verdict, the difference of accuracy with
+    its 95 % interval, and the p-value; or why there is no test."""
+    objects: list = [blocks.subheading("A/B tests")]
+    if not tests:
+        if len(versions) < 2:
+            objects.append(
+                blocks.note(
+                    "One version served the time window: nothing to compare.", kind="missing"
+                )
+            )
+        else:
+            objects.append(
+                blocks.note(
+                    "No A/B test yet.",
+                    "Comparing versions needs delayed labels for the predictions of at least "
+                    "two versions in the time window.",
+                    "missing",
+                )
+            )
+        return objects
+    rows = []
+    for test in tests:
+        rows.append(
+            [
+                f"{version_name(test['a'])} → {version_name(test['b'])}",
+                test.get("verdict") or "",
+                theme.format_share(test.get("accuracy_a")),
+                theme.format_share(test.get("accuracy_b")),
+                _points(test.get("difference"), signed=True),
+                _interval(test.get("lower"), test.get("upper")),
+                _pvalue(test.get("pvalue")),
+                f"{theme.format_count(test.get('n_a'))} / {theme.format_count(test.get('n_b'))}",
+            ]
+        )
+    objects.append(
+        blocks.html_pane(
+            blocks.table(
+                [
+                    "A → B",
+                    "Verdict",
+                    "Accuracy A",
+                    "Accuracy B",
+                    "Difference B − A",
+                    "95 % interval",
+                    "p-value",
+                    "Labelled A / B",
+                ],
+                rows,
+                numeric=[2, 3, 4, 5, 6, 7],
+            )
+        )
+    )
+    return objects
+
+
+def _pvalue(value: Any) -> str:
+    """A p-value as the verdicts write it (two significant digits: ``4.6e-10``, ``0.31``)."""
+    return f"{value:.2g}" if theme.is_number(value) else theme.NO_VALUE
+
+
+def _interval(lower: Any, upper: Any) -> str:
+    """A 95 % interval of a difference of accuracies: ``4.3 to 8.3 points``."""
+    if not (theme.is_number(lower) and theme.is_number(upper)):
+        return theme.NO_VALUE
+    return f"{lower * 100:.1f} to {upper * 100:.1f} points"
+
+
+def _points(value: Any, signed: bool = False) -> str:
+    """A difference of two accuracies in percentage points: ``+6.3 points``."""
+    if not theme.is_number(value):
+        return theme.NO_VALUE
+    return f"{value * 100:{'+' if signed else ''}.1f} points"
