@@ -4,14 +4,17 @@ alert history from MLflow (or why there is none)."""
 from __future__ import annotations
 
 import html
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pandas as pd
 import panel as pn
 import pytest
 
 from app import theme
+from app.config import Silence
 from app.pages.alerts import (
+    METRIC_LABELS,
     Alerts,
     alerts_table,
     format_alert_value,
@@ -228,3 +231,51 @@ def test_values_from_the_data_are_escaped():
     ):
         assert XSS not in text
         assert html.escape(XSS) in text
+
+
+def test_silenced_alerts_are_listed_apart_and_not_counted(world):
+    monitor = monitor_on(world)
+    loud = data_report(monitor)["alerts"]
+    critical = [a for a in loud if a["severity"] == "critical"]
+    muted = critical[0]
+    until = datetime(2999, 1, 1, 12, 30)
+    reason = f"known: {XSS} opened"
+    config = replace(
+        world,
+        silences=(
+            Silence(metric=muted["metric"], feature=muted["feature"], until=until, reason=reason),
+        ),
+    )
+    monitor = monitor_on(config)
+    report = data_report(monitor)
+    (silenced,) = report["silenced"]
+    assert (silenced["metric"], silenced["feature"]) == (muted["metric"], muted["feature"])
+
+    page = Alerts(monitor=monitor)
+    render(page)
+    assert page.silenced_card.visible
+    text = shown_text(page.silenced_body)
+    cells = [
+        METRIC_LABELS[muted["metric"]],
+        html.escape(muted["feature"]),
+        format_alert_value(muted["metric"], muted["value"]),
+        format_alert_value(muted["metric"], muted["threshold"]),
+        html.escape(reason),
+        "2999-01-01 12:30 UTC",
+    ]
+    numeric = ' class="dd-num"'
+    row = "".join(f"<td{numeric if i in (2, 3) else ''}>{c}</td>" for i, c in enumerate(cells))
+    assert row in text
+    assert XSS not in text
+    # Not among the active alerts, nor in their count.
+    assert page.summary_cards["critical"].value == len(critical) - 1
+    assert html.escape(muted["message"]) not in shown_text(page.alerts_body)
+    assert len(report["alerts"]) == len(loud) - 1
+
+
+def test_without_silences_there_is_no_silenced_section(monitor):
+    page = Alerts(monitor=monitor)
+    render(page)
+    assert data_report(monitor)["silenced"] == []
+    assert not page.silenced_card.visible
+    assert "No alert is silenced." in shown_text(page.silenced_body)

@@ -1,5 +1,6 @@
-"""Alerts (SPEC §7.6): active alerts and warnings, recommendations, system status, and the
-alert history the monitor job logged to MLflow."""
+"""Alerts: active alerts and warnings, the alerts silenced by ``[[silences]]`` (listed apart,
+counted nowhere), recommendations, system status, and the alert history the monitor job logged
+to MLflow."""
 
 from __future__ import annotations
 
@@ -79,6 +80,12 @@ class Alerts(MonitorPage):
             "critical level, warning at or over the warning level.",
             min_height=200,
         )
+        self.silenced_card, self.silenced_body = section(
+            "Silenced",
+            note="Alerts muted by the [[silences]] of driftdeck.toml until the time each names: "
+            "not counted above, in no exit code and no webhook.",
+            visible=False,
+        )
         advice, self.advice_body = section("Recommendations")
         status, self.status_body = section(
             "System status",
@@ -91,11 +98,16 @@ class Alerts(MonitorPage):
             min_height=charts.HEIGHT,
         )
         self.summary_cards: dict[str, KpiCard] = {}
-        return [alerts, advice, status, history]
+        return [alerts, self.silenced_card, advice, status, history]
 
     def reload(self) -> None:
         self.load(
-            "alerts", self._read_alerts, self._draw_alerts, self.alerts_body, self.advice_body
+            "alerts",
+            self._read_alerts,
+            self._draw_alerts,
+            self.alerts_body,
+            self.silenced_body,
+            self.advice_body,
         )
         self.load("status", self._read_status, self._draw_status, self.status_body)
         self.load("history", self._read_history, self._draw_history, self.history_body)
@@ -105,6 +117,7 @@ class Alerts(MonitorPage):
         report = data_report(self.monitor)
         return {
             "alerts": list(report.get("alerts") or []),
+            "silenced": list(report.get("silenced") or []),
             "retraining": bool(report.get("retraining_recommended")),
             "dataset_drift": report.get("dataset_drift") or {},
         }
@@ -115,6 +128,14 @@ class Alerts(MonitorPage):
             alerts, retraining, result["dataset_drift"]
         )
         self.advice_body.objects = [recommendations_view(alerts, retraining)]
+        silenced = result["silenced"]
+        # Without silenced alerts the section stays hidden; its body says so all the same.
+        self.silenced_body.objects = [
+            silenced_table(silenced)
+            if silenced
+            else blocks.note("No alert is silenced.", kind="ok")
+        ]
+        self.silenced_card.visible = bool(silenced)
 
     # -- status ---------------------------------------------------------------------------
     def _read_status(self) -> list[dict]:
@@ -226,6 +247,34 @@ def alerts_table(alerts: list[dict]) -> pn.pane.HTML:
         rows,
         numeric=[3, 4],
         colors=colors,
+        raw=[0],
+    )
+    return blocks.html_pane(markup)
+
+
+def silenced_table(alerts: list[dict]) -> pn.pane.HTML:
+    """One row per silenced alert: what it is about, its value, and the silence's reason and end."""
+    rows = []
+    for a in alerts:
+        metric = str(a.get("metric"))
+        silence = a.get("silenced") or {}
+        until = silence.get("until")
+        rows.append(
+            [
+                blocks.pill(str(a.get("severity")), theme.MISSING_COLOR),
+                METRIC_LABELS.get(metric, metric),
+                a.get("feature"),
+                format_alert_value(metric, a.get("value")),
+                format_alert_value(metric, a.get("threshold")),
+                silence.get("reason") or theme.NO_VALUE,
+                f"{theme.format_timestamp(until)} UTC" if until else theme.NO_VALUE,
+            ]
+        )
+    markup = blocks.table(
+        ["Severity", "Metric", "Feature", "Value", "Threshold", "Reason", "Until"],
+        rows,
+        numeric=[3, 4],
+        colors=[theme.MISSING_COLOR] * len(rows),
         raw=[0],
     )
     return blocks.html_pane(markup)
