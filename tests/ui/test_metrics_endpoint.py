@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -73,9 +76,31 @@ def test_behind_the_login_a_scraper_needs_the_password(tmp_path, launch_server):
     assert PASSWORD not in text
 
 
+def _serving(config: Path) -> list[int]:
+    """Processes whose command line names this config (the forked workers of a server)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(config).encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
 def test_several_server_processes_share_one_port_and_one_store(tmp_path, launch_server):
     config = _world(tmp_path)
     url = launch_server([*_serve(config), "--num-procs", "2"], config, path="/metrics")
+    try:
+        _check_shared(url, tmp_path)
+    finally:  # the fixture stops the parent; its forked workers outlive a SIGTERM to it
+        for pid in _serving(config):
+            if pid != os.getpid():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
+
+
+def _check_shared(url: str, tmp_path: Path) -> None:
     answers = [_get(url) for _ in range(6)]
     assert all(status == 200 for status, _ in answers)
     assert (
