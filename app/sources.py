@@ -274,6 +274,9 @@ class Sources:
     def _fetch(self, sql: str, params: dict | list | None, how: str) -> Any:
         cursor = self.query(sql, params)
         try:
+            if how == "records":
+                names = [column[0] for column in cursor.description]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             return getattr(cursor, how)()
         except duckdb.Error as exc:
             self._failed(exc)
@@ -283,6 +286,10 @@ class Sources:
 
     def fetchall(self, sql: str, params: dict | list | None = None) -> list[tuple]:
         return self._fetch(sql, params, "fetchall")
+
+    def fetchrecords(self, sql: str, params: dict | list | None = None) -> list[dict]:
+        """The rows as dicts by column name (aggregates read by name, not position)."""
+        return self._fetch(sql, params, "records")
 
     def fetchnumpy(self, sql: str, params: dict | list | None = None) -> dict:
         return self._fetch(sql, params, "fetchnumpy")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import app
+from app.single_flight import MISSING
 
 FORMAT = 1
 """Bumped when the layout of the store changes."""
@@ -36,7 +37,6 @@ STALE_TEMP_SECONDS = 3600.0
 """Temporary files older than this are left by a killed writer and are removed."""
 UNUSED_SECONDS = 14 * 86400.0
 """Results nobody read for this long (old data versions, windows) are removed."""
-MISSING = object()
 
 
 @cache

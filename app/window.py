@@ -35,7 +35,7 @@ class Window:
     # The monitoring window's span ("7d") when this is the trailing default window; a label
     # only: the same rows compare equal (and share cached results) however they were chosen.
     span: str | None = field(default=None, compare=False)
-    # (column, value): only the rows of that segment, on both sides (see Engine._window_sql).
+    # (column, value): only the rows of that segment, on both sides (see Engine.window_sql).
     segment: tuple[str, str] | None = None
 
     def __post_init__(self):

@@ -8,8 +8,6 @@ call once per waiting session and does not remember failures, hence this small c
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any, ClassVar
 
 import panel as pn
@@ -17,6 +15,7 @@ import panel as pn
 from app.config import Config
 from app.mlflow_reader import MLflowReader, MLflowUnavailable, shared_reader, store_location
 from app.pages.cards import error_state
+from app.single_flight import SingleFlight
 
 TTL_SECONDS = 60.0
 FAILURE_TTL_SECONDS = 10.0
@@ -27,9 +26,7 @@ READS = ("training_runs", "registry", "monitoring_history", "ping")
 class MLflowCache:
     """Results of ``MLflowReader`` calls by (store, settings, call), with an expiry."""
 
-    _results: ClassVar[dict[tuple, tuple[float, Any, MLflowUnavailable | None]]] = {}
-    _locks: ClassVar[dict[tuple, threading.Lock]] = {}
-    _guard: ClassVar[threading.Lock] = threading.Lock()
+    _results: ClassVar[SingleFlight] = SingleFlight()
 
     @classmethod
     def get(cls, config: Config, what: str, reader: MLflowReader | None = None) -> Any:
@@ -38,35 +35,18 @@ class MLflowCache:
             raise ValueError(f"unknown MLflow read {what!r}")
         reader = reader or shared_reader(config)
         key = (reader.location.uri, config.mlflow, what, id(reader))
-        with cls._guard:
-            lock = cls._locks.setdefault(key, threading.Lock())
-        with lock:
-            cached = cls._results.get(key)
-            if cached is not None and time.monotonic() < cached[0]:
-                return cls._unpack(cached)
-            try:
-                value, error = getattr(reader, what)(), None
-            except MLflowUnavailable as exc:
-                value, error = None, exc
-            ttl = FAILURE_TTL_SECONDS if error is not None else TTL_SECONDS
-            entry = (time.monotonic() + ttl, value, error)
-            cls._results[key] = entry
-            return cls._unpack(entry)
-
-    @staticmethod
-    def _unpack(entry: tuple[float, Any, MLflowUnavailable | None]) -> Any:
-        _, value, error = entry
-        if error is not None:
-            raise MLflowUnavailable(str(error))
-        return value
+        return cls._results.get(
+            key,
+            getattr(reader, what),
+            ttl=TTL_SECONDS,
+            keep_failures=(MLflowUnavailable,),
+            failure_ttl=FAILURE_TTL_SECONDS,
+        )
 
     @classmethod
     def clear(cls, config: Config | None = None) -> None:
         """Forget cached results (of one config's MLflow store, or all)."""
-        with cls._guard:
-            for key in list(cls._results):
-                if config is None or key[1] == config.mlflow:
-                    del cls._results[key]
+        cls._results.forget(keep=lambda key: config is not None and key[1] != config.mlflow)
 
 
 def read(config: Config, what: str, reader: MLflowReader | None = None) -> Any:

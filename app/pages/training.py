@@ -10,9 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import panel as pn
-
 from app.config import Config
+from app.single_flight import SingleFlight
 
 F1_PREFERENCE = (("macro_f1", "F1 (macro)"), ("f1", "F1"), ("weighted_f1", "F1 (weighted)"))
 
@@ -84,8 +83,12 @@ def _scores(config: Config) -> TrainingScores:
     )
 
 
+_SCORES = SingleFlight()
+"""Training scores by (tracking URI, experiment), shared by every session."""
+
+
 def training_scores(config: Config) -> TrainingScores:
     """The training runs' scores, computed once per ``refresh_seconds`` for the whole process."""
-    key = f"driftdeck-training-scores:{config.tracking_uri}:{config.mlflow.training_experiment}"
+    key = (config.tracking_uri, config.mlflow.training_experiment)
     ttl = max(int(config.refresh_seconds or 30), 5)
-    return pn.state.as_cached(key, lambda: _scores(config), ttl=ttl)
+    return _SCORES.get(key, lambda: _scores(config), ttl=ttl)
