@@ -7,16 +7,15 @@ is none, and no accuracy alert (the reason goes to the status).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any
 
 from app.config import Config
 from app.engine import Engine
+from app.mlflow_reader import PRODUCTION_ALIASES, recognised_metrics
 from app.window import Window
-
-PRODUCTION_ALIASES = ("production", "prod", "champion")
-"""Registry aliases (lower case) that name the version serving production."""
 
 BASELINE_TTL_SECONDS = 60.0
 """How long an MLflow baseline (or the reason there is none) is reused before it is read again."""
@@ -43,6 +42,26 @@ def production_version(registry: Any) -> Any:
     return None
 
 
+def logged_accuracy(row: Any) -> tuple[float | None, str | None]:
+    """The accuracy a registry version (or run) row logged, and its metric name: ``accuracy``,
+    else a spelling MLflow users log it under (``test_accuracy``, ``val_acc`` ...; see
+    ``recognised_metrics``). The one reading of "the model's accuracy" for every page and the
+    baseline, so that they cannot disagree."""
+    if row is None:
+        return None, None
+    logged = [k for k in row.index if _number(row.get(k)) is not None]
+    column = recognised_metrics(logged)["headline"].get("accuracy")
+    return (_number(row.get(column)), column) if column else (None, None)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def mlflow_baseline(config: Config) -> tuple[float | None, str]:
     """The production version's logged ``accuracy`` and where it comes from, or None and why
     not; read at most once a minute per MLflow location (MLflow calls are bounded)."""
@@ -65,10 +84,12 @@ def mlflow_baseline(config: Config) -> tuple[float | None, str]:
             source = f"no production version of '{config.mlflow.registered_model}' in MLflow"
         value = None
         if version is not None:
-            accuracy = version.get("accuracy")
-            if accuracy is not None and accuracy == accuracy:
-                value = float(accuracy)
+            accuracy, metric = logged_accuracy(version)
+            if accuracy is not None:
+                value = accuracy
                 source = f"MLflow: {version['name']} version {version['version']} (production)"
+                if metric != "accuracy":
+                    source += f", metric {metric}"
             else:
                 source = (
                     f"MLflow: {version['name']} version {version['version']} logged no accuracy"

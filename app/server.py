@@ -84,6 +84,10 @@ def serve(
             **auth,
             **(templates if auth else {}),
         )
+    # A browser closed mid-load leaves failed websocket writes behind: not worth a traceback.
+    from app.closed_sessions import quiet_closed_sessions
+
+    quiet_closed_sessions(server.io_loop.asyncio_loop)
     # Computes every page's results once the server runs, so the first user finds them cached.
     server.io_loop.add_callback(_warm_up, config)
     if start:

@@ -235,18 +235,28 @@ class MonitorPage(pn.viewable.Viewer):
             else:
                 self._draw(key, draw, value, targets)
             return
-        self._in_background(key, generation, asyncio.to_thread(fetch), draw, targets)
+        self._in_background(key, generation, partial(asyncio.to_thread, fetch), draw, targets)
 
     def _in_background(
-        self, key: str, generation: int, result: Awaitable, draw: Callable, targets: tuple
+        self,
+        key: str,
+        generation: int,
+        result: Awaitable | Callable[[], Awaitable],
+        draw: Callable,
+        targets: tuple,
     ) -> None:
-        """Show the targets loading until ``result`` arrives, then draw it (newest request wins)."""
+        """Show the targets loading until ``result`` arrives, then draw it (newest request wins).
+
+        ``result`` is a future, or a function starting the work: it starts only when the
+        session runs the task, so a session closed before then leaves no coroutine behind that
+        was never awaited.
+        """
         for target in targets:
             target.loading = True
 
         async def run() -> None:
             try:
-                value = await result
+                value = await (result() if callable(result) else result)
             except Exception as exc:
                 if self._generations.get(key) == generation:
                     self._failed(key, exc, targets)
@@ -306,7 +316,7 @@ class MonitorPage(pn.viewable.Viewer):
         finally:
             queued, self._queue = self._queue or [], None
         for key, generation, fetch, draw, targets in queued:
-            self._in_background(key, generation, asyncio.to_thread(fetch), draw, targets)
+            self._in_background(key, generation, partial(asyncio.to_thread, fetch), draw, targets)
         for future, (key, generation, draw, targets) in pending.items():
             self._in_background(key, generation, future, draw, targets)
 

@@ -17,6 +17,7 @@ from app.pages.cards import (
     data_problems,
     empty_state,
     missing_production,
+    note_pane,
     section,
     wrapping_row,
 )
@@ -228,7 +229,8 @@ class Overview(MonitorPage):
                 )
             ]
             return
-        self.trend_body.objects = [charts.plot_pane(chart, charts.HEIGHT)]
+        where = [note_pane(f"MLflow: {scores.note}.")] if scores.note else []
+        self.trend_body.objects = [*where, charts.plot_pane(chart, charts.HEIGHT)]
 
 
 def accuracy_now(report: dict, scope: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter
 
 from app import theme
-from app.accuracy import production_version
+from app.accuracy import logged_accuracy, production_version
 from app.mlflow_reader import MLflowUnavailable, store_location
 from app.pages import blocks, charts
 from app.pages.base import MonitorPage, accuracy_history, data_report, history_over_time
@@ -370,6 +370,8 @@ def latest_metrics(runs: Any, registry: Any) -> tuple[dict[str, float], str] | N
     for canonical in HEADLINE_LABELS:
         column = columns.get(canonical)
         value = _float(source.get(column)) if column else None
+        if canonical == "accuracy":  # read as the Overview and the accuracy baseline read it
+            value = logged_accuracy(source)[0]
         if value is not None:
             values[canonical] = value
     return values, origin
@@ -426,8 +428,17 @@ def run_trends(runs: Any) -> list:
             )
         ]
     return [
-        pn.pane.HoloViews(chart, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh")
+        *experiment_note(runs),
+        pn.pane.HoloViews(
+            chart, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh"
+        ),
     ]
+
+
+def experiment_note(runs: Any) -> list:
+    """A line saying which experiment the runs come from when it is not the configured one."""
+    note = getattr(runs, "attrs", {}).get("experiment_note")
+    return [note_pane(f"MLflow: {note}.")] if note else []
 
 
 def runs_table(runs: Any) -> list:
@@ -448,9 +459,12 @@ def runs_table(runs: Any) -> list:
         for c in frame.columns
         if frame[c].dtype.kind == "f"
     }
+    experiment = runs.attrs.get("experiment")
     return [
         note_pane(
-            f"{len(frame):,} runs, newest first; metrics as logged, parameters marked (param)."
+            f"{len(frame):,} runs"
+            + (f" of experiment '{experiment}'" if experiment else "")
+            + ", newest first; metrics as logged, parameters marked (param)."
         ),
         pn.widgets.Tabulator(
             frame,

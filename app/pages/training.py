@@ -26,6 +26,10 @@ class TrainingScores:
     latest_run: str | None = None
     runs: int = 0
     message: str = ""
+    experiment: str | None = None
+    """The MLflow experiment the runs come from."""
+    note: str = ""
+    """Why that is not the configured training experiment (empty when it is)."""
 
 
 def _number(value: Any) -> float | None:
@@ -45,10 +49,11 @@ def _scores(config: Config) -> TrainingScores:
         frame = shared_reader(config).training_runs()
     except MLflowUnavailable as exc:
         return TrainingScores(message=str(exc))
-    experiment = config.mlflow.training_experiment
+    experiment = frame.attrs.get("experiment") or config.mlflow.training_experiment
+    note = frame.attrs.get("experiment_note") or ""
     if frame.empty:
         reason = frame.attrs.get("message") or f"no runs in experiment '{experiment}'"
-        return TrainingScores(message=f"No training runs: {reason}.")
+        return TrainingScores(message=f"No training runs: {reason}.", note=note)
     headline = (frame.attrs.get("metrics") or {}).get("headline", {})
     metrics = []
     if "accuracy" in headline:
@@ -61,6 +66,8 @@ def _scores(config: Config) -> TrainingScores:
         return TrainingScores(
             runs=len(frame),
             message=f"The {len(frame)} runs of experiment '{experiment}' log neither accuracy nor F1.",
+            experiment=experiment,
+            note=note,
         )
     points, latest_accuracy, latest_run = [], None, None
     for row in frame.sort_values("start_time").to_dict("records"):
@@ -79,7 +86,12 @@ def _scores(config: Config) -> TrainingScores:
             if label == "Accuracy":
                 latest_accuracy, latest_run = value, str(name)
     return TrainingScores(
-        points=points, latest_accuracy=latest_accuracy, latest_run=latest_run, runs=len(frame)
+        points=points,
+        latest_accuracy=latest_accuracy,
+        latest_run=latest_run,
+        runs=len(frame),
+        experiment=experiment,
+        note=note,
     )
 
 
@@ -89,6 +101,7 @@ _SCORES = SingleFlight()
 
 def training_scores(config: Config) -> TrainingScores:
     """The training runs' scores, computed once per ``refresh_seconds`` for the whole process."""
-    key = (config.tracking_uri, config.mlflow.training_experiment)
+    # The registered model is part of the key: it leads to the runs when the experiment is gone.
+    key = (config.tracking_uri, config.mlflow.training_experiment, config.mlflow.registered_model)
     ttl = max(int(config.refresh_seconds or 30), 5)
     return _SCORES.get(key, lambda: _scores(config), ttl=ttl)
