@@ -8,20 +8,19 @@ is none, and no accuracy alert (the reason goes to the status).
 from __future__ import annotations
 
 import math
-import threading
-import time
 from typing import Any
 
 from app.config import Config
 from app.engine import Engine
 from app.mlflow_reader import PRODUCTION_ALIASES, recognised_metrics
+from app.single_flight import SingleFlight
 from app.window import Window
 
 BASELINE_TTL_SECONDS = 60.0
 """How long an MLflow baseline (or the reason there is none) is reused before it is read again."""
 
-_cache_lock = threading.Lock()
-_cache: dict[tuple, tuple[float, float | None, str]] = {}
+_BASELINES = SingleFlight()
+"""MLflow baselines by (MLflow location, settings), shared by every session and report."""
 
 
 def production_version(registry: Any) -> Any:
@@ -65,14 +64,16 @@ def _number(value: Any) -> float | None:
 def mlflow_baseline(config: Config) -> tuple[float | None, str]:
     """The production version's logged ``accuracy`` and where it comes from, or None and why
     not; read at most once a minute per MLflow location (MLflow calls are bounded)."""
-    from app.mlflow_reader import MLflowUnavailable, shared_reader, store_location
-    from app.status import reachability
+    from app.mlflow_reader import store_location
 
     key = (store_location(config).uri, config.mlflow)
-    with _cache_lock:
-        cached = _cache.get(key)
-        if cached is not None and time.monotonic() < cached[0]:
-            return cached[1], cached[2]
+    return _BASELINES.get(key, lambda: _read_baseline(config), ttl=BASELINE_TTL_SECONDS)
+
+
+def _read_baseline(config: Config) -> tuple[float | None, str]:
+    from app.mlflow_reader import MLflowUnavailable, shared_reader
+    from app.status import reachability
+
     if not reachability(config)["ok"]:  # no store, or no answer: not worth importing MLflow
         value, source = None, "MLflow is unreachable"
     else:
@@ -94,8 +95,6 @@ def mlflow_baseline(config: Config) -> tuple[float | None, str]:
                 source = (
                     f"MLflow: {version['name']} version {version['version']} logged no accuracy"
                 )
-    with _cache_lock:
-        _cache[key] = (time.monotonic() + BASELINE_TTL_SECONDS, value, source)
     return value, source
 
 
