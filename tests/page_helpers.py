@@ -30,6 +30,15 @@ def monitor_on(config: Config, **window) -> Monitor:
     return Monitor(config, engine=Engine(config), **window)
 
 
+def export_at_most(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    """Static exports hold the detail of only the ``count`` most drifted features, on every page
+    that shows them (each page module holds its own name for ``EXPORT_FEATURES``)."""
+    from app.pages import drift, drifted_features, features, production
+
+    for module in (drifted_features, drift, features, production):
+        monkeypatch.setattr(module, "EXPORT_FEATURES", count)
+
+
 def rows_in_last(config: Config, span: timedelta, role: str = "inputs") -> int:
     """Rows of a role's file at or after its newest timestamp minus ``span`` (counted by pandas,
     not the engine): the rows of a trailing monitoring window."""

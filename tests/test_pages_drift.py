@@ -20,6 +20,7 @@ from tests.page_helpers import (
     XSS,
     assert_top_value_shares,
     drop_production,
+    export_at_most,
     monitor_on,
     render,
     shown_text,
@@ -444,9 +445,7 @@ def test_static_comparisons_equal_the_live_page(world):
 
 
 def test_static_page_holds_the_most_drifted_features_and_says_so(monitor, monkeypatch):
-    from app.pages import features
-
-    monkeypatch.setattr(features, "EXPORT_FEATURES", 2)
+    export_at_most(monkeypatch, 2)
     page = DriftMonitoring(monitor=monitor, static=True)
     layout = render(page)
     total = len(data_report(monitor)["features"])

@@ -15,7 +15,6 @@ import pytest
 from app import theme
 from app.engine import Engine
 from app.monitor import Monitor
-from app.pages import features
 from app.pages.base import data_report
 from app.pages.features import FeatureStatistics
 from app.pages.significance import not_significant_text
@@ -24,6 +23,7 @@ from tests.page_helpers import (
     XSS,
     assert_top_value_shares,
     drop_production,
+    export_at_most,
     monitor_on,
     render,
     shown_text,
@@ -373,7 +373,7 @@ def test_static_details_equal_the_live_page(world):
 
 
 def test_static_page_holds_the_most_drifted_features_and_says_so(monitor, monkeypatch):
-    monkeypatch.setattr(features, "EXPORT_FEATURES", 2)
+    export_at_most(monkeypatch, 2)
     page = FeatureStatistics(monitor=monitor, static=True)
     layout = render(page)
     table_order = list(page.table.value["feature"])

@@ -13,15 +13,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from app import theme
-from app.pages import production
 from app.pages.base import data_report
-from app.pages.drift import drift_order
+from app.pages.drifted_features import drift_order
 from app.pages.production import EXPORT_ROWS, PAGE_SIZE, PagedTabulator, ProductionData
 from tests.conftest import make_world
 from tests.page_helpers import (
     XSS,
     assert_top_value_shares,
     drop_production,
+    export_at_most,
     monitor_on,
     render,
     rows_in_last,
@@ -237,7 +237,7 @@ def test_static_explorer_holds_every_distribution_and_shows_the_picked_one(monit
 
 
 def test_static_explorer_holds_the_most_drifted_features_and_says_so(monitor, monkeypatch):
-    monkeypatch.setattr(production, "EXPORT_FEATURES", 2)
+    export_at_most(monkeypatch, 2)
     page = ProductionData(monitor=monitor, static=True)
     text = shown_text(render(page))
     report = data_report(monitor)
