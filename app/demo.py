@@ -54,6 +54,7 @@ CATEGORICAL = ("district", "heating_type", "structure_type", "floor_location", "
 HIGH_CARDINALITY = ("address",)
 FEATURES = NUMERICAL + CATEGORICAL + HIGH_CARDINALITY
 TARGET = "price_category"
+SEEN_PRICE = "seen_log_price"  # a column of ``market(..., seen_price=True)`` only
 CLASSES = ("low", "medium", "high")
 
 DAYS = 30
@@ -280,11 +281,16 @@ def _strings(
     return pa.array(values).take(pa.array(index, mask=missing))
 
 
-def market(rng: np.random.Generator, day: np.ndarray, pool: int) -> dict[str, pa.Array]:
+def market(
+    rng: np.random.Generator, day: np.ndarray, pool: int, seen_price: bool = False
+) -> dict[str, pa.Array]:
     """One listing per row as of ``day`` (days since production began; 0 = the reference market).
 
     Returns the feature columns and the true ``price_category``. ``pool`` is the number of
-    distinct addresses of the stable market.
+    distinct addresses of the stable market. With ``seen_price`` also ``SEEN_PRICE``: the log
+    price the listing appears to have, its inflated gross area taken at face value (what a model
+    that reads the listing would estimate; ``driftdeck bench`` predicts from it). It draws no
+    random numbers, so the other columns are the same either way.
     """
     n = len(day)
     shift = _ramp(day, DRIFT_STARTS, DAYS)
@@ -330,7 +336,6 @@ def market(rng: np.random.Generator, day: np.ndarray, pool: int) -> dict[str, pa
         + _effects(_SUBSCRIPTION)[subscription]
         + rng.normal(0.0, _PRICE_NOISE, n)
     )
-    category = np.where(log_price < _LOW_BELOW, 0, np.where(log_price >= _HIGH_FROM, 2, 1))
 
     # Addresses: the stable market reuses a fixed pool; the flood and the new district bring new ones.
     lo, hi = _ADDRESS_FLOOD
@@ -353,7 +358,9 @@ def market(rng: np.random.Generator, day: np.ndarray, pool: int) -> dict[str, pa
     )
 
     missing = {name: rng.random(n) < share for name, share in _MISSING.items()}
+    seen = {SEEN_PRICE: log_price + np.log(reported_gross / gross)} if seen_price else {}
     return {
+        **seen,
         "gross_sqm": pa.array(reported_gross),
         "net_sqm": pa.array(net, mask=missing["net_sqm"]),
         "building_age": pa.array(age, mask=missing["building_age"]),
@@ -364,8 +371,14 @@ def market(rng: np.random.Generator, day: np.ndarray, pool: int) -> dict[str, pa
         "floor_location": _strings(_names(_FLOORS), floor),
         "subscription": _strings(_names(_SUBSCRIPTION), subscription),
         "address": address,
-        TARGET: _strings(CLASSES, category),
+        TARGET: price_class(log_price),
     }
+
+
+def price_class(log_price: np.ndarray) -> pa.Array:
+    """The price category of each log price: low, medium or high."""
+    category = np.where(log_price < _LOW_BELOW, 0, np.where(log_price >= _HIGH_FROM, 2, 1))
+    return _strings(CLASSES, category)
 
 
 def _names(table: tuple) -> tuple[str, ...]:
@@ -454,10 +467,33 @@ def _recent_labelled(seed: int, pool: int) -> pa.Table:
     return _market_table(market(rng, day, pool), REFERENCE_SCHEMA)
 
 
+def reference_chunks(
+    seed: int, rows: int, pool: int, seen_price: bool = False
+) -> Iterator[dict[str, pa.Array]]:
+    """The reference market, ``rows`` listings a chunk of columns at a time."""
+    for number, first, stop in _chunks(rows):
+        rng = _rng(seed, _STREAM_REFERENCE, number)
+        yield market(rng, np.zeros(stop - first), pool, seen_price)
+
+
+def production_chunks(
+    seed: int, rows: int, pool: int, start: datetime, seen_price: bool = False
+) -> Iterator[tuple[int, np.ndarray, dict[str, pa.Array]]]:
+    """The 30 production days from ``start``, in time order: (chunk number, microseconds since
+    ``start`` of each row, the listing columns with ``timestamp`` and ``request_id``)."""
+    start_us = np.datetime64(start, "us")
+    for number, first, stop in _chunks(rows):
+        offset = _timestamps(seed, number, start, first, stop, rows)
+        rng = _rng(seed, _STREAM_PRODUCTION, number)
+        columns = market(rng, offset / 86_400_000_000, pool, seen_price)
+        columns["timestamp"] = pa.array(start_us + offset.astype("timedelta64[us]"))
+        columns["request_id"] = _request_ids(rng, stop - first)
+        yield number, offset, columns
+
+
 def _write_reference(path: Path, seed: int, rows: int, pool: int) -> None:
     with _writer(path, REFERENCE_SCHEMA) as writer:
-        for number, first, stop in _chunks(rows):
-            columns = market(_rng(seed, _STREAM_REFERENCE, number), np.zeros(stop - first), pool)
+        for columns in reference_chunks(seed, rows, pool):
             _write(writer, _market_table(columns, REFERENCE_SCHEMA))
 
 
@@ -473,7 +509,6 @@ def _write_production(
     from app.demo_model import model_input, predict
 
     production, staging = models["production"], models["staging"]
-    start_us = np.datetime64(start, "us")
     labelled_until = LABELLED_DAYS * 86_400_000_000
     chunks = -(-rows // CHUNK_ROWS)
     with (
@@ -481,12 +516,9 @@ def _write_production(
         _writer(files["predictions"], PREDICTIONS_SCHEMA) as predictions,
         _writer(files["labels"], LABELS_SCHEMA) as labels,
     ):
-        for number, first, stop in _chunks(rows):
-            offset = _timestamps(seed, number, start, first, stop, rows)
-            rng = _rng(seed, _STREAM_PRODUCTION, number)
-            columns = market(rng, offset / 86_400_000_000, pool)
-            columns["timestamp"] = pa.array(start_us + offset.astype("timedelta64[us]"))
-            columns["request_id"] = _request_ids(rng, stop - first)
+        for number, offset, columns in production_chunks(seed, rows, pool, start):
+            first = number * CHUNK_ROWS
+            stop = first + len(offset)
             table = _market_table(columns, INPUTS_SCHEMA)
             _write(inputs, table)
 
