@@ -205,3 +205,13 @@ def test_a_cycle_is_found_and_named(tmp_path, files, expected):
 def test_what_is_not_a_cycle(tmp_path, files):
     _write_package(tmp_path, files)
     assert cycles(import_graph(tmp_path)) == []
+
+
+def test_no_page_imports_another():
+    """What pages share lives in modules of its own (docs/architecture.md, The dashboard)."""
+    from app.pages import PAGES
+
+    graph = import_graph()
+    pages = {f"app.pages.{entry.view.__module__.rsplit('.', 1)[1]}" for entry in PAGES.values()}
+    sideways = sorted((page, other) for page in pages for other in graph[page] & pages)
+    assert not sideways, f"pages importing other pages: {sideways}"

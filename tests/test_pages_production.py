@@ -6,20 +6,17 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 
-import holoviews as hv
 import pandas as pd
-import panel as pn
 import pyarrow.parquet as pq
-import pytest
 
 from app import theme
 from app.pages.base import data_report
 from app.pages.drifted_features import drift_order
 from app.pages.production import EXPORT_ROWS, PAGE_SIZE, PagedTabulator, ProductionData
-from tests.conftest import make_world
 from tests.page_helpers import (
     XSS,
     assert_top_value_shares,
+    chart_frames,
     drop_production,
     export_at_most,
     monitor_on,
@@ -28,11 +25,7 @@ from tests.page_helpers import (
     shown_text,
     xss_world,
 )
-
-
-@pytest.fixture
-def monitor(tmp_path):
-    return monitor_on(make_world(tmp_path))
+from tests.worlds import make_world
 
 
 class PageSpy:
@@ -202,11 +195,6 @@ def test_static_page_with_few_rows_holds_them_all(monitor):
     assert 0 < rows < EXPORT_ROWS
     assert len(page.table.value) == rows
     assert "This file holds" not in text
-
-
-def chart_frames(layout) -> list:
-    panes = layout.select(pn.pane.HoloViews)
-    return [e.dframe() for p in panes for e in p.object.traverse(lambda e: e, [hv.Element])]
 
 
 def test_static_explorer_holds_every_distribution_and_shows_the_picked_one(monitor):
