@@ -1,4 +1,4 @@
-"""The synthetic set of ``driftdeck bench``: the demo's housing market (``app.demo``) at any size.
+"""The synthetic set of ``driftdeck bench``: the demo's housing market (``app.demo_market``) at any size.
 
 The listings, their drift over the 30 production days, timestamps and request ids are the demo
 world's, drawn by its generator one chunk at a time, so memory stays flat up to 100M rows. The
@@ -9,7 +9,7 @@ bench adds what it needs to measure and leaves out what it does not:
 - the ``subscription`` column is left out: four categorical features, the shape the figures in
   the README were measured on;
 - predictions come without a model: the class of the price the listing appears to have (its
-  inflated gross area taken at face value, ``app.demo.SEEN_PRICE``) plus a little noise, so they
+  inflated gross area taken at face value, ``app.demo_market.SEEN_PRICE``) plus a little noise, so they
   drift as the demo's do without training anything;
 - a tenth as many reference rows as production rows; no labels, no MLflow store.
 """
@@ -25,7 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from app import demo
+from app import demo_market as demo
+from app.demo import ROW_GROUP_ROWS
 from app.progress import Progress
 
 GENERATOR_VERSION = 2
@@ -99,7 +100,7 @@ def _write(path: Path, schema: pa.Schema, tables) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(path, schema) as writer:
         for table in tables:
-            writer.write_table(table, row_group_size=demo.ROW_GROUP_ROWS)
+            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
 
 def _table(columns: dict[str, pa.Array], schema: pa.Schema) -> pa.Table:
@@ -154,8 +155,8 @@ def synthetic_set(out: Path, rows: int, progress: Progress) -> Path:
             pq.ParquetWriter(predictions_path, PREDICTIONS_SCHEMA) as preds,
         ):
             for inp, pred in _production(rows, pool, progress):
-                inputs.write_table(inp, row_group_size=demo.ROW_GROUP_ROWS)
-                preds.write_table(pred, row_group_size=demo.ROW_GROUP_ROWS)
+                inputs.write_table(inp, row_group_size=ROW_GROUP_ROWS)
+                preds.write_table(pred, row_group_size=ROW_GROUP_ROWS)
         (building / "driftdeck.toml").write_text(CONFIG_TOML, encoding="utf-8")
         if folder.exists():
             shutil.rmtree(folder)
