@@ -56,11 +56,7 @@ def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
         config = Path(existing) / "driftdeck.toml"
         assert config.is_file(), f"DRIFTDECK_UI_WORLD={existing} holds no driftdeck.toml"
         return config
-    from app.demo import build_demo
-
-    root = tmp_path_factory.mktemp("ui-world")
-    build_demo(root, rows=UI_ROWS, seed=0)
-    return root / "driftdeck.toml"
+    return harness.demo_config(None, UI_ROWS, tmp_path_factory.mktemp("ui-world"))
 
 
 def start_server(
