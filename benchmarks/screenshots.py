@@ -18,18 +18,7 @@ import time
 from pathlib import Path
 
 from app.pages import PAGES
-from benchmarks.harness import (
-    REPO,
-    demo_config,
-    free_port,
-    keep_local,
-    launch_chromium,
-    serve_command,
-    start_server,
-    stop_server,
-    wait_for_drawn,
-    wait_until_loaded,
-)
+from benchmarks import harness
 
 WIDTH = 1400
 TALLEST = """() => Math.max(
@@ -42,22 +31,22 @@ def capture(url: str, out: Path, slugs: list[str]) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
-        browser = launch_chromium(driver)
+        browser = harness.launch_chromium(driver)
         context = browser.new_context(viewport={"width": WIDTH, "height": 900})
-        keep_local(context, [])
+        harness.keep_local(context, [])
         for slug in slugs:
             page = context.new_page()
             started = time.monotonic()
             page.goto(f"{url}?page={slug}")
             page.locator(f".driftdeck-page-{slug}").first.wait_for(state="visible", timeout=120_000)
-            wait_until_loaded(page, timeout=180)
-            wait_for_drawn(page, 1, timeout=120)
+            harness.wait_until_loaded(page, timeout=180)
+            harness.wait_for_drawn(page, 1, timeout=120)
             # The template scrolls inside its main area, not the body: grow the viewport to the
             # tallest scrolling content so the screenshot holds the whole page.
             height = page.evaluate(TALLEST)
             page.set_viewport_size({"width": WIDTH, "height": min(max(900, height + 40), 8000)})
             page.wait_for_timeout(2500)  # let the plots paint after their resize
-            wait_until_loaded(page, timeout=60)
+            harness.wait_until_loaded(page, timeout=60)
             target = out / f"{slug}.png"
             page.screenshot(path=str(target), full_page=True)
             print(f"{target} ({time.monotonic() - started:.1f} s)")
@@ -68,7 +57,7 @@ def capture(url: str, out: Path, slugs: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world", type=Path, help="folder holding a driftdeck.toml")
-    parser.add_argument("--out", type=Path, default=REPO / "docs/screenshots")
+    parser.add_argument("--out", type=Path, default=harness.REPO / "docs/screenshots")
     parser.add_argument("--rows", type=int, default=20_000, help="demo rows when building")
     parser.add_argument("--page", action="append", choices=list(PAGES), help="only these pages")
     args = parser.parse_args(argv)
@@ -76,13 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="driftdeck-shots-") as scratch:
         if args.world is not None and not (args.world / "driftdeck.toml").is_file():
             raise SystemExit(f"{args.world} holds no driftdeck.toml")
-        config = demo_config(args.world, args.rows, Path(scratch) / "world")
-        command, url = serve_command(free_port(), config, panel_serve=True)
-        proc = start_server(command, url, config, Path(scratch) / "panel-serve.log", timeout=180)
+        config = harness.demo_config(args.world, args.rows, Path(scratch) / "world")
+        command, url = harness.serve_command(harness.free_port(), config, panel_serve=True)
+        proc = harness.start_server(
+            command, url, config, Path(scratch) / "panel-serve.log", timeout=180
+        )
         try:
             capture(url, args.out, args.page or list(PAGES))
         finally:
-            stop_server(proc)
+            harness.stop_server(proc)
     return 0
 
 
