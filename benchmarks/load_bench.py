@@ -1,4 +1,4 @@
-"""Load benchmark: 20 concurrent browser sessions on a 1M-row demo world (issue 6).
+"""Load benchmark: 20 concurrent browser sessions on a 1M-row demo world.
 
     python -m benchmarks.load_bench [--rows 1000000] [--world DIR] [--sessions 20]
 
