@@ -38,9 +38,9 @@ def fresh_store(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def restore_mlflow_env(monkeypatch):
-    """Give back the variables the reader sets (MLflow's HTTP limits, file-store opt-in)."""
+def restore_mlflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give back, after the test, the variables the reader sets (MLflow's HTTP limits, file-store
+    opt-in): ``tests/conftest.py`` does it around every test."""
     for name in MLFLOW_ENV:
         if name in os.environ:
             monkeypatch.setenv(name, os.environ[name])

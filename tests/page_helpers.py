@@ -19,7 +19,7 @@ from app.config import Config
 from app.engine import Engine
 from app.monitor import Monitor
 from app.pages.base import data_report
-from tests.conftest import make_world, write
+from tests.worlds import make_world, write
 
 XSS = "<script>alert(1)</script>"
 
@@ -28,6 +28,25 @@ def monitor_on(config: Config, **window) -> Monitor:
     """A Monitor with an engine of its own (no results shared with other tests), on the
     monitoring window (the last 7d of the small world's 35 days) unless ``start``/``end`` say."""
     return Monitor(config, engine=Engine(config), **window)
+
+
+def chart_frames(layout) -> list:
+    """The data of every chart element in the layout, in order."""
+    panes = layout.select(pn.pane.HoloViews)
+    return [
+        element.dframe()
+        for pane in panes
+        for element in pane.object.traverse(lambda e: e, [hv.Element])
+    ]
+
+
+def export_at_most(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    """Static exports hold the detail of only the ``count`` most drifted features, on every page
+    that shows them (each page module holds its own name for ``EXPORT_FEATURES``)."""
+    from app.pages import drift, drifted_features, features, production
+
+    for module in (drifted_features, drift, features, production):
+        monkeypatch.setattr(module, "EXPORT_FEATURES", count)
 
 
 def rows_in_last(config: Config, span: timedelta, role: str = "inputs") -> int:

@@ -4,7 +4,6 @@ and delayed labels for part of the production period."""
 
 from __future__ import annotations
 
-import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,8 +13,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
 from app.config import Config, MLflowSettings
-from tests.conftest import make_world, write
+from benchmarks.harness import free_port
 from tests.mlflow_helpers import fresh_store
+from tests.worlds import make_world, write
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
 HOUR = 3_600_000
@@ -105,14 +105,7 @@ def mlflow_world(root: Path, *, labels: bool = True) -> Config:
     )
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def unreachable(config: Config, credentials: str = "") -> Config:
     """The config with MLflow at a closed loopback port and a one-second timeout."""
-    uri = f"http://{credentials}127.0.0.1:{closed_port()}"
+    uri = f"http://{credentials}127.0.0.1:{free_port()}"
     return replace(config, mlflow=replace(config.mlflow, tracking_uri=uri, timeout_seconds=1))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from app.config import Config
-from tests.conftest import make_world, write
+from tests.worlds import make_world, write
 
 DRIFTED = "north"
 """The district inside which ``segment_world`` plants a drift of ``age`` (unless renamed)."""

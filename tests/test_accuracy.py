@@ -13,7 +13,7 @@ from app.config import Columns, Config
 from app.engine import Engine
 from app.report import full_report
 from app.window import Window
-from tests.conftest import files_config, write
+from tests.worlds import files_config, write
 
 
 def _world(root: Path, before: float, now: float, seed: int = 0) -> Config:

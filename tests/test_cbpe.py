@@ -13,7 +13,7 @@ from sklearn.isotonic import IsotonicRegression
 from app.config import Columns, Config
 from app.engine import Engine
 from app.window import Window
-from tests.conftest import files_config, write
+from tests.worlds import files_config, write
 
 CLASSES = np.array(["a", "b", "c"])
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import make_world
+from tests.worlds import make_world
 
 
 def run(*args, cwd=None, env=None):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_world
+from tests.worlds import make_world
 
 SECRET = "s3cr3t-Pa55w0rd"
 USER = "alice-the-user"

@@ -268,13 +268,12 @@ def test_exported_rows_page_and_the_explorer_switches_in_the_browser(world):
 
 def test_exported_drift_comparison_switches_in_the_browser(world, monkeypatch):
     from app.export import render_pages
-    from app.pages import features
     from app.pages.features import FeatureStatistics
-    from tests.page_helpers import monitor_on
+    from tests.page_helpers import export_at_most, monitor_on
 
     # Fewer than the world's features: the file holds the same most drifted ones as Feature
     # Statistics.
-    monkeypatch.setattr(features, "EXPORT_FEATURES", 3)
+    export_at_most(monkeypatch, 3)
     monitor = monitor_on(world)
     page = render_pages(monitor, "drift")
     assert external_references(page) == []

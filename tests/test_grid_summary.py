@@ -12,7 +12,7 @@ import pytest
 
 from app import grid_summary
 from app.config import Columns
-from tests.conftest import report_on
+from tests.worlds import report_on
 
 RNG = np.random.default_rng(7)
 REFERENCE = RNG.normal(50.0, 10.0, 2000)

@@ -21,8 +21,8 @@ from app.data_status import data_status
 from app.engine import Engine
 from app.report import build_report
 from app.window import Window
-from tests.conftest import report_on, write
-from tests.test_report import floored_psi, numerical_bins
+from tests.reference_metrics import floored_psi, numerical_bins
+from tests.worlds import report_on, write
 
 RNG = np.random.default_rng(11)
 

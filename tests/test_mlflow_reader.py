@@ -18,7 +18,6 @@ import mlflow  # noqa: F401 - imported up front so that timing tests do not meas
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
-from mlflow_helpers import fresh_store, restore_mlflow_env  # noqa: F401 - an autouse fixture
 
 from app.config import Config, MLflowSettings
 from app.mlflow_reader import (
@@ -30,6 +29,8 @@ from app.mlflow_reader import (
     redact_uri,
     store_location,
 )
+from benchmarks.harness import free_port
+from tests.mlflow_helpers import fresh_store
 
 pytestmark = [
     # Registering stages in the fixture store uses MLflow's deprecated (but still common) API.
@@ -40,11 +41,6 @@ T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
 HOUR = 3_600_000
 MODEL = "HousingPriceClassifier"
 N_TRAINING = 12
-MLFLOW_ENV = (
-    "MLFLOW_HTTP_REQUEST_TIMEOUT",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
-    "MLFLOW_ALLOW_FILE_STORE",
-)
 
 
 def sha256(path: Path) -> str:
@@ -369,9 +365,8 @@ def test_missing_file_store_is_not_created(tmp_path):
 
 @pytest.fixture
 def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on."""
+    return free_port()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pandas as pd
 
 from app.engine import Engine
 from app.monitor import Monitor
-from tests.conftest import make_world, write
+from tests.worlds import make_world, write
 
 
 def test_every_session_sees_a_data_change(tmp_path):

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-from mlflow_helpers import fresh_store, restore_mlflow_env  # noqa: F401 - an autouse fixture
 
 from app.config import Config, MLflowSettings
 from app.mlflow_reader import MLflowReader, MLflowUnavailable
 from app.monitor_log import REPORT_ARTIFACT, log_monitor_run, metric_name, monitor_metrics
+from tests.mlflow_helpers import fresh_store
 
 
 def sample_report(day: int = 1, psi: float = 0.3) -> dict:

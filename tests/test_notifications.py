@@ -201,7 +201,7 @@ def test_monitor_without_mlflow_notifies_and_a_silence_keeps_it_quiet(hook, tmp_
     """A cron job with --no-log (no MLflow at all) still tells the webhook; once its critical
     alerts are silenced, the next runs exit 0 and send nothing, not even "resolved"."""
     from app.cli import main
-    from tests.conftest import make_world
+    from tests.worlds import make_world
 
     make_world(tmp_path)
     path = tmp_path / "driftdeck.toml"

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.cli import main
-from tests.conftest import assert_close, free_port, make_world
+from benchmarks.harness import free_port
+from tests.worlds import assert_close, make_world
 
 SECRET = "s3cr3t-never-printed"
 

@@ -22,20 +22,15 @@ from app.pages.alerts import (
     status_view,
 )
 from app.pages.base import data_report
-from tests.conftest import make_world, write
-from tests.mlflow_helpers import fresh_store, restore_mlflow_env  # noqa: F401 - autouse fixture
+from tests.mlflow_helpers import fresh_store
 from tests.page_helpers import XSS, monitor_on, render, shown_text
 from tests.page_mlflow import N_CHECKS, check_metrics, mlflow_world, unreachable
+from tests.worlds import make_world, write
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def page_world(tmp_path_factory):
     return mlflow_world(tmp_path_factory.mktemp("alerts"), labels=False)
-
-
-@pytest.fixture
-def monitor(world):
-    return monitor_on(world)
 
 
 def test_alert_cards_and_tables_equal_the_report(monitor):
@@ -160,8 +155,8 @@ def test_no_history_is_an_explained_empty_state(tmp_path):
     assert "driftdeck monitor" in text
 
 
-def test_mlflow_unreachable_history_says_so_and_alerts_still_show(world):
-    config = unreachable(world)
+def test_mlflow_unreachable_history_says_so_and_alerts_still_show(page_world):
+    config = unreachable(page_world)
     monitor = monitor_on(config)
     page = Alerts(monitor=monitor)
     render(page)
@@ -233,15 +228,15 @@ def test_values_from_the_data_are_escaped():
         assert html.escape(XSS) in text
 
 
-def test_silenced_alerts_are_listed_apart_and_not_counted(world):
-    monitor = monitor_on(world)
+def test_silenced_alerts_are_listed_apart_and_not_counted(page_world):
+    monitor = monitor_on(page_world)
     loud = data_report(monitor)["alerts"]
     critical = [a for a in loud if a["severity"] == "critical"]
     muted = critical[0]
     until = datetime(2999, 1, 1, 12, 30)
     reason = f"known: {XSS} opened"
     config = replace(
-        world,
+        page_world,
         silences=(
             Silence(metric=muted["metric"], feature=muted["feature"], until=until, reason=reason),
         ),

@@ -9,13 +9,7 @@ from app import theme
 from app.pages.alerts import Alerts
 from app.pages.base import data_report
 from app.pages.overview import Overview
-from tests.conftest import make_world
-from tests.page_helpers import monitor_on, render
-
-
-@pytest.fixture(scope="module")
-def monitor(tmp_path_factory):
-    return monitor_on(make_world(tmp_path_factory.mktemp("world")))
+from tests.page_helpers import render
 
 
 def test_some_drifted_features_are_a_warning_on_both_pages(monitor):

@@ -15,30 +15,19 @@ from app.pages.base import data_report
 from app.pages.charts import MIN_BUCKET_ROWS, bucket_width
 from app.pages.drift import DriftMonitoring
 from app.pages.significance import NOT_SIGNIFICANT, not_significant_text
-from tests.conftest import make_world
 from tests.page_helpers import (
     XSS,
     assert_top_value_shares,
+    chart_frames,
     drop_production,
+    export_at_most,
     monitor_on,
     render,
     shown_text,
     xss_world,
 )
 from tests.segment_worlds import DRIFTED, segment_world
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    config = make_world(tmp_path_factory.mktemp("world"))
-    return config, Engine(config)
-
-
-@pytest.fixture
-def monitor(world):
-    """A fresh Monitor (its own window) on the module's world and engine."""
-    config, engine = world
-    return Monitor(config, engine=engine)
+from tests.worlds import make_world
 
 
 def element(pane, kind):
@@ -414,22 +403,14 @@ def test_static_page_compares_the_features_feature_statistics_details(monitor):
     assert [name for name, view in page.comparisons.items() if view.visible] == ["district"]
 
 
-def test_static_comparisons_equal_the_live_page(world):
-    import holoviews as hv
+def test_static_comparisons_equal_the_live_page(page_world, page_engine):
     import pandas as pd
 
-    config, engine = world
+    config, engine = page_world, page_engine
     live = DriftMonitoring(monitor=Monitor(config, engine=engine))
     render(live)
     static = DriftMonitoring(monitor=Monitor(config, engine=engine), static=True)
     render(static)
-
-    def chart_frames(layout) -> list:
-        return [
-            element.dframe()
-            for pane in layout.select(pn.pane.HoloViews)
-            for element in pane.object.traverse(lambda e: e, [hv.Element])
-        ]
 
     drawn = 0
     for name, view in static.comparisons.items():
@@ -444,9 +425,7 @@ def test_static_comparisons_equal_the_live_page(world):
 
 
 def test_static_page_holds_the_most_drifted_features_and_says_so(monitor, monkeypatch):
-    from app.pages import features
-
-    monkeypatch.setattr(features, "EXPORT_FEATURES", 2)
+    export_at_most(monkeypatch, 2)
     page = DriftMonitoring(monitor=monitor, static=True)
     layout = render(page)
     total = len(data_report(monitor)["features"])

@@ -15,33 +15,22 @@ import pytest
 from app import theme
 from app.engine import Engine
 from app.monitor import Monitor
-from app.pages import features
 from app.pages.base import data_report
 from app.pages.features import FeatureStatistics
 from app.pages.significance import not_significant_text
-from tests.conftest import make_world
 from tests.page_helpers import (
     XSS,
     assert_top_value_shares,
+    chart_frames,
     drop_production,
+    export_at_most,
     monitor_on,
     render,
     shown_text,
     xss_world,
 )
 from tests.segment_worlds import DRIFTED, EARLY, segment_world
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    config = make_world(tmp_path_factory.mktemp("world"))
-    return config, Engine(config)
-
-
-@pytest.fixture
-def monitor(world):
-    config, engine = world
-    return Monitor(config, engine=engine)
+from tests.worlds import make_world
 
 
 def test_one_row_per_feature_with_the_reports_numbers(monitor):
@@ -158,7 +147,7 @@ def test_a_category_named_like_a_script_is_text(tmp_path):
 def test_schema_differences_are_listed(tmp_path):
     import pyarrow.parquet as pq
 
-    from tests.conftest import write
+    from tests.worlds import write
 
     config = make_world(tmp_path)
     inputs = tmp_path / "data/production/inputs.parquet"
@@ -319,16 +308,6 @@ def test_the_pooled_rest_is_not_a_segment_to_choose():
 # -- static export ------------------------------------------------------------------------------
 
 
-def chart_frames(layout) -> list:
-    """The data of every chart element in the layout, in order."""
-    panes = layout.select(pn.pane.HoloViews)
-    return [
-        element.dframe()
-        for pane in panes
-        for element in pane.object.traverse(lambda e: e, [hv.Element])
-    ]
-
-
 def test_static_page_draws_every_detail_and_shows_the_chosen_one(monitor):
     page = FeatureStatistics(monitor=monitor, static=True)
     render(page)
@@ -353,8 +332,8 @@ def test_static_page_draws_every_detail_and_shows_the_chosen_one(monitor):
     assert [name for name, view in page.details.items() if view.visible] == ["district"]
 
 
-def test_static_details_equal_the_live_page(world):
-    config, engine = world
+def test_static_details_equal_the_live_page(page_world, page_engine):
+    config, engine = page_world, page_engine
     live = FeatureStatistics(monitor=Monitor(config, engine=engine))
     render(live)
     static = FeatureStatistics(monitor=Monitor(config, engine=engine), static=True)
@@ -373,7 +352,7 @@ def test_static_details_equal_the_live_page(world):
 
 
 def test_static_page_holds_the_most_drifted_features_and_says_so(monitor, monkeypatch):
-    monkeypatch.setattr(features, "EXPORT_FEATURES", 2)
+    export_at_most(monkeypatch, 2)
     page = FeatureStatistics(monitor=monitor, static=True)
     layout = render(page)
     table_order = list(page.table.value["feature"])

@@ -18,19 +18,13 @@ from app.pages.drift import DriftMonitoring
 from app.pages.features import FeatureStatistics
 from app.pages.overview import Overview
 from app.pages.performance import PerformanceMetrics
-from tests.mlflow_helpers import restore_mlflow_env  # noqa: F401 - an autouse fixture
-from tests.page_helpers import monitor_on, render
+from tests.page_helpers import render
 from tests.page_mlflow import mlflow_world
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def page_world(tmp_path_factory):
     return mlflow_world(tmp_path_factory.mktemp("layout"))
-
-
-@pytest.fixture
-def monitor(world):
-    return monitor_on(world)
 
 
 def assert_wraps(layout: pn.viewable.Viewable, *objects: pn.viewable.Viewable) -> None:

@@ -10,13 +10,10 @@ import pytest
 
 from app import theme
 from app.alerts import format_value
-from app.engine import Engine
-from app.monitor import Monitor
 from app.pages.base import data_report, history_over_time
 from app.pages.charts import bucket_width
 from app.pages.overview import Overview
 from app.window import Window
-from tests.conftest import make_world
 from tests.page_helpers import (
     XSS,
     drop_production,
@@ -28,20 +25,7 @@ from tests.page_helpers import (
     window_band,
     xss_world,
 )
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    config = make_world(tmp_path_factory.mktemp("world"))
-    return config, Engine(config)
-
-
-@pytest.fixture
-def monitor(world):
-    """A fresh Monitor (its own window, the monitoring window) on the module's world and engine."""
-    config, engine = world
-    return Monitor(config, engine=engine)
-
+from tests.worlds import make_world
 
 LAST_WEEK = timedelta(days=7)
 

@@ -19,8 +19,6 @@ from app.pages.base import accuracy_history, data_report, history_over_time
 from app.pages.charts import BASELINE_LINE, MIN_BUCKET_ROWS, UNLABELLED_BAND, bucket_width
 from app.pages.mlflow_cache import MLflowCache
 from app.pages.performance import PerformanceMetrics, version_traffic_history
-from tests.conftest import make_world
-from tests.mlflow_helpers import restore_mlflow_env  # noqa: F401 - an autouse fixture
 from tests.page_helpers import (
     XSS,
     all_rows_on,
@@ -34,16 +32,12 @@ from tests.page_helpers import (
     xss_world,
 )
 from tests.page_mlflow import N_RUNS, mlflow_world, run_metrics, unreachable
+from tests.worlds import make_world
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def page_world(tmp_path_factory):
     return mlflow_world(tmp_path_factory.mktemp("performance"))
-
-
-@pytest.fixture
-def monitor(world):
-    return monitor_on(world)
 
 
 def test_latest_model_metrics_are_the_production_versions(monitor):
@@ -149,8 +143,8 @@ def test_without_labels_accuracy_says_what_is_missing(tmp_path):
 
 
 @pytest.mark.parametrize("credentials", ["", "alice:s3cret@"])
-def test_mlflow_unreachable_is_said_and_data_sections_still_work(world, credentials):
-    config = unreachable(world, credentials)
+def test_mlflow_unreachable_is_said_and_data_sections_still_work(page_world, credentials):
+    config = unreachable(page_world, credentials)
     monitor = all_rows_on(config)  # where the labels are
     page = PerformanceMetrics(monitor=monitor)
     layout = render(page)
@@ -182,11 +176,11 @@ def test_a_class_named_like_a_script_is_text(tmp_path):
     assert html.escape(XSS) in text  # in the class-share table
 
 
-def test_mlflow_reads_are_shared_by_sessions_and_failures_remembered(world):
+def test_mlflow_reads_are_shared_by_sessions_and_failures_remembered(page_world):
     calls = []
 
     class SlowReader:
-        location = store_location(world)
+        location = store_location(page_world)
 
         def training_runs(self):
             calls.append("runs")
@@ -201,7 +195,7 @@ def test_mlflow_reads_are_shared_by_sessions_and_failures_remembered(world):
     results = []
     sessions = [
         threading.Thread(
-            target=lambda: results.append(MLflowCache.get(world, "training_runs", reader))
+            target=lambda: results.append(MLflowCache.get(page_world, "training_runs", reader))
         )
         for _ in range(8)
     ]
@@ -213,7 +207,7 @@ def test_mlflow_reads_are_shared_by_sessions_and_failures_remembered(world):
 
     for _ in range(3):
         with pytest.raises(MLflowUnavailable, match="MLflow unreachable at http://example"):
-            MLflowCache.get(world, "registry", reader)
+            MLflowCache.get(page_world, "registry", reader)
     assert calls == ["runs", "registry"]
 
 

@@ -6,33 +6,26 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 
-import holoviews as hv
 import pandas as pd
-import panel as pn
 import pyarrow.parquet as pq
-import pytest
 
 from app import theme
-from app.pages import production
 from app.pages.base import data_report
-from app.pages.drift import drift_order
+from app.pages.drifted_features import drift_order
 from app.pages.production import EXPORT_ROWS, PAGE_SIZE, PagedTabulator, ProductionData
-from tests.conftest import make_world
 from tests.page_helpers import (
     XSS,
     assert_top_value_shares,
+    chart_frames,
     drop_production,
+    export_at_most,
     monitor_on,
     render,
     rows_in_last,
     shown_text,
     xss_world,
 )
-
-
-@pytest.fixture
-def monitor(tmp_path):
-    return monitor_on(make_world(tmp_path))
+from tests.worlds import make_world
 
 
 class PageSpy:
@@ -204,11 +197,6 @@ def test_static_page_with_few_rows_holds_them_all(monitor):
     assert "This file holds" not in text
 
 
-def chart_frames(layout) -> list:
-    panes = layout.select(pn.pane.HoloViews)
-    return [e.dframe() for p in panes for e in p.object.traverse(lambda e: e, [hv.Element])]
-
-
 def test_static_explorer_holds_every_distribution_and_shows_the_picked_one(monitor):
     page = ProductionData(monitor=monitor, static=True)
     render(page)
@@ -237,7 +225,7 @@ def test_static_explorer_holds_every_distribution_and_shows_the_picked_one(monit
 
 
 def test_static_explorer_holds_the_most_drifted_features_and_says_so(monitor, monkeypatch):
-    monkeypatch.setattr(production, "EXPORT_FEATURES", 2)
+    export_at_most(monkeypatch, 2)
     page = ProductionData(monitor=monitor, static=True)
     text = shown_text(render(page))
     report = data_report(monitor)

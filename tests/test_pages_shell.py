@@ -220,8 +220,8 @@ def test_a_section_drawn_while_a_file_vanishes_is_computed_again(tmp_path):
     """A logger rotating a file between the engine's look and a section's query: the section
     is computed again over the files as they are, not shown as failed."""
     from app.pages.drift import DriftMonitoring
-    from tests.conftest import make_world, write
     from tests.page_helpers import all_rows_on
+    from tests.worlds import make_world, write
 
     config = make_world(tmp_path)
     inputs = tmp_path / "data/production/inputs.parquet"

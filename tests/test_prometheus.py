@@ -8,8 +8,8 @@ import pytest
 
 from app.cli import main
 from app.prometheus import exposition
-from tests.conftest import make_world
 from tests.metrics_helpers import expected_samples, parse
+from tests.worlds import make_world
 
 
 def test_monitor_writes_the_metrics_of_its_json(tmp_path, capsys):

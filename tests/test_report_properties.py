@@ -14,8 +14,8 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency
 
 from app.config import Columns
-from tests.conftest import report_on
-from tests.test_report import categorical_bins, floored_psi, numerical_bins
+from tests.reference_metrics import categorical_bins, floored_psi, numerical_bins
+from tests.worlds import report_on
 
 special = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, 1.0, 1.0, -3.5, 1e9])
 number = st.one_of(st.integers(-5, 5).map(float), st.floats(-1e6, 1e6, allow_nan=False), special)

@@ -16,7 +16,7 @@ from app.engine import Engine
 from app.report import full_report
 from app.segments import MAX_SEGMENTS, MIN_ROWS, OTHER
 from app.window import Window
-from tests.conftest import files_config, write
+from tests.worlds import files_config, write
 
 REGIONS = ["north", "south", "east", "west"]
 
@@ -161,7 +161,7 @@ def test_drift_in_every_segment_is_not_pinned_on_one(tmp_path):
 def test_a_segment_window_gives_the_report_of_that_segment_alone(tmp_path):
     """Feature Statistics filtered to one segment: the same features as a report over files that
     hold only that segment's rows, on both sides."""
-    from tests.conftest import report_on
+    from tests.worlds import report_on
 
     rng = np.random.default_rng(8)
     ref, prod = _side(rng, 3000, [0.25] * 4), _side(rng, 2000, [0.25] * 4, drift_in="east")

@@ -9,7 +9,7 @@ from scipy.stats import chi2
 
 from app.alerts import evaluate_alerts
 from app.config import Columns, Config
-from tests.conftest import report_on
+from tests.worlds import report_on
 
 
 def _frames(rng, n_ref: int, n_prod: int, shift: float) -> tuple[pd.DataFrame, pd.DataFrame]:

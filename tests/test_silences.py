@@ -10,7 +10,7 @@ import pytest
 from app.cli import main
 from app.config import load_config
 from app.errors import DriftdeckError
-from tests.conftest import make_world
+from tests.worlds import make_world
 
 
 def _config(tmp_path, silences: str = "") -> str:

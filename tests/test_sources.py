@@ -13,7 +13,7 @@ from app.engine import Engine
 from app.report import build_report
 from app.sources import Sources
 from app.window import Window
-from tests.conftest import write
+from tests.worlds import write
 
 
 def _frame(n: int, start=datetime(2026, 1, 1)) -> pd.DataFrame:

@@ -9,11 +9,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from mlflow_helpers import fresh_store, restore_mlflow_env  # noqa: F401 - an autouse fixture
 
 from app.config import Config, MLflowSettings
 from app.mlflow_reader import MLflowReader
 from app.status import mlflow_status
+from tests.mlflow_helpers import fresh_store
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

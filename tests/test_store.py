@@ -21,7 +21,7 @@ from app.report import full_report
 from app.report_json import to_json
 from app.store import MISSING, Store
 from app.window import Window
-from tests.conftest import assert_close, make_world, write
+from tests.worlds import assert_close, make_world, write
 
 
 def _report(config) -> tuple[dict, Engine]:

@@ -17,7 +17,7 @@ from app.engine import Engine
 from app.report import full_report
 from app.versions import ab_tests
 from app.window import Window
-from tests.conftest import files_config, write
+from tests.worlds import files_config, write
 
 CLASSES = np.array(["low", "mid", "high"])
 

@@ -17,7 +17,6 @@ import holoviews as hv
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models.widgets.tables import NumberFormatter
 
 from app import theme
 from app.pages import charts
@@ -31,49 +30,21 @@ from app.pages.cards import (
     section,
     wrapping_row,
 )
+from app.pages.drifted_features import (
+    EXPORT_FEATURES,
+    METRIC,
+    distribution_failed,
+    distributions,
+    drift_order,
+    show_chosen_in_browser,
+)
 from app.pages.segments import attributed_features, where_it_drifted
 from app.pages.significance import (
-    NOT_SIGNIFICANT,
     psi_bars,
     psi_heatmap,
-    psi_severity,
     psi_status,
     status_style,
 )
-
-METRIC = NumberFormatter(format="0.000", nan_format=theme.NO_VALUE, null_format=theme.NO_VALUE)
-
-
-def feature_severity(feature: dict, thresholds: dict) -> str | None:
-    """A feature's drift severity: PSI (``NOT_SIGNIFICANT`` under its sample-size floor), or
-    cardinality growth for high-cardinality features."""
-    if feature.get("kind") == "high_cardinality":
-        level = thresholds["cardinality_ratio"]
-        return theme.severity(
-            (feature.get("cardinality") or {}).get("ratio"), level.critical, level.warning
-        )
-    return psi_severity(feature.get("psi"), feature.get("significant"), thresholds["psi"])
-
-
-def drift_order(features: dict, thresholds: dict) -> list[str]:
-    """Feature names, most drifted first (severity, then PSI or cardinality ratio); a PSI that
-    is not significant ranks with the features that did not drift."""
-    rank = {"critical": 0, "warning": 1, "ok": 2, NOT_SIGNIFICANT: 2, None: 3}
-
-    def key(name: str) -> tuple:
-        f = features[name]
-        score = (
-            f.get("psi")
-            if f.get("kind") != "high_cardinality"
-            else (f.get("cardinality") or {}).get("ratio")
-        )
-        return (
-            rank[feature_severity(f, thresholds)],
-            -(score if theme.is_number(score) else 0),
-            name,
-        )
-
-    return sorted(features, key=key)
 
 
 class DriftMonitoring(MonitorPage):
@@ -466,8 +437,6 @@ class DriftMonitoring(MonitorPage):
     def _draw_where_views(self, options: list[str], chosen: str) -> None:
         """Static export: the attribution of each feature (most contributing first), the chosen
         one shown; the browser switches between them."""
-        from app.pages.features import EXPORT_FEATURES, show_chosen_in_browser
-
         level = self.monitor.config.thresholds["psi"]
         names = options[:EXPORT_FEATURES]
         self.where_feature.param.update(
@@ -514,9 +483,6 @@ class DriftMonitoring(MonitorPage):
     def _load_comparisons(self, options: list[str], chosen: str) -> None:
         """Static export: the distributions of the features Feature Statistics details, then one
         comparison per feature."""
-        # Imported here: app.pages.features imports this module.
-        from app.pages.features import EXPORT_FEATURES, distributions
-
         names = options[:EXPORT_FEATURES]
         self._total = len(options)
         self.feature.param.update(options=names, value=chosen if chosen in names else names[0])
@@ -529,8 +495,6 @@ class DriftMonitoring(MonitorPage):
         )
 
     def _draw_comparisons(self, found: dict[str, dict | Exception]) -> None:
-        from app.pages.features import distribution_failed, show_chosen_in_browser
-
         self.comparisons = {
             name: pn.Column(
                 *(

@@ -12,7 +12,6 @@ drifted first) and the feature list and the table's rows switch between them in 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -20,7 +19,6 @@ import panel as pn
 import param
 
 from app import theme
-from app.errors import DriftdeckError
 from app.pages import charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
@@ -36,7 +34,14 @@ from app.pages.cards import (
     stats_table,
     wrapping_row,
 )
-from app.pages.drift import METRIC, drift_order
+from app.pages.drifted_features import (
+    EXPORT_FEATURES,
+    METRIC,
+    distribution_failed,
+    distributions,
+    drift_order,
+    show_chosen_in_browser,
+)
 from app.pages.segments import ALL_ROWS, Segment, segment_choices, segment_window
 from app.pages.significance import (
     NOT_SIGNIFICANT,
@@ -66,15 +71,6 @@ NUMERICAL_STATS = (
     ("p75", "75th percentile"),
     ("max", "Max"),
 )
-EXPORT_FEATURES = 20
-"""Features whose detail a static export holds, most drifted first: each brings one or two plots,
-and the details of hundreds of features would make the file slow to open."""
-
-# Shows the detail of the chosen feature and hides the others (``views[i]`` is ``names[i]``'s).
-SHOW_CHOSEN_JS = """
-const chosen = select.value
-names.forEach((name, i) => { views[i].visible = name === chosen })
-"""
 # A click on a table row chooses its feature (``rows[i]`` names the feature of data row ``i``).
 CHOOSE_ROW_JS = """
 const row = cb_obj.indices[0]
@@ -702,39 +698,6 @@ class FeatureStatistics(MonitorPage):
         if not rows:
             return [note_pane("No data-quality findings for this feature in this window.")]
         return [stats_table(["Check", "Finding", "Status"], rows, raw_html_columns=(2,))]
-
-
-def distributions(monitor: Any, names: list[str]) -> dict[str, dict | Exception]:
-    """The distribution of every feature named, or why it could not be computed: in a static
-    export one feature's failure leaves the others drawn."""
-    found: dict[str, dict | Exception] = {}
-    for name in names:
-        try:
-            found[name] = monitor.distribution(name)
-        except Exception as exc:
-            log.warning("distribution of %s failed: %s", name, exc)
-            found[name] = exc
-    return found
-
-
-def distribution_failed(exc: Exception) -> pn.pane.HTML:
-    """What a static export shows in place of a distribution that could not be computed."""
-    message = str(exc) if isinstance(exc, DriftdeckError) else f"{type(exc).__name__}: {exc}"
-    return error_state("The distribution could not be computed.", message)
-
-
-def show_chosen_in_browser(select: pn.widgets.Select, views: Mapping[str, Any]) -> Any:
-    """Let the browser show the view of the option chosen in ``select`` and hide the others, for a
-    static file with no server to redraw. ``views`` are keyed by option value. Returns the Panel
-    callback."""
-    # What the browser's select holds for each option: Panel sends str(value) when those are
-    # unique, else the label.
-    unique = len(set(select.unicode_values)) == len(select.values)
-    sent = dict(zip(select.values, select.unicode_values if unique else select.labels, strict=True))
-    named = {f"view_{i}": view for i, view in enumerate(views.values())}
-    code = f"const views = [{', '.join(named)}]\n{SHOW_CHOSEN_JS}"
-    names = [sent[value] for value in views]
-    return select.jscallback(args={"select": select, "names": names, **named}, value=code)
 
 
 def _detail_layout(

@@ -31,11 +31,11 @@ from app.pages.cards import (
     plain_titles,
     section,
 )
-from app.pages.drift import drift_order
-from app.pages.features import (
+from app.pages.drifted_features import (
     EXPORT_FEATURES,
     distribution_failed,
     distributions,
+    drift_order,
     show_chosen_in_browser,
 )
 

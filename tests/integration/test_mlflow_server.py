@@ -21,23 +21,12 @@ from app.config import Config, MLflowSettings
 from app.mlflow_reader import MLflowReader
 from app.monitor_log import REPORT_ARTIFACT, log_monitor_run
 from app.status import mlflow_status
-from tests.conftest import free_port
+from benchmarks.harness import free_port
 
 pytestmark = pytest.mark.integration
 
 STARTUP_SECONDS = 240  # a cold `mlflow server` imports a lot; CI machines can be slow
 MODEL = "HousingPriceClassifier"
-MLFLOW_ENV = ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES")
-
-
-@pytest.fixture(autouse=True)
-def restore_mlflow_env(monkeypatch):
-    for name in MLFLOW_ENV:
-        if name in os.environ:
-            monkeypatch.setenv(name, os.environ[name])
-        else:
-            monkeypatch.setenv(name, "unset")
-            monkeypatch.delenv(name)
 
 
 def get(url: str, timeout: float = 10) -> bytes:

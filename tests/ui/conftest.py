@@ -1,5 +1,6 @@
 """Browser-test fixtures: a real Panel server on a loopback port, Debian's Chromium driven by
 Playwright, and pages that block every request leaving the machine and fail on any console error.
+Server, browser and waits come from the harness the benchmarks share (``benchmarks/harness.py``).
 
 Set ``DRIFTDECK_UI_WORLD`` to a folder holding a ``driftdeck.toml`` (e.g. one written by
 ``driftdeck demo --out DIR``) to reuse it instead of building the demo world once per run.
@@ -9,10 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,27 +20,13 @@ from playwright.sync_api import (
     Browser,
     Page,
     Playwright,
-    Request,
-    Route,
     expect,
     sync_playwright,
 )
 
-from tests.conftest import free_port
-from tests.ui.helpers import wait_until_loaded
+from benchmarks import harness
+from benchmarks.harness import REPO, free_port, wait_until_loaded
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("DRIFTDECK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-LOCAL = ("http://127.0.0.1:", "http://localhost:", "file://", "data:", "blob:")
-SERVER_START_SECONDS = 120
 UI_ROWS = 20_000
 
 # Pages compute on a shared 2-core machine: give assertions time before they fail.
@@ -72,53 +56,26 @@ def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
         config = Path(existing) / "driftdeck.toml"
         assert config.is_file(), f"DRIFTDECK_UI_WORLD={existing} holds no driftdeck.toml"
         return config
-    from app.demo import build_demo
-
-    root = tmp_path_factory.mktemp("ui-world")
-    build_demo(root, rows=UI_ROWS, seed=0)
-    return root / "driftdeck.toml"
+    return harness.demo_config(None, UI_ROWS, tmp_path_factory.mktemp("ui-world"))
 
 
 def start_server(
     command: list[str], url: str, config: Path, log: Path, cwd: Path = REPO
 ) -> subprocess.Popen:
     """Start ``command`` in ``cwd`` (the repository) with ``config``; wait until ``url`` answers."""
-    env = {**os.environ, "DRIFTDECK_CONFIG": str(config), "BOKEH_RESOURCES": "server"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return proc
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.3)
-    stop_server(proc)
-    pytest.fail(
-        f"server did not answer {url} within {SERVER_START_SECONDS}s:\n{log.read_text()[-4000:]}"
-    )
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        return harness.start_server(command, url, config, log, cwd=cwd)
+    except harness.ServerError as exc:
+        pytest.fail(str(exc))
+
+
+stop_server = harness.stop_server
 
 
 @pytest.fixture(scope="session")
 def server_url(demo_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``panel serve panel_serve.py`` on a free loopback port; yields the app's URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/panel_serve"
-    command = [sys.executable, "-m", "panel", "serve", "panel_serve.py", "--port", str(port)]
-    command += ["--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
+    command, url = harness.serve_command(free_port(), demo_world, panel_serve=True)
     log = tmp_path_factory.mktemp("server") / "panel-serve.log"
     proc = start_server(command, url, demo_world, log)
     yield url
@@ -154,9 +111,10 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium (Playwright's own browser download is not used)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (scripts/test.sh does)")
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        browser = harness.launch_chromium(playwright)
+    except FileNotFoundError as exc:
+        pytest.fail(f"{exc} (scripts/test.sh installs it)")
     yield browser
     browser.close()
 
@@ -172,14 +130,7 @@ def page(browser: Browser, browser_log: BrowserLog) -> Iterator[Page]:
     error, uncaught page error or attempt to load something from outside."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
 
-    def only_local(route: Route, request: Request) -> None:
-        if request.url.startswith(LOCAL):
-            route.continue_()
-        else:
-            browser_log.blocked.append(request.url)
-            route.abort()
-
-    context.route("**/*", only_local)
+    harness.keep_local(context, browser_log.blocked)
     tab = context.new_page()
     tab.on(
         "console",

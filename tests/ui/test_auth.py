@@ -17,7 +17,7 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from tests.conftest import make_world
+from tests.worlds import make_world
 
 pytestmark = pytest.mark.ui
 

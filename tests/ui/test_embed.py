@@ -8,7 +8,7 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.conftest import REPO
+from benchmarks.harness import REPO
 from tests.ui.helpers import wait_for_drawn, wait_until_loaded
 
 pytestmark = pytest.mark.ui

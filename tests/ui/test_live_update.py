@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.bad_inputs import write
-from tests.conftest import make_world
 from tests.ui.helpers import kpi_value, wait_until_loaded
+from tests.worlds import make_world
 
 pytestmark = pytest.mark.ui
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_world
 from tests.metrics_helpers import expected_samples, parse
+from tests.worlds import make_world
 
 pytestmark = pytest.mark.ui
 

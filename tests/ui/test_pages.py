@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.pages import PAGES
+from benchmarks.harness import MIN_PLOTS  # plots each page draws on the demo world
 from tests.ui.helpers import (
     kpi_value,
     wait_for_drawn,
@@ -16,16 +17,6 @@ from tests.ui.helpers import (
 )
 
 pytestmark = pytest.mark.ui
-
-# Plots each page draws on the demo world (a Bokeh plot paints at least one canvas).
-MIN_PLOTS = {
-    "overview": 3,
-    "drift": 5,
-    "features": 2,
-    "performance": 2,
-    "production": 1,
-    "alerts": 1,
-}
 
 
 def test_every_page_has_a_plot_count():

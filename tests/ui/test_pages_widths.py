@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from app.pages import PAGES
+from benchmarks.harness import MIN_PLOTS
 from tests.ui.helpers import wait_for_drawn, wait_until_loaded
-from tests.ui.test_pages import MIN_PLOTS
 
 pytestmark = pytest.mark.ui
 

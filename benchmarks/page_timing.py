@@ -1,7 +1,7 @@
 """Page timing benchmark: how long each page takes to be fully drawn in a real browser.
 
-    python scripts/page_timing.py [--world DIR] [--rows 20000] [--sessions 3] [--think S]
-                                  [--pages overview,drift,...] [--panel-serve] [--json FILE]
+    python -m benchmarks.page_timing [--world DIR] [--rows 20000] [--sessions 3] [--think S]
+                                       [--pages overview,drift,...] [--panel-serve] [--json FILE]
 
 Builds the demo world unless ``--world`` holds a ``driftdeck.toml``, serves it with
 ``driftdeck serve`` (or ``panel serve panel_serve.py`` with ``--panel-serve``) on a free loopback
@@ -26,50 +26,28 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from app.pages import PAGES
+from benchmarks.harness import (
+    MIN_PLOTS,
+    demo_config,
+    free_port,
+    keep_local,
+    launch_chromium,
+    serve_command,
+    start_server,
+    stop_server,
+)
 
-from app.pages import PAGES  # noqa: E402
-
-CHROMIUM = os.environ.get("DRIFTDECK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-LOCAL = ("http://127.0.0.1:", "data:", "blob:")
-MIN_PLOTS = {
-    "overview": 3,
-    "drift": 5,
-    "features": 2,
-    "performance": 2,
-    "production": 1,
-    "alerts": 1,
-}
-"""At least this many canvases paint on each page of the demo world (as in the browser tests)."""
 SETTLE = 1.0  # seconds without change after which a page counts as complete
 POLL = 0.05
 TIMEOUT = 120.0
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load_average() -> str:
@@ -107,45 +85,6 @@ def descendants(pid: int) -> list[int]:
 def browser_cpu() -> float:
     """CPU seconds of the browser processes this script started (Playwright's driver and Chromium)."""
     return sum(cpu_seconds(p) for p in descendants(os.getpid()) if p != os.getpid())
-
-
-def build_world(world: Path | None, rows: int) -> Path:
-    if world is not None and (world / "driftdeck.toml").is_file():
-        return world / "driftdeck.toml"
-    from app.demo import build_demo
-
-    root = world or Path(tempfile.mkdtemp(prefix="driftdeck-timing-"))
-    print(f"building the demo world ({rows} rows) in {root} ...", flush=True)
-    build_demo(root, rows=rows, seed=0)
-    return root / "driftdeck.toml"
-
-
-def serve(config: Path, port: int, log: Path, panel_serve: bool) -> tuple[subprocess.Popen, str]:
-    """Start the server; return it and the app's URL once the URL answers."""
-    if panel_serve:
-        command = [sys.executable, "-m", "panel", "serve", "panel_serve.py", "--port", str(port)]
-        command += ["--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
-        url = f"http://127.0.0.1:{port}/panel_serve"
-    else:
-        command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
-        command += ["--address", "127.0.0.1", "--config", str(config)]
-        url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "DRIFTDECK_CONFIG": str(config), "BOKEH_RESOURCES": "server"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return proc, url
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit(f"server did not answer within 300 s; see {log}")
 
 
 # One walk over the document (Bokeh and Panel draw into shadow roots): is the page's frame shown,
@@ -245,14 +184,8 @@ def run_session(
 ) -> list[dict]:
     context = browser.new_context(viewport={"width": 1400, "height": 1100})
     errors: list[str] = []
-    context.route(
-        "**/*",
-        lambda route, request: (
-            route.continue_()
-            if request.url.startswith(LOCAL)
-            else (errors.append(f"blocked {request.url}"), route.abort())
-        ),
-    )
+    blocked: list[str] = []
+    keep_local(context, blocked)
     tab = context.new_page()
     tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda e: errors.append(str(e)))
@@ -289,6 +222,7 @@ def run_session(
             flush=True,
         )
     context.close()
+    errors += [f"blocked {url}" for url in blocked]
     if errors:
         print(f"session {number}: browser errors:\n  " + "\n  ".join(errors), flush=True)
     return steps
@@ -345,27 +279,24 @@ def main(argv: list[str] | None = None) -> int:
     # A stopped benchmark stops its server too (the ``finally`` below runs).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    config = build_world(args.world, args.rows)
-    port = free_port()
-    log = Path(tempfile.mkdtemp(prefix="driftdeck-timing-log-")) / "server.log"
+    scratch = Path(tempfile.mkdtemp(prefix="driftdeck-timing-"))
+    config = demo_config(args.world, args.rows, scratch / "world")
+    log = scratch / "server.log"
+    command, url = serve_command(free_port(), config, args.panel_serve)
     print(f"load average before start: {load_average()}", flush=True)
     started = time.perf_counter()
-    proc, url = serve(config, port, log, args.panel_serve)
+    proc = start_server(command, url, config, log, timeout=300)
     print(f"server answered after {time.perf_counter() - started:.1f} s ({url}; log {log})")
     time.sleep(args.wait)
     steps: list[dict] = []
     try:
         with sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(driver)
             for number in range(1, args.sessions + 1):
                 steps += run_session(browser, url, pages, proc.pid, number, args.think)
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     table = summary(steps)
     print("\nkind    page          session 1   later median   later max   server CPU (median)")
     for row in table:

@@ -1,6 +1,6 @@
-"""Load benchmark: 20 concurrent browser sessions on a 1M-row demo world (issue 6).
+"""Load benchmark: 20 concurrent browser sessions on a 1M-row demo world.
 
-    python scripts/load_bench.py [--rows 1000000] [--world DIR] [--sessions 20]
+    python -m benchmarks.load_bench [--rows 1000000] [--world DIR] [--sessions 20]
 
 Builds the demo world once (``driftdeck demo``; reused when DIR already holds one), serves the
 dashboard *in this process* (``app.server.serve(..., start=False)`` on a server thread) so the
@@ -18,26 +18,15 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from benchmarks.harness import LOCAL, free_port, launch_chromium
 
-CHROMIUM = os.environ.get("DRIFTDECK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-LOCAL = ("http://127.0.0.1:", "data:", "blob:")
 PAGE_TIMEOUT = 600.0  # seconds: 20 sessions on a loaded 2-core machine are slow, not broken
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -171,7 +160,7 @@ async def drive(args, url: str, engine, config) -> dict:
     titles = [entry.title for entry in PAGES.values()]
     report: dict = {"sessions": args.sessions, "pages": slugs}
     async with async_playwright() as driver:
-        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await launch_chromium(driver)
         try:
             report["idle_first_paint"] = await first_paint(browser, url)
             print(f"idle new session: {report['idle_first_paint']}", flush=True)

@@ -1,0 +1,1 @@
+"""Benchmarks and harnesses outside the installed package (``python -m benchmarks.<name>``)."""
