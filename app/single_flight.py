@@ -99,5 +99,9 @@ class SingleFlight:
                     del self._results[key]
                     self._locks.pop(key, None)
 
+    def clear(self) -> None:
+        """Drop every kept result."""
+        self.forget()
+
     def __contains__(self, key: Hashable) -> bool:
         return self._entry(key) is not None

@@ -17,12 +17,11 @@ RESET_PER_TEST = (
 
 RESET_PER_MODULE = (
     ("app.engine", "_engines"),
-    ("app.accuracy", "_cache"),
+    ("app.accuracy", "_BASELINES"),
     ("app.mlflow_reader", "_shared"),
     ("app.mlflow_reader", "_copies"),
     ("app.pages.mlflow_cache", "MLflowCache._results"),
-    ("app.pages.mlflow_cache", "MLflowCache._locks"),
-    ("panel", "state.cache"),  # pn.state.as_cached: the training runs' scores
+    ("app.pages.training", "_SCORES"),  # the training runs' scores
 )
 """Reset before each test module: results a module's tests share on purpose, through the one world
 (and MLflow store) of its fixtures, as the sessions of a server share them."""
