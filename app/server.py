@@ -28,6 +28,10 @@ def websocket_origins(address: str, port: int) -> list[str]:
     return sorted(origins)
 
 
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal a process receives when its parent ends."""
+
+
 def serve(
     config: Config,
     port: int | None = None,
@@ -66,6 +70,7 @@ def serve(
         MetricsHandler,
         {"config": config, "basic_auth": auth.get("basic_auth")},
     )
+    parent = os.getpid()
     with login_templates() as templates:
         server = pn.serve(
             dashboard,
@@ -84,6 +89,9 @@ def serve(
             **auth,
             **(templates if auth else {}),
         )
+    if num_procs > 1:
+        # Only the forked workers get here (the parent waits on them inside pn.serve).
+        _stop_with_parent(parent)
     # A browser closed mid-load leaves failed websocket writes behind: not worth a traceback.
     from app.closed_sessions import quiet_closed_sessions
 
@@ -94,6 +102,24 @@ def serve(
         server.start()
         server.io_loop.start()
     return server
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Make this forked worker stop when the process that forked it does.
+
+    Tornado's parent only waits on its workers: a SIGTERM to it alone (``kill PID``, a process
+    manager that signals the main process) would end it and leave the workers serving the
+    port. Linux's parent-death signal ends each worker with it."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: Ctrl+C still stops the whole group
+        return
+    if os.getppid() != parent:  # the parent ended before the signal was set
+        os._exit(0)
 
 
 def _warm_up(config: Config) -> None:

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -91,13 +92,41 @@ def _serving(config: Path) -> list[int]:
 def test_several_server_processes_share_one_port_and_one_store(tmp_path, launch_server):
     config = _world(tmp_path)
     url = launch_server([*_serve(config), "--num-procs", "2"], config, path="/metrics")
+    serving = [pid for pid in _serving(config) if pid != os.getpid()]
     try:
         _check_shared(url, tmp_path)
-    finally:  # the fixture stops the parent; its forked workers outlive a SIGTERM to it
-        for pid in _serving(config):
-            if pid != os.getpid():
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGTERM)
+        # A SIGTERM to the parent alone (kill PID, a process manager) stops its workers too.
+        assert len(serving) == 3, serving  # the parent and its two workers
+        (parent,) = [pid for pid in serving if _parent_of(pid) not in serving]
+        os.kill(parent, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _alive(serving):
+            time.sleep(0.2)
+        assert not _alive(serving), f"still serving after SIGTERM to {parent}: {_alive(serving)}"
+    finally:
+        for pid in _alive(serving):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
+def _alive(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still running (a zombie waiting for its parent has ended)."""
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
 
 
 def _check_shared(url: str, tmp_path: Path) -> None:
