@@ -20,9 +20,12 @@ import panel as pn
 from bokeh.models import (
     BoxAnnotation,
     ColumnDataSource,
+    DatetimeAxis,
+    DatetimeTickFormatter,
     Label,
     Legend,
     LegendItem,
+    NoOverlap,
     NumeralTickFormatter,
     Span,
 )
@@ -47,12 +50,63 @@ _TOOLS = ["hover", "save", "reset"]
 _BASE = {"responsive": True, "height": HEIGHT, "default_tools": [], "tools": _TOOLS}
 
 
+TIME_TICKS = 5
+"""Ticks a time axis aims for: short labels with room between them at any chart width."""
+
+
+def time_formatter() -> DatetimeTickFormatter:
+    """Tick labels of a time axis, one line each: the finest unit the ticks step by, with the day
+    when they step by hours, and the year once under the first day tick. (Bokeh's contextual
+    default writes the whole date under every hour tick, which collides on a narrow axis.)"""
+    return DatetimeTickFormatter(
+        seconds="%H:%M:%S",
+        minsec="%H:%M:%S",
+        minutes="%H:%M",
+        hourmin="%b %d %H:%M",
+        hours="%b %d %H:%M",
+        days="%b %d",
+        months="%b %Y",
+        years="%Y",
+        context=DatetimeTickFormatter(
+            **dict.fromkeys(
+                ("seconds", "minsec", "minutes", "hourmin", "hours", "months", "years"), ""
+            ),
+            days="%Y",
+            context_which="start",
+            hide_repeats=True,
+        ),
+        context_which="start",
+    )
+
+
+def readable_time_axes(plot: Any, _element: Any) -> None:
+    """A plot hook: every datetime axis gets :func:`time_formatter`, fewer ticks, and drops a
+    label that would still overlap its neighbour (``NoOverlap``), so labels never collide."""
+    for axis in (*plot.state.xaxis, *plot.state.yaxis):
+        if isinstance(axis, DatetimeAxis):
+            axis.formatter = time_formatter()
+            axis.major_label_policy = NoOverlap(min_distance=8)
+            if hasattr(axis.ticker, "desired_num_ticks"):
+                axis.ticker.desired_num_ticks = TIME_TICKS
+
+
+def with_time_axes(chart: Any) -> Any:
+    """``chart`` with :func:`readable_time_axes` added to its plot hooks (kept: its own hooks)."""
+    hooks = list(chart.opts.get("plot").kwargs.get("hooks") or [])
+    if readable_time_axes not in hooks:
+        chart = chart.opts(hooks=[*hooks, readable_time_axes])
+    return chart
+
+
 def plot_pane(chart: Any, height: int | None = None) -> pn.pane.HoloViews:
     """A chart in a pane of its own: axes are not linked to other charts with the same dimension
-    names (Panel links them by default, which would mix feature axes across sections)."""
+    names (Panel links them by default, which would mix feature axes across sections); its time
+    axes read without collisions."""
     if height is None:
         height = chart.opts.get("plot").kwargs.get("height", HEIGHT)
-    return pn.pane.HoloViews(chart, sizing_mode="stretch_width", height=height, linked_axes=False)
+    return pn.pane.HoloViews(
+        with_time_axes(chart), sizing_mode="stretch_width", height=height, linked_axes=False
+    )
 
 
 def bucket_width(name: str | None) -> timedelta:

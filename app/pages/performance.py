@@ -219,7 +219,10 @@ class PerformanceMetrics(MonitorPage):
                 self.timeline_stream.add_subscriber(self._timeline_selected)
             objects.append(
                 pn.pane.HoloViews(
-                    chart, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh"
+                    charts.with_time_axes(chart),
+                    sizing_mode="stretch_width",
+                    height=charts.HEIGHT,
+                    backend="bokeh",
                 )
             )
         self.predictions_body.objects = objects
@@ -426,7 +429,12 @@ def run_trends(runs: Any) -> list:
             )
         ]
     return [
-        pn.pane.HoloViews(chart, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh")
+        pn.pane.HoloViews(
+            charts.with_time_axes(chart),
+            sizing_mode="stretch_width",
+            height=charts.HEIGHT,
+            backend="bokeh",
+        )
     ]
 
 
@@ -698,7 +706,12 @@ def production_accuracy(
         plot = plot.opts(xlim=(min(*times, frame["start"].min()), max(*times, last)))
     return cards, [
         *head,
-        pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh"),
+        pn.pane.HoloViews(
+            charts.with_time_axes(plot),
+            sizing_mode="stretch_width",
+            height=charts.HEIGHT,
+            backend="bokeh",
+        ),
     ]
 
 
