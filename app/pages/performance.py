@@ -483,23 +483,31 @@ def registry_view(registry: Any) -> list:
         return [problem]
     aliases = registry.attrs.get("aliases") or {}
     metric_names = [c for c in HEADLINE_LABELS if c in registry.columns]
-    headers = ["Version", "Aliases", "Stage", "Status", "Source run", "Created"]
-    headers += [HEADLINE_LABELS[m] for m in metric_names]
+    # The aliases are the chips above the table; stages are deprecated in MLflow (aliases replace
+    # them) and a version is almost always READY: those columns show only when they tell
+    # something, so the table fits its card in a 1000 px window.
+    staged = any(_text(s) != theme.NO_VALUE for s in registry.get("stage", []))
+    statuses = {_text(s) for s in registry.get("status", [])}
+    unusual = bool(statuses - {"READY"})
+    headers = ["Version", *(["Stage"] if staged else []), *(["Status"] if unusual else [])]
+    headers += ["Source run", "Created", *(HEADLINE_LABELS[m] for m in metric_names)]
     rows = []
     for _, v in registry.iloc[::-1].iterrows():
         rows.append(
             [
                 f"v{v['version']}",
-                v.get("aliases") or "",
-                _text(v.get("stage")),
-                _text(v.get("status")),
-                v.get("run_name") or v.get("run_id") or "",
+                *([_text(v.get("stage"))] if staged else []),
+                *([_text(v.get("status"))] if unusual else []),
+                v.get("run_name") or v.get("run_id") or theme.NO_VALUE,
                 theme.format_timestamp(charts.naive_utc(v.get("created"))),
             ]
             + [theme.format_metric(_float(v.get(m))) for m in metric_names]
         )
+    created = headers.index("Created")
     name = registry["name"].iloc[0]
-    objects: list = [note_pane(f"Registered model '{name}', newest version first.")]
+    note = f"Registered model '{name}', newest version first"
+    note += "." if unusual else "; every version is READY."
+    objects: list = [note_pane(note)]
     if aliases:
         objects.append(
             chips(
@@ -511,7 +519,15 @@ def registry_view(registry: Any) -> list:
             empty_state("No aliases set.", "Set 'production' and 'staging' aliases in MLflow.")
         )
     objects.append(
-        blocks.html_pane(blocks.table(headers, rows, numeric=list(range(6, len(headers)))))
+        blocks.html_pane(
+            blocks.table(
+                headers,
+                rows,
+                numeric=list(range(created + 1, len(headers))),
+                nowrap=[created],
+                text=[created - 1],
+            )
+        )
     )
     return objects
 
