@@ -17,12 +17,13 @@ import holoviews as hv
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models.widgets.tables import NumberFormatter
 
 from app import theme
 from app.pages import charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
+    METRIC_CELL,
+    TABLE_CSS,
     KpiCard,
     data_problems,
     empty_state,
@@ -41,7 +42,8 @@ from app.pages.significance import (
     status_style,
 )
 
-METRIC = NumberFormatter(format="0.000", nan_format=theme.NO_VALUE, null_format=theme.NO_VALUE)
+METRIC = METRIC_CELL
+"""A drift measure in a table cell (``cards.METRIC_CELL``)."""
 
 
 def feature_severity(feature: dict, thresholds: dict) -> str | None:
@@ -286,7 +288,7 @@ class DriftMonitoring(MonitorPage):
             rows,
             thresholds["cardinality_ratio"],
             "Cardinality ratio",
-            text=lambda v: f"{v:.2f}×",
+            text=theme.format_ratio,
             extra_hover=[
                 ("Distinct (reference)", "@reference"),
                 ("Distinct (production)", "@production"),
@@ -373,6 +375,7 @@ class DriftMonitoring(MonitorPage):
             sizing_mode="stretch_width",
             formatters={c: METRIC for c in ("PSI", "KS D", "Wasserstein (σ)", "Jensen–Shannon")},
             text_align={"KS p-value": "right", "Severity": "center"},
+            stylesheets=[TABLE_CSS],
         )
         self.drift_table.style.map(status_style, subset=["Severity"])
         self.table_body.objects = [self.drift_table]

@@ -16,7 +16,6 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401 - the Bokeh backend draws every plot
 import pandas as pd
 import panel as pn
-from bokeh.models.widgets.tables import NumberFormatter
 
 from app import theme
 from app.accuracy import production_version
@@ -24,7 +23,10 @@ from app.mlflow_reader import MLflowUnavailable, store_location
 from app.pages import blocks, charts
 from app.pages.base import MonitorPage, accuracy_history, data_report, history_over_time
 from app.pages.cards import (
+    METRIC_CELL,
     MIN_SECTION_WIDTH,
+    NUMBER_CELL,
+    TABLE_CSS,
     KpiCard,
     chips,
     data_problems,
@@ -451,8 +453,10 @@ def runs_table(runs: Any) -> list:
     frame = runs[[c for c in ordered if c in runs.columns]].iloc[::-1].reset_index(drop=True)
     frame["start_time"] = [theme.format_timestamp(charts.naive_utc(t)) for t in frame["start_time"]]
     frame = frame.rename(columns={c: c.removeprefix("param.") + " (param)" for c in params})
+    # Metrics as every card and chart writes them (theme.format_metric), the rest as numbers.
+    metric_columns = {*headline, *metrics}
     formatters = {
-        c: NumberFormatter(format="0.0000", nan_format="—", null_format="—")
+        c: METRIC_CELL if c in metric_columns else NUMBER_CELL
         for c in frame.columns
         if frame[c].dtype.kind == "f"
     }
@@ -472,6 +476,7 @@ def runs_table(runs: Any) -> list:
             frozen_columns=["run_name"],
             sizing_mode="stretch_width",
             margin=(5, 10),
+            stylesheets=[TABLE_CSS],
         ),
     ]
 
