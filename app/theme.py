@@ -219,6 +219,13 @@ def format_timestamp(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
 
 
+def format_date(value: Any) -> str:
+    """The day of a timestamp: ``2026-01-03`` (where the minute does not matter, as a version's
+    creation in a narrow table)."""
+    text = format_timestamp(value)
+    return text if text == NO_VALUE else text[:10]
+
+
 def format_window(start: Any, end: Any, span: str | None = None) -> str:
     """The production window in one line; an open end reads as the first or latest row, and
     the monitoring window names its span ("last 7d")."""

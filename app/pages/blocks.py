@@ -38,7 +38,7 @@ BLOCK_CSS = """
 .dd-table th.dd-num { text-align: right; }
 .dd-table td.dd-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .dd-table td.dd-nowrap { white-space: nowrap; }
-.dd-table td.dd-text { min-width: 11em; }
+.dd-table td.dd-text { min-width: 13em; }
 .dd-table tr.dd-row td:first-child { border-left: 4px solid var(--dd-color); }
 .dd-pill {
   display: inline-block; padding: 1px 9px; border-radius: 10px; color: #fff;

@@ -504,7 +504,7 @@ def registry_view(registry: Any) -> list:
                 *([_text(v.get("stage"))] if staged else []),
                 *([_text(v.get("status"))] if unusual else []),
                 v.get("run_name") or v.get("run_id") or theme.NO_VALUE,
-                theme.format_timestamp(charts.naive_utc(v.get("created"))),
+                theme.format_date(charts.naive_utc(v.get("created"))),
             ]
             + [theme.format_metric(_float(v.get(m))) for m in metric_names]
         )
