@@ -31,13 +31,13 @@ def distribution(engine: Engine, name: str, window: Window, bins: int) -> dict:
             for side, entry in (("reference", reference), ("production", production))
             if entry
         }
+        if f.kind == "high_cardinality":
+            return {**out, **top_values(engine, name, window, reference, production)}
         for side, entry in (("reference", reference), ("production", production)):
             if not entry:
                 out[side] = {}
-            elif f.kind == "categorical":
-                out[side] = dict(sorted(entry["counts"].items(), key=lambda kv: -kv[1])[:bins])
             else:
-                out[side] = dict(entry["top"])
+                out[side] = dict(sorted(entry["counts"].items(), key=lambda kv: -kv[1])[:bins])
         return out
     where, params = engine.window_sql("inputs", window)
     ref_where, ref_params = engine.window_sql("reference", window)
@@ -67,6 +67,30 @@ def distribution(engine: Engine, name: str, window: Window, bins: int) -> dict:
             for b, n in engine.sources.fetchall(sql, {**p, "lo": lo, "width": width, "bins": bins}):
                 counts[int(b)] = int(n)
         out[side] = counts
+    return out
+
+
+def top_values(
+    engine: Engine, name: str, window: Window, reference: dict | None, production: dict | None
+) -> dict:
+    """A high-cardinality feature's most frequent values on either side (the union of both
+    top lists, in the order listed) with their rows on both sides: a value outside one side's
+    top list is counted there by one aggregate over the rows holding it."""
+    sides = {"reference": ("reference", reference), "production": ("inputs", production)}
+    tops = {side: dict(entry["top"]) if entry else {} for side, (_, entry) in sides.items()}
+    values = list(dict.fromkeys([*tops["reference"], *tops["production"]]))
+    # How many values each side's list holds (the top of each side, the chart's title).
+    listed = max((len(t) for t in tops.values()), default=0)
+    out: dict[str, Any] = {"values": values, "listed": listed}
+    for side, (role, entry) in sides.items():
+        counts = tops[side]
+        absent = [v for v in values if v not in counts]
+        if entry and absent:
+            where, params = engine.window_sql(role, window)
+            sql = render("value_counts", column=ident(name), view=ident(role), where=where)
+            found = dict(engine.sources.fetchall(sql, {**params, "values": absent}))
+            counts = {**counts, **{v: int(found.get(v, 0)) for v in absent}}
+        out[side] = counts if entry else {}
     return out
 
 

@@ -115,12 +115,17 @@ def format_share(value: Any, digits: int = 1) -> str:
     return f"{percent:.{digits}f}%"
 
 
-def format_metric(value: Any, digits: int = 3) -> str:
-    """A drift measure (PSI, KL, KS D, JS...): fixed decimals, scientific only when tiny."""
+METRIC_DIGITS = 3
+"""Decimals of a drift measure or model score, in text, cards, hovers and tables alike."""
+NUMBER_DIGITS = 2
+"""Decimals of a statistic of a float column (mean, minimum, a logged value...)."""
+
+
+def format_metric(value: Any, digits: int = METRIC_DIGITS) -> str:
+    """A drift measure or score (PSI, KL, KS D, JS, accuracy...): always ``digits`` decimals, as
+    the tables show it (a PSI of 0.0002 reads 0.000 everywhere, not 2.0e-04 in one place)."""
     if not is_number(value):
         return NO_VALUE
-    if value != 0 and abs(value) < 10**-digits:
-        return f"{value:.1e}"
     return f"{value:.{digits}f}"
 
 
@@ -135,15 +140,42 @@ def format_pvalue(value: Any) -> str:
     return f"{value:.2f}"
 
 
-def format_number(value: Any, digits: int = 2) -> str:
-    """A statistic (mean, std, quantile): separators, up to ``digits`` decimals, compact when huge."""
-    if not is_number(value):
+def format_number(value: Any, digits: int = NUMBER_DIGITS) -> str:
+    """A statistic (mean, std, quantile): separators, compact when huge; a whole number (int)
+    without decimals, a float always with ``digits`` (a minimum of 29.0 reads 29.00 beside
+    27.20, not 29)."""
+    if not is_number(value) and not _is_numpy_number(value):
         return NO_VALUE
     if abs(value) >= 1e6:
         return format_compact(value)
-    if float(value).is_integer():
+    if _is_whole_type(value):
         return f"{int(value):,}"
     return f"{value:,.{digits}f}"
+
+
+def format_ratio(value: Any) -> str:
+    """A ratio such as the cardinality growth: ``2.61×``."""
+    text = format_number(value)
+    return text if text == NO_VALUE else f"{float(value):,.{NUMBER_DIGITS}f}×"
+
+
+def _is_numpy_number(value: Any) -> bool:
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy comes with pandas
+        return False
+    return isinstance(value, np.integer | np.floating) and math.isfinite(float(value))
+
+
+def _is_whole_type(value: Any) -> bool:
+    """An integer type (Python or NumPy): counts and integer columns, not floats that are whole."""
+    if isinstance(value, int):
+        return True
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(value, np.integer)
 
 
 def format_duration(value: timedelta | float | None) -> str:
@@ -185,6 +217,13 @@ def format_timestamp(value: Any) -> str:
     if (value.hour, value.minute, value.second) == (0, 0, 0):
         return value.strftime("%Y-%m-%d")
     return value.strftime("%Y-%m-%d %H:%M")
+
+
+def format_date(value: Any) -> str:
+    """The day of a timestamp: ``2026-01-03`` (where the minute does not matter, as a version's
+    creation in a narrow table)."""
+    text = format_timestamp(value)
+    return text if text == NO_VALUE else text[:10]
 
 
 def format_window(start: Any, end: Any, span: str | None = None) -> str:

@@ -126,16 +126,17 @@ def test_alert_history_from_mlflow(monitor):
     history = {str(layer.label): list(layer.dimension_values(1)) for layer in counts}
     critical = [check_metrics(day)["critical_alerts"] for day in range(N_CHECKS)]
     assert history["critical"] == pytest.approx(critical)
-    # Key drift metrics with the thresholds as lines.
-    grid = objects[2]
-    titles = [pane.object.opts.get().kwargs.get("title") for pane in grid.objects]
+    # Key drift metrics with the thresholds as lines: feature PSI on a row of its own (one line
+    # per feature, its legend beside them), then the others; each chart above its caption.
+    charts = [objects[2], *objects[3].objects]
+    titles = [chart.objects[0].object.opts.get().kwargs.get("title") for chart in charts]
     assert titles == [
-        "Prediction drift (KL) per check",
         "Feature PSI per check",
+        "Prediction drift (KL) per check",
         "Cardinality ratio per check",
         "New-value share per check",
     ]
-    shares = grid.objects[3].object  # the address flood, in percent
+    shares = charts[3].objects[0].object  # the address flood, in percent
     assert list(shares.dimension_values(1)) == pytest.approx(
         [check_metrics(day)["address_new_value_share"] for day in range(N_CHECKS)]
     )

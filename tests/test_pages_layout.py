@@ -137,8 +137,22 @@ def test_alert_history_plots_wrap():
         for p in layout.select(pn.pane.HoloViews)
         if "per check" in str(p.object.opts.get().kwargs.get("title"))
     ]
-    assert len(plots) == 4  # alerts, prediction KL, feature PSI, cardinality ratio
-    assert_wraps(layout, *plots[1:])
+    assert len(plots) == 4  # alerts, feature PSI, prediction KL, cardinality ratio
+    # Each chart sits above its caption; the PSI chart (a line and legend entry per feature)
+    # has a row of its own, the others share one that wraps.
+    charts = [
+        column
+        for column in layout.select(pn.Column)
+        if column.objects and any(column.objects[0] is plot for plot in plots)
+    ]
+    titles = [c.objects[0].object.opts.get().kwargs.get("title") for c in charts]
+    assert titles == [
+        "Feature PSI per check",
+        "Prediction drift (KL) per check",
+        "Cardinality ratio per check",
+    ]
+    assert any(obj is charts[0] for obj in layout.objects), "PSI: a row of its own"
+    assert_wraps(layout, *charts[1:])
 
 
 def test_a_single_line_has_no_legend_and_the_usual_height():

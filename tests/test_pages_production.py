@@ -136,7 +136,7 @@ def test_distribution_explorer_follows_the_selected_feature(monitor):
     page.feature.value = "address"
     text = shown_text(page.distribution)
     ratio = report["features"]["address"]["cardinality"]["ratio"]
-    assert "Cardinality ratio" in text and theme.format_metric(ratio) in text
+    assert "Cardinality ratio" in text and theme.format_ratio(ratio) in text
 
 
 def test_no_production_data_is_an_explained_empty_state(tmp_path):

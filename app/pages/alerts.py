@@ -38,14 +38,41 @@ COMPONENT_TITLES = {
     "last monitor run": "Last monitor run",
     "accuracy": "Accuracy check",
 }
-# History plots: (value label, metric suffix or exact name, threshold key in [thresholds]).
+# History plots: (value label, metric suffix or exact name, threshold key in [thresholds], what
+# one point and the dashed lines mean). The PSI plot, one line per feature, gets a row of its own.
 HISTORY_PLOTS = (
-    ("Prediction drift (KL)", "prediction_kl_drift", "prediction_kl"),
-    ("Feature PSI", "_psi", "psi"),
-    ("Cardinality ratio", "_cardinality_ratio", "cardinality_ratio"),
-    # Distinct values of one check's window over the whole reference's stay low for short
-    # windows, whatever floods in: the share of rows with a never-seen value shows a flood.
-    ("New-value share", "_new_value_share", None),
+    (
+        "Feature PSI",
+        "_psi",
+        "psi",
+        "PSI of each feature in each check's window (the features highest now). Dashed: the "
+        "warning ({warning}) and critical ({critical}) PSI levels each check was judged by.",
+    ),
+    (
+        "Prediction drift (KL)",
+        "prediction_kl_drift",
+        "prediction_kl",
+        "KL of each check's predicted classes against the reference. Dashed: the warning "
+        "({warning}) and critical ({critical}) levels each check was judged by.",
+    ),
+    (
+        "Cardinality ratio",
+        "_cardinality_ratio",
+        "cardinality_ratio",
+        "Distinct values in each check's window ÷ distinct values in the whole reference. Dashed: "
+        "the warning ({warning}) and critical ({critical}) levels each check was judged by, the "
+        "same levels the time window of this page is judged by. A short window holds fewer "
+        "distinct values than the whole reference, so its ratio stays low even while new values "
+        "flood in: the new-value share shows that.",
+    ),
+    (
+        "New-value share",
+        "_new_value_share",
+        None,
+        "Share of each check's rows whose value never occurs in the reference. No dashed line: "
+        "new values of a high-cardinality feature (a new address) are expected, so this share "
+        "has no alert level; a steady rise shows a flood of new values.",
+    ),
 )
 MAX_HISTORY_LINES = 8
 PLOT_HEIGHT = 260
@@ -93,8 +120,9 @@ class Alerts(MonitorPage):
         )
         history, self.history_body = section(
             "Alert history",
-            note="One point per `driftdeck monitor` run logged to MLflow, with the warning and "
-            "critical levels as dashed lines.",
+            note="One point per `driftdeck monitor` run logged to MLflow. Dashed lines: the "
+            "warning and critical levels of [thresholds] each check was judged by, on the charts "
+            "of metrics that alert; under each chart, what its lines mean.",
             min_height=charts.HEIGHT,
         )
         self.summary_cards: dict[str, KpiCard] = {}
@@ -386,20 +414,41 @@ def history_view(history: pd.DataFrame, config: Any) -> list:
             f"{theme.format_timestamp(times.iloc[0])} → {theme.format_timestamp(times.iloc[-1])}."
         ),
         pn.pane.HoloViews(
-            alert_counts_plot(history, times),
+            charts.with_time_axes(alert_counts_plot(history, times)),
             sizing_mode="stretch_width",
             height=charts.HEIGHT,
             backend="bokeh",
         ),
     ]
-    plots = []
-    for title, name, threshold in HISTORY_PLOTS:
-        plot = metric_history_plot(history, times, title, name, config.thresholds.get(threshold))
-        if plot is not None:
-            height = plot.opts.get("plot").kwargs.get("height", PLOT_HEIGHT)
-            plots.append(
-                pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=height, backend="bokeh")
+    wide, plots = [], []
+    for title, name, threshold, caption in HISTORY_PLOTS:
+        level = config.thresholds.get(threshold) if threshold else None
+        plot = metric_history_plot(history, times, title, name, level)
+        if plot is None:
+            continue
+        height = plot.opts.get("plot").kwargs.get("height", PLOT_HEIGHT)
+        levels = (
+            {
+                "warning": theme.format_number(level.warning),
+                "critical": theme.format_number(level.critical),
+            }
+            if level is not None
+            else {}
+        )
+        # One line per feature and a legend beside them: the PSI plot takes a whole row.
+        (wide if name == "_psi" else plots).append(
+            pn.Column(
+                pn.pane.HoloViews(
+                    charts.with_time_axes(plot),
+                    sizing_mode="stretch_width",
+                    height=height,
+                    backend="bokeh",
+                ),
+                note_pane(caption.format(**levels)),
+                sizing_mode="stretch_width",
             )
+        )
+    objects += wide
     if plots:
         objects.append(wrapping_row(*plots))
     objects.append(latest_checks(history, times))
@@ -461,7 +510,7 @@ def metric_history_plot(
         labels = {name: "predictions"}
     if not columns:
         return None
-    layers = []
+    layers, values = [], []
     share = name.endswith("_share")
     fmt = theme.format_share if share else theme.format_metric
     time, value = hv.Dimension("time", label="Check"), hv.Dimension("value", label=title)
@@ -469,6 +518,7 @@ def metric_history_plot(
         color = theme.CATEGORY_COLORS[i % len(theme.CATEGORY_COLORS)]
         frame = pd.DataFrame({"time": times, "value": _series(history, column)}).dropna()
         frame["text"] = [fmt(v) for v in frame["value"]]
+        values += list(frame["value"])
         layers.append(
             hv.Curve(frame, time, [value, "text"], label=labels[column]).opts(
                 color=color,
@@ -478,8 +528,15 @@ def metric_history_plot(
                 **PLOT_OPTS,
             )
         )
-    if level is not None:
-        layers += charts.threshold_lines(level)
+    limits = {}
+    if level is not None and values:
+        # Dashed spans at both levels; the y range reaches the critical one so both show even
+        # when every check stayed far below it.
+        low, high = min(0.0, min(values)), max(max(values), level.critical)
+        limits = {
+            "ylim": (low, high + 0.08 * (high - low or 1.0)),
+            "hooks": [charts.threshold_spans(level)],
+        }
     # The legend sits right of the plot, not over it: with one line per feature it would cover
     # the lines and the threshold levels. Taller plots leave every entry room.
     legend = len(columns) > 1
@@ -490,6 +547,7 @@ def metric_history_plot(
         show_legend=legend,
         height=max(PLOT_HEIGHT, 130 + LEGEND_ROW * len(columns)) if legend else PLOT_HEIGHT,
         **({"yformatter": NumeralTickFormatter(format="0%")} if share else {}),
+        **limits,
     )
 
 

@@ -34,7 +34,11 @@ BLOCK_CSS = """
 .dd-table th, .dd-table td {
   padding: 6px 10px; border-bottom: 1px solid rgba(127, 127, 127, 0.25); vertical-align: top;
 }
+.dd-scroll { max-width: 100%; overflow-x: auto; }
+.dd-table th.dd-num { text-align: right; }
 .dd-table td.dd-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.dd-table td.dd-nowrap { white-space: nowrap; }
+.dd-table td.dd-text { min-width: 13em; }
 .dd-table tr.dd-row td:first-child { border-left: 4px solid var(--dd-color); }
 .dd-pill {
   display: inline-block; padding: 1px 9px; border-radius: 10px; color: #fff;
@@ -99,12 +103,20 @@ def table(
     numeric: Sequence[int] = (),
     colors: Sequence[str | None] | None = None,
     raw: Sequence[int] = (),
+    nowrap: Sequence[int] = (),
+    text: Sequence[int] = (),
 ) -> str:
     """An HTML table; cells are escaped except the columns in ``raw`` (already-built markup).
 
-    ``colors`` gives each row a coloured left stripe (severity); ``numeric`` right-aligns columns.
+    ``colors`` gives each row a coloured left stripe (severity); ``numeric`` right-aligns columns
+    (values on one line); ``nowrap`` keeps other columns (dates) on one line and
+    ``text`` columns (names) wide enough to wrap onto two lines, not four. A table wider than its
+    card scrolls inside it instead of overflowing it.
     """
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    head = "".join(
+        f'<th class="dd-num">{esc(h)}</th>' if i in numeric else f"<th>{esc(h)}</th>"
+        for i, h in enumerate(headers)
+    )
     body = []
     for i, row in enumerate(rows):
         color = colors[i] if colors else None
@@ -112,10 +124,21 @@ def table(
         cells = []
         for j, value in enumerate(row):
             content = value if j in raw else esc(value)
-            cls = ' class="dd-num"' if j in numeric else ""
+            cls = (
+                ' class="dd-num"'
+                if j in numeric
+                else ' class="dd-nowrap"'
+                if j in nowrap
+                else ' class="dd-text"'
+                if j in text
+                else ""
+            )
             cells.append(f"<td{cls}>{content}</td>")
         body.append(f"<tr{attrs}>{''.join(cells)}</tr>")
-    return f'<table class="dd-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (
+        f'<div class="dd-scroll"><table class="dd-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def bullet_list(items: Iterable[str]) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import panel as pn
+from bokeh.models.widgets.tables import NumberFormatter
 
 from app import theme
 
@@ -29,6 +30,41 @@ CARD_CSS = """
 .kpi .caption { font-size: 0.85em; opacity: 0.8; margin-top: 2px; }
 .kpi .detail { font-size: 0.8em; opacity: 0.75; margin-top: 1px; }
 """
+
+
+def _rgb(color: str) -> str:
+    """``#0f6e8c`` as ``15, 110, 140`` (for a translucent tint in CSS)."""
+    return ", ".join(str(int(color[i : i + 2], 16)) for i in (1, 3, 5))
+
+
+TABLE_CSS = f"""
+.tabulator-row.tabulator-selected,
+.tabulator-row.tabulator-selected:hover,
+.tabulator-row.tabulator-selected .tabulator-cell {{
+  background-color: rgba({_rgb(theme.ACCENT)}, 0.18) !important;
+}}
+.tabulator-row.tabulator-selected {{ color: inherit !important; }}
+.tabulator-row.tabulator-selected .tabulator-cell:first-child {{
+  box-shadow: inset 4px 0 0 {theme.ACCENT};
+}}
+"""
+"""Every live table: a selected row is tinted with the accent, not filled with it, so the
+severity colours of its cells (red "critical", green "ok") stay readable on light and dark."""
+
+METRIC_CELL = NumberFormatter(
+    format="0." + "0" * theme.METRIC_DIGITS, nan_format=theme.NO_VALUE, null_format=theme.NO_VALUE
+)
+"""A table cell of a drift measure or score, as ``theme.format_metric`` writes it."""
+NUMBER_CELL = NumberFormatter(
+    format="0,0." + "0" * theme.NUMBER_DIGITS, nan_format=theme.NO_VALUE, null_format=theme.NO_VALUE
+)
+"""A table cell of a float value or statistic, as ``theme.format_number`` writes it."""
+
+
+def table_cells(frame: Any) -> dict[str, NumberFormatter]:
+    """Formatters for every float column of ``frame`` (a DataFrame) as ``theme.format_number``."""
+    return {c: NUMBER_CELL for c in frame.columns if frame[c].dtype.kind == "f"}
+
 
 NOTE_CSS = """
 .note { font-size: 0.9em; opacity: 0.8; margin: 0; }

@@ -20,9 +20,12 @@ import panel as pn
 from bokeh.models import (
     BoxAnnotation,
     ColumnDataSource,
+    DatetimeAxis,
+    DatetimeTickFormatter,
     Label,
     Legend,
     LegendItem,
+    NoOverlap,
     NumeralTickFormatter,
     Span,
 )
@@ -47,12 +50,63 @@ _TOOLS = ["hover", "save", "reset"]
 _BASE = {"responsive": True, "height": HEIGHT, "default_tools": [], "tools": _TOOLS}
 
 
+TIME_TICKS = 5
+"""Ticks a time axis aims for: short labels with room between them at any chart width."""
+
+
+def time_formatter() -> DatetimeTickFormatter:
+    """Tick labels of a time axis, one line each: the finest unit the ticks step by, with the day
+    when they step by hours, and the year once under the first day tick. (Bokeh's contextual
+    default writes the whole date under every hour tick, which collides on a narrow axis.)"""
+    return DatetimeTickFormatter(
+        seconds="%H:%M:%S",
+        minsec="%H:%M:%S",
+        minutes="%H:%M",
+        hourmin="%b %d %H:%M",
+        hours="%b %d %H:%M",
+        days="%b %d",
+        months="%b %Y",
+        years="%Y",
+        context=DatetimeTickFormatter(
+            **dict.fromkeys(
+                ("seconds", "minsec", "minutes", "hourmin", "hours", "months", "years"), ""
+            ),
+            days="%Y",
+            context_which="start",
+            hide_repeats=True,
+        ),
+        context_which="start",
+    )
+
+
+def readable_time_axes(plot: Any, _element: Any) -> None:
+    """A plot hook: every datetime axis gets :func:`time_formatter`, fewer ticks, and drops a
+    label that would still overlap its neighbour (``NoOverlap``), so labels never collide."""
+    for axis in (*plot.state.xaxis, *plot.state.yaxis):
+        if isinstance(axis, DatetimeAxis):
+            axis.formatter = time_formatter()
+            axis.major_label_policy = NoOverlap(min_distance=8)
+            if hasattr(axis.ticker, "desired_num_ticks"):
+                axis.ticker.desired_num_ticks = TIME_TICKS
+
+
+def with_time_axes(chart: Any) -> Any:
+    """``chart`` with :func:`readable_time_axes` added to its plot hooks (kept: its own hooks)."""
+    hooks = list(chart.opts.get("plot").kwargs.get("hooks") or [])
+    if readable_time_axes not in hooks:
+        chart = chart.opts(hooks=[*hooks, readable_time_axes])
+    return chart
+
+
 def plot_pane(chart: Any, height: int | None = None) -> pn.pane.HoloViews:
     """A chart in a pane of its own: axes are not linked to other charts with the same dimension
-    names (Panel links them by default, which would mix feature axes across sections)."""
+    names (Panel links them by default, which would mix feature axes across sections); its time
+    axes read without collisions."""
     if height is None:
         height = chart.opts.get("plot").kwargs.get("height", HEIGHT)
-    return pn.pane.HoloViews(chart, sizing_mode="stretch_width", height=height, linked_axes=False)
+    return pn.pane.HoloViews(
+        with_time_axes(chart), sizing_mode="stretch_width", height=height, linked_axes=False
+    )
 
 
 def bucket_width(name: str | None) -> timedelta:
@@ -184,10 +238,7 @@ def distribution_chart(dist: Mapping[str, Any], top: int = 15) -> hv.Element | N
         if len(edges) < 2:
             return None
         layers = []
-        for side, color in (
-            ("reference", theme.REFERENCE_COLOR),
-            ("production", theme.PRODUCTION_COLOR),
-        ):
+        for side, color in SIDE_COLORS.items():
             counts = list(dist.get(side) or [])
             total = sum(counts)
             if not total:
@@ -219,29 +270,70 @@ def distribution_chart(dist: Mapping[str, Any], top: int = 15) -> hv.Element | N
     return _value_bars(dist, name, top)
 
 
+SIDES = ("reference", "production")
+"""The order of the two sides in every legend, table and pair of bars: reference first."""
+SIDE_COLORS = {"reference": theme.REFERENCE_COLOR, "production": theme.PRODUCTION_COLOR}
+LABEL_CHARS = 24
+"""Longest value label on a bar chart's axis; a longer value is cut with "…" (its hover is whole)."""
+
+
+def short_label(value: str, size: int = LABEL_CHARS) -> str:
+    """``value`` cut to ``size`` characters with an ellipsis, so an axis label leaves the bars room."""
+    return value if len(value) <= size else value[: size - 1].rstrip() + "…"
+
+
+def _value_axis(values: Sequence[str]) -> Any:
+    """A plot hook for bars of values: each axis factor (a value) shown by its
+    :func:`short_label` with no axis title (the chart's title names the feature), and the legend
+    in one line in the order of :data:`SIDES`."""
+    overrides = {v: short_label(v) for v in values if short_label(v) != v}
+
+    def shorten(plot: Any, _element: Any) -> None:
+        for axis in (*plot.state.xaxis, *plot.state.yaxis):
+            if axis.__class__.__name__ == "CategoricalAxis":
+                axis.major_label_overrides = overrides
+                axis.axis_label = None
+        for legend in plot.state.legend:
+            legend.orientation = "horizontal"
+        # Inside each value, reference above production as in the legend (the first factor of a
+        # horizontal bar chart is drawn lowest).
+        factors = list(getattr(plot.state.y_range, "factors", None) or [])
+        if factors and all(isinstance(f, tuple) and len(f) == 2 for f in factors):
+            groups = list(dict.fromkeys(f[0] for f in factors))
+            present = set(factors)
+            plot.state.y_range.factors = [
+                (g, side) for g in groups for side in reversed(SIDES) if (g, side) in present
+            ]
+
+    return shorten
+
+
 def _value_bars(dist: Mapping[str, Any], name: str, top: int) -> hv.Bars | None:
     """Shares of the most frequent values on both sides, as horizontal grouped bars.
 
     A share is of all the side's non-missing rows (``dist['present']``), not of the values the
-    engine listed: it lists only the most frequent. A value outside one side's list has no bar
-    for that side (its share there is unknown, not zero), and the title says so.
+    engine listed. When the engine counted every value it lists on both sides (``dist['values']``:
+    the union of both sides' top lists of a high-cardinality feature) each value has both bars;
+    otherwise a value outside one side's list has no bar there (unknown, not zero).
     """
     present = dict(dist.get("present") or {})
+    both = [str(v) for v in dist.get("values") or []]
     sides = {}
-    for side in ("reference", "production"):
+    for side in SIDES:
         counts = {str(v): n for v, n in dict(dist.get(side) or {}).items()}
         shown = sum(counts.values())
         total = present.get(side)
         if not theme.is_number(total) or total < shown:
             total = shown
-        # Complete: every value of the side is listed, so a value not listed has no rows there.
-        sides[side] = (counts, total, shown >= total)
+        # Complete: every value of the side is listed, or every value charted was counted on it.
+        sides[side] = (counts, total, shown >= total or bool(both))
     if not any(total for _, total, _ in sides.values()):
         return None
     shares: dict[str, dict[str, float]] = {}
     for side, (counts, total, _) in sides.items():
         for value, count in counts.items():
-            shares.setdefault(value, {})[side] = count / total
+            if total:
+                shares.setdefault(value, {})[side] = count / total
     for known in shares.values():
         for side, (_, total, complete) in sides.items():
             if side not in known and complete and total:
@@ -260,16 +352,29 @@ def _value_bars(dist: Mapping[str, Any], name: str, top: int) -> hv.Bars | None:
             return (min(r.get(value, len(r)) for r in rank.values()), most, value)
         return (most, value)
 
-    # Short enough to fit over a narrow chart; a value without a bar is outside that side's top.
-    title = f"Top {max(listed)} values of each side" if listed else ""
-    values = sorted(shares, key=order)[:top]
+    if both:
+        # Every value of the union, however many: it is what the title promises.
+        values = sorted((v for v in both if v in shares), key=order)
+        each = dist.get("listed")
+        title = (
+            f"Top {each} values of either side"
+            if theme.is_number(each)
+            else "Most frequent values of either side"
+        )
+    else:
+        values = sorted(shares, key=order)[:top]
+        # Short enough to fit over a narrow chart; a value without a bar is outside that side's top.
+        title = f"Top {max(listed)} values of each side" if listed else ""
+    if not values:
+        return None
     peak = max(max(shares[v].values()) for v in values)
     # Enough decimals that the shares of a high-cardinality feature (hundredths of a percent) read.
     digits = 1 if peak >= 0.01 else 2 if peak >= 0.001 else 3
     rows = []
-    # Horizontal bars, most frequent value on top: long category names stay readable.
+    # Horizontal bars, most frequent value on top and, inside each value, reference above
+    # production (the legend's order): long category names stay readable at any width.
     for value in reversed(values):
-        for side in ("production", "reference"):
+        for side in SIDES:
             if side in shares[value]:
                 share = shares[value][side]
                 text = theme.format_share(share, digits)
@@ -277,19 +382,23 @@ def _value_bars(dist: Mapping[str, Any], name: str, top: int) -> hv.Bars | None:
     frame = pd.DataFrame(rows)
     bars = hv.Bars(
         frame,
-        [hv.Dimension("value", label=name), hv.Dimension("side", label="Side")],
+        [hv.Dimension("value", label=name), hv.Dimension("side", label="Side", values=list(SIDES))],
         [hv.Dimension("share", label="Share of all non-missing rows"), "text"],
     )
     return bars.opts(
-        cmap={"reference": theme.REFERENCE_COLOR, "production": theme.PRODUCTION_COLOR},
+        cmap=SIDE_COLORS,
         multi_level=False,
         invert_axes=True,
         line_color=None,
         hover_tooltips=[("Value", "@value"), ("Side", "@side"), ("Share", "@text")],
-        legend_position="bottom_right",
+        # Above the bars, outside them: a legend inside the frame covers a bar at any width.
+        legend_position="top",
+        legend_opts={"border_line_alpha": 0, "background_fill_alpha": 0, "margin": 0},
         title=title,
         xformatter=NumeralTickFormatter(format="0.[000]%"),
-        **{**_BASE, "height": max(HEIGHT, 70 + 30 * len(values))},
+        xrotation=0,
+        hooks=[_value_axis(values)],
+        **{**_BASE, "height": max(HEIGHT, 90 + 26 * len(values))},
     )
 
 
@@ -353,13 +462,15 @@ def class_share_bars(
         for c in classes
         for side, shares in (("reference", reference), ("production", production))
     ]
+    # The sides in the order of every legend (HoloViews would sort them: production first).
+    side = hv.Dimension("side", label="Side", values=list(SIDES))
     bars = hv.Bars(
         pd.DataFrame(rows),
-        [hv.Dimension("class", label="Class"), hv.Dimension("side", label="Side")],
+        [hv.Dimension("class", label="Class"), side],
         [hv.Dimension("share", label="Share"), "text"],
     )
     return bars.opts(
-        cmap={"reference": theme.REFERENCE_COLOR, "production": theme.PRODUCTION_COLOR},
+        cmap=SIDE_COLORS,
         multi_level=False,
         line_color=None,
         hover_tooltips=[("Class", "@class"), ("Side", "@side"), ("Share", "@text")],

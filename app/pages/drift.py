@@ -22,6 +22,7 @@ from app import theme
 from app.pages import charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
+    TABLE_CSS,
     KpiCard,
     data_problems,
     empty_state,
@@ -257,7 +258,7 @@ class DriftMonitoring(MonitorPage):
             rows,
             thresholds["cardinality_ratio"],
             "Cardinality ratio",
-            text=lambda v: f"{v:.2f}×",
+            text=theme.format_ratio,
             extra_hover=[
                 ("Distinct (reference)", "@reference"),
                 ("Distinct (production)", "@production"),
@@ -344,6 +345,7 @@ class DriftMonitoring(MonitorPage):
             sizing_mode="stretch_width",
             formatters={c: METRIC for c in ("PSI", "KS D", "Wasserstein (σ)", "Jensen–Shannon")},
             text_align={"KS p-value": "right", "Severity": "center"},
+            stylesheets=[TABLE_CSS],
         )
         self.drift_table.style.map(status_style, subset=["Severity"])
         self.table_body.objects = [self.drift_table]

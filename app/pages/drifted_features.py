@@ -11,16 +11,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import panel as pn
-from bokeh.models.widgets.tables import NumberFormatter
 
 from app import theme
 from app.errors import DriftdeckError
-from app.pages.cards import error_state
+from app.pages.cards import METRIC_CELL, error_state
 from app.pages.significance import NOT_SIGNIFICANT, psi_severity
 
 log = logging.getLogger(__name__)
 
-METRIC = NumberFormatter(format="0.000", nan_format=theme.NO_VALUE, null_format=theme.NO_VALUE)
+METRIC = METRIC_CELL
+"""A drift measure in a table cell (``cards.METRIC_CELL``)."""
 
 
 def feature_severity(feature: dict, thresholds: dict) -> str | None:

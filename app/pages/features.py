@@ -22,6 +22,7 @@ from app import theme
 from app.pages import charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
+    TABLE_CSS,
     KpiCard,
     chips,
     data_problems,
@@ -343,6 +344,7 @@ class FeatureStatistics(MonitorPage):
             layout="fit_data_table",
             sizing_mode="stretch_width",
             max_height=420,
+            stylesheets=[TABLE_CSS],
         )
         self.table.style.map(status_style, subset=["drift", "quality"])
         self.table.style.apply(_grey_insignificant_psi, axis=None)
@@ -482,7 +484,7 @@ class FeatureStatistics(MonitorPage):
             ratio = KpiCard("Cardinality ratio")
             ratio.show(
                 c.get("ratio"),
-                f"{theme.format_number(c.get('ratio'))}×",
+                theme.format_ratio(c.get("ratio")),
                 f"{theme.format_count(c.get('reference'))} → {theme.format_count(c.get('production'))} distinct",
                 theme.severity(c.get("ratio"), level.critical, level.warning),
             )

@@ -16,7 +16,6 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401 - the Bokeh backend draws every plot
 import pandas as pd
 import panel as pn
-from bokeh.models.widgets.tables import NumberFormatter
 
 from app import theme
 from app.accuracy import logged_accuracy, production_version
@@ -24,7 +23,10 @@ from app.mlflow_reader import MLflowUnavailable, store_location
 from app.pages import blocks, charts
 from app.pages.base import MonitorPage, accuracy_history, data_report, history_over_time
 from app.pages.cards import (
+    METRIC_CELL,
     MIN_SECTION_WIDTH,
+    NUMBER_CELL,
+    TABLE_CSS,
     KpiCard,
     chips,
     data_problems,
@@ -219,7 +221,10 @@ class PerformanceMetrics(MonitorPage):
                 self.timeline_stream.add_subscriber(self._timeline_selected)
             objects.append(
                 pn.pane.HoloViews(
-                    chart, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh"
+                    charts.with_time_axes(chart),
+                    sizing_mode="stretch_width",
+                    height=charts.HEIGHT,
+                    backend="bokeh",
                 )
             )
         self.predictions_body.objects = objects
@@ -430,7 +435,10 @@ def run_trends(runs: Any) -> list:
     return [
         *experiment_note(runs),
         pn.pane.HoloViews(
-            chart, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh"
+            charts.with_time_axes(chart),
+            sizing_mode="stretch_width",
+            height=charts.HEIGHT,
+            backend="bokeh",
         ),
     ]
 
@@ -454,8 +462,10 @@ def runs_table(runs: Any) -> list:
     frame = runs[[c for c in ordered if c in runs.columns]].iloc[::-1].reset_index(drop=True)
     frame["start_time"] = [theme.format_timestamp(charts.naive_utc(t)) for t in frame["start_time"]]
     frame = frame.rename(columns={c: c.removeprefix("param.") + " (param)" for c in params})
+    # Metrics as every card and chart writes them (theme.format_metric), the rest as numbers.
+    metric_columns = {*headline, *metrics}
     formatters = {
-        c: NumberFormatter(format="0.0000", nan_format="—", null_format="—")
+        c: METRIC_CELL if c in metric_columns else NUMBER_CELL
         for c in frame.columns
         if frame[c].dtype.kind == "f"
     }
@@ -478,6 +488,7 @@ def runs_table(runs: Any) -> list:
             frozen_columns=["run_name"],
             sizing_mode="stretch_width",
             margin=(5, 10),
+            stylesheets=[TABLE_CSS],
         ),
     ]
 
@@ -489,23 +500,31 @@ def registry_view(registry: Any) -> list:
         return [problem]
     aliases = registry.attrs.get("aliases") or {}
     metric_names = [c for c in HEADLINE_LABELS if c in registry.columns]
-    headers = ["Version", "Aliases", "Stage", "Status", "Source run", "Created"]
-    headers += [HEADLINE_LABELS[m] for m in metric_names]
+    # The aliases are the chips above the table; stages are deprecated in MLflow (aliases replace
+    # them) and a version is almost always READY: those columns show only when they tell
+    # something, so the table fits its card in a 1000 px window.
+    staged = any(_text(s) != theme.NO_VALUE for s in registry.get("stage", []))
+    statuses = {_text(s) for s in registry.get("status", [])}
+    unusual = bool(statuses - {"READY"})
+    headers = ["Version", *(["Stage"] if staged else []), *(["Status"] if unusual else [])]
+    headers += ["Source run", "Created", *(HEADLINE_LABELS[m] for m in metric_names)]
     rows = []
     for _, v in registry.iloc[::-1].iterrows():
         rows.append(
             [
                 f"v{v['version']}",
-                v.get("aliases") or "",
-                _text(v.get("stage")),
-                _text(v.get("status")),
-                v.get("run_name") or v.get("run_id") or "",
-                theme.format_timestamp(charts.naive_utc(v.get("created"))),
+                *([_text(v.get("stage"))] if staged else []),
+                *([_text(v.get("status"))] if unusual else []),
+                v.get("run_name") or v.get("run_id") or theme.NO_VALUE,
+                theme.format_date(charts.naive_utc(v.get("created"))),
             ]
             + [theme.format_metric(_float(v.get(m))) for m in metric_names]
         )
+    created = headers.index("Created")
     name = registry["name"].iloc[0]
-    objects: list = [note_pane(f"Registered model '{name}', newest version first.")]
+    note = f"Registered model '{name}', newest version first"
+    note += "." if unusual else "; every version is READY."
+    objects: list = [note_pane(note)]
     if aliases:
         objects.append(
             chips(
@@ -517,7 +536,15 @@ def registry_view(registry: Any) -> list:
             empty_state("No aliases set.", "Set 'production' and 'staging' aliases in MLflow.")
         )
     objects.append(
-        blocks.html_pane(blocks.table(headers, rows, numeric=list(range(6, len(headers)))))
+        blocks.html_pane(
+            blocks.table(
+                headers,
+                rows,
+                numeric=list(range(created + 1, len(headers))),
+                nowrap=[created],
+                text=[created - 1],
+            )
+        )
     )
     return objects
 
@@ -712,7 +739,12 @@ def production_accuracy(
         plot = plot.opts(xlim=(min(*times, frame["start"].min()), max(*times, last)))
     return cards, [
         *head,
-        pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=charts.HEIGHT, backend="bokeh"),
+        pn.pane.HoloViews(
+            charts.with_time_axes(plot),
+            sizing_mode="stretch_width",
+            height=charts.HEIGHT,
+            backend="bokeh",
+        ),
     ]
 
 

@@ -18,18 +18,19 @@ import pandas as pd
 import panel as pn
 import param
 from bokeh.models import ColumnDataSource
-from bokeh.models.widgets.tables import NumberFormatter
 
 from app import theme
 from app.pages import blocks, charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
+    TABLE_CSS,
     KpiCard,
     empty_state,
     missing_production,
     note_pane,
     plain_titles,
     section,
+    table_cells,
 )
 from app.pages.drifted_features import (
     EXPORT_FEATURES,
@@ -100,8 +101,13 @@ class ProductionData(MonitorPage):
         )
         rows, self.rows_body = section(
             "Recent inputs and predictions",
-            note="The newest production rows of the time window; each page is read from the "
-            "parquet files when you open it.",
+            note=(
+                "The newest production rows of the time window, as they were when this file "
+                "was exported."
+                if self.static
+                else "The newest production rows of the time window; each page is read from "
+                "the parquet files when you open it."
+            ),
             min_height=300,
         )
         explorer, self.explorer_body = section(
@@ -193,12 +199,13 @@ class ProductionData(MonitorPage):
             disabled=True,
             sortable=False,
             selectable=False,
-            formatters=number_formatters(frame),
+            formatters=table_cells(frame),
             title_formatters=plain_titles(frame.columns),
             frozen_columns=self._first_columns[:1],
             layout="fit_data_stretch",
             sizing_mode="stretch_width",
             margin=(5, 10),
+            stylesheets=[TABLE_CSS],
         )
 
     def _page_changed(self, event: param.parameterized.Event) -> None:
@@ -392,19 +399,14 @@ def display_page(page: pd.DataFrame, offset: int, first: Sequence[str] = ()) -> 
             values = frame[column]
             if getattr(values.dt, "tz", None) is not None:
                 values = values.dt.tz_convert(None)
-            frame[column] = values.dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
+            frame[column] = values.dt.strftime("%Y-%m-%d %H:%M:%S").fillna(theme.NO_VALUE)
         elif kind == "O" or str(frame[column].dtype) in ("str", "string"):
-            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+            # A missing value reads as on every other page and in the export (not a blank cell).
+            frame[column] = (
+                frame[column].astype(object).where(frame[column].notna(), theme.NO_VALUE)
+            )
     frame.index = pd.RangeIndex(offset, offset + len(frame))
     return frame
-
-
-def number_formatters(frame: pd.DataFrame) -> dict:
-    return {
-        c: NumberFormatter(format="0,0.[00]", nan_format="—", null_format="—")
-        for c in frame.columns
-        if frame[c].dtype.kind == "f"
-    }
 
 
 def distribution_view(result: dict, feature: dict, thresholds: dict) -> list:
@@ -436,7 +438,7 @@ def feature_cards(feature: dict, thresholds: dict) -> list:
             blocks.kpi(
                 "Cardinality ratio",
                 ratio,
-                theme.format_metric(ratio),
+                theme.format_ratio(ratio),
                 "distinct production / reference",
                 severity,
             )
