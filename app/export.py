@@ -34,6 +34,8 @@ from bokeh.resources import INLINE
 from panel.io.state import set_curdoc
 from panel.template.base import BaseTemplate
 
+from app.export_lazy import defer_hidden
+
 __all__ = [
     "export_html",
     "export_pages",
@@ -96,7 +98,7 @@ def render_html(content: Any, title: str = "Driftdeck") -> str:
             viewable = pn.panel(content)
         buffer = io.StringIO()
         viewable.save(buffer, resources=INLINE, title=title)
-    return make_offline(buffer.getvalue())
+    return defer_hidden(make_offline(buffer.getvalue()))
 
 
 @contextmanager
