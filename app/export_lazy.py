@@ -30,6 +30,7 @@ __all__ = ["DEFERRED_PREFIX", "LOADER_ID", "deferred_parts", "defer_hidden", "re
 DEFERRED_PREFIX = "driftdeck-deferred-"
 """The id of the script holding the deferred children of layout ``X`` is ``DEFERRED_PREFIX + X``."""
 LOADER_ID = "driftdeck-deferred-loader"
+STYLESHEET_PREFIX = "driftdeck-stylesheet-"
 
 # Runs as a js_property_callback: on ``change:visible`` of a hidden layout, and on
 # ``change:active`` of a Tabs. The script text is HTML-escaped like Bokeh's own document script.
@@ -153,12 +154,40 @@ class _Deferral:
         self.reps: dict[str, dict] = {}
         for rep in _walk_models(roots):
             self.reps.setdefault(rep["id"], rep)
+        self._share_stylesheets()
         self.parts: dict[str, _Part] = {}
         self.triggers: dict[str, str] = {}  # model id -> the property that loads a part
         for root in roots:
             self._find(root["id"], None, set())
         self.shared: list[str] = []
         self._split()
+
+    def _share_stylesheets(self) -> None:
+        """Write each stylesheet given as text to many models once: Panel gives every pane its
+        own copy (the loading spinner's CSS ~600 times), BokehJS makes the same style sheet of a
+        text or of an ``InlineStyleSheet`` model, and a model is written once and shared by id."""
+        uses: dict[str, int] = {}
+        for rep in self.reps.values():
+            for sheet in rep.get("attributes", {}).get("stylesheets") or []:
+                if isinstance(sheet, str):
+                    uses[sheet] = uses.get(sheet, 0) + 1
+        shared = {
+            css: f"{STYLESHEET_PREFIX}{i}"
+            for i, css in enumerate(c for c, n in uses.items() if n > 1)
+        }
+        for css, ident in shared.items():
+            self.reps[ident] = {
+                "type": "object",
+                "name": "InlineStyleSheet",
+                "id": ident,
+                "attributes": {"css": css},
+            }
+        for rep in list(self.reps.values()):
+            sheets = rep.get("attributes", {}).get("stylesheets")
+            if isinstance(sheets, list) and any(isinstance(s, str) and s in shared for s in sheets):
+                rep["attributes"]["stylesheets"] = [
+                    {"id": shared[s]} if isinstance(s, str) and s in shared else s for s in sheets
+                ]
 
     # -- what is deferred ----------------------------------------------------------------------
     def _find(self, ident: str, part: str | None, seen: set[str]) -> None:

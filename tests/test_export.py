@@ -393,6 +393,17 @@ def test_export_builds_only_the_open_page_when_it_opens(world):
     everything = saved_models(page)
     assert len(named(everything, "Figure")) >= 20
     assert len(deferred_parts(page)) >= 10
+    # Data and styles once: no model written twice in the file, no stylesheet text repeated.
+    written = [m for _ident, body in scripts for m in walk_models(json.loads(html.unescape(body)))]
+    assert len({m["id"] for m in written}) == len(written)
+    sheets = [m["attributes"]["css"] for m in written if m["name"] == "InlineStyleSheet"]
+    sheets += [
+        s
+        for m in written
+        for s in m.get("attributes", {}).get("stylesheets", [])
+        if isinstance(s, str)
+    ]
+    assert len(set(sheets)) == len(sheets)
     # The JavaScript once, whatever the number of parts.
     assert page.count("/* BEGIN bokeh.min.js */") == 1
     assert page.count("/* BEGIN panel.min.js */") == 1

@@ -46,6 +46,17 @@ def names(node: Any) -> Counter:
     return Counter(rep["name"] for rep in export_lazy._walk_models(node))
 
 
+def stylesheets(docs: dict) -> set[str]:
+    """Every stylesheet text of the documents, given as text or as an InlineStyleSheet."""
+    found = set()
+    for rep in export_lazy._walk_models(docs):
+        attributes = rep.get("attributes", {})
+        if rep["name"] == "InlineStyleSheet":
+            found.add(attributes["css"])
+        found |= {s for s in attributes.get("stylesheets", []) if isinstance(s, str)}
+    return found
+
+
 def layout_with_hidden_parts() -> pn.Tabs:
     shared = ColumnDataSource({"x": [1, 2, 3], "y": [1, 4, 9]})
     hidden = pn.Column(plot(shared, "hidden a"), pn.pane.HTML(html.escape(HOSTILE)), visible=False)
@@ -77,9 +88,12 @@ def test_only_the_open_tab_and_its_shown_parts_are_built_on_load(pages):
 
 def test_the_deferred_parts_hold_everything_the_whole_page_held(pages):
     lazy, whole = pages
-    restored = names(restored_documents(lazy))
-    assert restored.pop("CustomJS") == names(loaded_document(whole)).pop("CustomJS", 0) + 1
-    assert restored == names(loaded_document(whole))
+    restored, saved = names(restored_documents(lazy)), names(loaded_document(whole))
+    # Plus the loader, and stylesheet texts repeated in the page are shared models.
+    assert restored.pop("CustomJS") == saved.pop("CustomJS", 0) + 1
+    assert restored.pop("InlineStyleSheet") > saved.pop("InlineStyleSheet")
+    assert restored == saved
+    assert stylesheets(restored_documents(lazy)) == stylesheets(loaded_document(whole))
     assert external_references(lazy) == []
 
 
