@@ -40,6 +40,7 @@ __all__ = [
     "export_html",
     "export_pages",
     "make_offline",
+    "without_unused_webgl",
     "external_references",
     "render_html",
     "render_pages",
@@ -68,6 +69,8 @@ _FONT_FACE = re.compile(r"@font-face\s*\{[^}]*\}", re.IGNORECASE)
 _BOKEH_CDN = re.compile(
     r"/bokeh/(?:release|dev)/(bokeh(?:-(?:widgets|tables|gl|mathjax|api))?)-\d[^/]*?(\.min)?\.js$"
 )
+_WEBGL_BUNDLE = "/* BEGIN bokeh-gl.min.js */"
+_WEBGL_BACKEND = re.compile(r'"output_backend"\s*:\s*"webgl"')
 _STYLESHEET_MODELS = {
     "ImportedStyleSheet": "InlineStyleSheet",
     "GlobalImportedStyleSheet": "GlobalInlineStyleSheet",
@@ -98,7 +101,7 @@ def render_html(content: Any, title: str = "Driftdeck") -> str:
             viewable = pn.panel(content)
         buffer = io.StringIO()
         viewable.save(buffer, resources=INLINE, title=title)
-    return defer_hidden(make_offline(buffer.getvalue()))
+    return without_unused_webgl(defer_hidden(make_offline(buffer.getvalue())))
 
 
 @contextmanager
@@ -118,6 +121,20 @@ def make_offline(page: str) -> str:
     for url in sorted(inliner.dropped):
         log.info("export: dropped %s (no local copy; the page works without it)", url)
     return result
+
+
+def without_unused_webgl(page: str) -> str:
+    """The page without BokehJS's WebGL bundle when no plot in it draws with WebGL (Driftdeck's
+    charts draw on a canvas): 190 kB the browser would parse for nothing."""
+    if _WEBGL_BACKEND.search(page):
+        return page
+    for m in _TAG.finditer(page):
+        if m.group(1).lower() != "script":
+            continue
+        close = re.compile(r"</script\s*>", re.IGNORECASE).search(page, m.end())
+        if close and page[m.end() : close.start()].lstrip().startswith(_WEBGL_BUNDLE):
+            return page[: m.start()] + page[close.end() :]
+    return page
 
 
 def external_references(page: str) -> list[str]:

@@ -18,6 +18,7 @@ from app.export import (
     local_file,
     make_offline,
     render_html,
+    without_unused_webgl,
 )
 from app.export_lazy import restored_documents
 
@@ -134,6 +135,14 @@ def test_saved_dashboard_has_no_remote_resources(tmp_path):
     assert external_references(text) == []
     assert "<title>Test export</title>" in text
     assert "cdn.holoviz.org/panel" not in text.split('type="application/json"')[1]
+
+
+def test_the_webgl_bundle_is_left_out_unless_a_plot_draws_with_webgl():
+    core = '<script type="text/javascript">/* BEGIN bokeh.min.js */ core()</script>'
+    gl = '<script type="text/javascript">\n  /* BEGIN bokeh-gl.min.js */ gl()\n</script>'
+    doc = '<script type="application/json" id="d">{"output_backend": "webgl"}</script>'
+    assert without_unused_webgl(core + gl + "<p>x</p>") == core + "<p>x</p>"
+    assert without_unused_webgl(core + gl + doc) == core + gl + doc
 
 
 @pytest.mark.parametrize("content", ["# Just markdown", pn.pane.Markdown("**bold**")])
@@ -407,6 +416,7 @@ def test_export_builds_only_the_open_page_when_it_opens(world):
     # The JavaScript once, whatever the number of parts.
     assert page.count("/* BEGIN bokeh.min.js */") == 1
     assert page.count("/* BEGIN panel.min.js */") == 1
+    assert "/* BEGIN bokeh-gl.min.js */" not in page  # the charts draw on a canvas
     assert external_references(page) == []
 
 
