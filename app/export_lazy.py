@@ -157,8 +157,7 @@ class _Deferral:
         self._share_stylesheets()
         self.parts: dict[str, _Part] = {}
         self.triggers: dict[str, str] = {}  # model id -> the property that loads a part
-        for root in roots:
-            self._find(root["id"], None, set())
+        self._find()
         self.shared: list[str] = []
         self._split()
 
@@ -190,52 +189,64 @@ class _Deferral:
                 ]
 
     # -- what is deferred ----------------------------------------------------------------------
-    def _find(self, ident: str, part: str | None, seen: set[str]) -> None:
-        """Find the deferred layouts under model ``ident`` (inside part ``part``)."""
-        if ident in seen or ident not in self.reps:
-            return
-        seen.add(ident)
-        rep = self.reps[ident]
-        attrs = rep.get("attributes", {})
-        if _is_tabs(rep):
-            active = attrs.get("active", 0)
-            for i, panel in enumerate(attrs["tabs"]):
-                child = self.reps.get(
-                    self.reps.get(panel["id"], {})
-                    .get("attributes", {})
-                    .get("child", {})
-                    .get("id", "")
-                )
-                if i != active and child is not None and self._deferrable(child):
-                    self.triggers[ident] = "active"
-                    self._defer(child, part, seen)
-        if attrs.get("visible") is False and self._deferrable(rep) and ident not in self.parts:
-            self.triggers[ident] = "visible"
-            self._defer(rep, part, seen)
-            return
-        for ref in _refs(attrs):
-            self._find(ref, part, seen)
+    def _find(self) -> None:
+        """Find the deferred layouts, walking the document from its roots (depth first, in the
+        order BokehJS reads it), each model once, knowing which part it is inside."""
+        seen: set[str] = set()
+        stack: list[tuple[str, str | None]] = [(r["id"], None) for r in reversed(self.roots)]
+        while stack:
+            ident, part = stack.pop()
+            if ident in seen or ident not in self.reps:
+                continue
+            seen.add(ident)
+            rep = self.reps[ident]
+            attrs = rep.get("attributes", {})
+            later: list[tuple[str, str | None]] = []
+            if _is_tabs(rep):
+                active = attrs.get("active", 0)
+                shown = {self._tab_child(p) for i, p in enumerate(attrs["tabs"]) if i == active}
+                for i, panel in enumerate(attrs["tabs"]):
+                    child = self.reps.get(self._tab_child(panel), {})
+                    # A child already walked or shown by the open tab is drawn now: it stays.
+                    if (
+                        i != active
+                        and child.get("id") not in shown
+                        and self._deferrable(child, seen)
+                    ):
+                        self.triggers[ident] = "active"
+                        later += self._defer(child, part, seen)
+            if attrs.get("visible") is False and self._deferrable(rep, seen - {ident}):
+                self.triggers[ident] = "visible"
+                later += self._defer(rep, part, seen)
+            else:
+                later += [(ref, part) for ref in _refs(attrs)]
+            stack.extend(reversed(later))
 
-    def _deferrable(self, rep: dict) -> bool:
+    def _tab_child(self, panel: Any) -> str:
+        ident = panel.get("id", "") if isinstance(panel, dict) else ""
+        child = self.reps.get(ident, {}).get("attributes", {}).get("child")
+        return child.get("id", "") if isinstance(child, dict) else ""
+
+    def _deferrable(self, rep: dict, seen: set[str]) -> bool:
         children = rep.get("attributes", {}).get("children")
         return (
             rep.get("name") in LAYOUTS
+            and rep["id"] not in seen
             and isinstance(children, list)
             and bool(children)
             and all(isinstance(c, dict) and "id" in c for c in children)
-            and rep["id"] not in self.parts
         )
 
-    def _defer(self, rep: dict, part: str | None, seen: set[str]) -> None:
+    def _defer(self, rep: dict, part: str | None, seen: set[str]) -> list[tuple[str, str | None]]:
+        """Move ``rep``'s children to a part of their own; return what is left to walk."""
         ident = rep["id"]
         self.parts[ident] = _Part(ident, rep["attributes"]["children"], part)
         rep["attributes"] = {**rep["attributes"], "children": []}
         seen.add(ident)
-        for child in self.parts[ident].children:
-            self._find(child["id"], ident, seen)
-        # The layout itself may be referenced elsewhere too (a CustomJS that shows it).
-        for ref in _refs({k: v for k, v in rep["attributes"].items() if k != "children"}):
-            self._find(ref, part, seen)
+        # Its children are inside the new part; whatever else it refers to stays where it is.
+        return [(child["id"], ident) for child in self.parts[ident].children] + [
+            (ref, part) for ref in _refs(rep["attributes"])
+        ]
 
     # -- who holds which model -----------------------------------------------------------------
     def _split(self) -> None:

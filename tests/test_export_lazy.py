@@ -19,6 +19,7 @@ from app.export import external_references, render_html
 from app.export_lazy import (
     DEFERRED_PREFIX,
     LOADER_ID,
+    defer_hidden,
     deferred_parts,
     restored_documents,
 )
@@ -186,3 +187,50 @@ def test_a_page_without_hidden_parts_is_left_as_it_was():
     page = render_html(pn.Column(plot(title="one")))
     assert deferred_parts(page) == {}
     assert LOADER_ID not in page
+
+
+def column(ident: str, children: list, **attributes) -> dict:
+    return {
+        "type": "object",
+        "name": "Column",
+        "id": ident,
+        "attributes": {"children": children, **attributes},
+    }
+
+
+def saved_page(roots: list) -> str:
+    docs = {"d": {"version": "3", "title": "t", "roots": roots}}
+    body = html.escape(json.dumps(docs), quote=False)
+    return f'<script type="application/json" id="docs">{body}</script>'
+
+
+def test_a_closed_tab_shown_elsewhere_too_is_not_deferred():
+    """A layout the open tab draws stays in the document: moving its children would leave the
+    open tab empty."""
+    child = column("child", [{"type": "object", "name": "Div", "id": "text"}])
+    tabs = {
+        "type": "object",
+        "name": "Tabs",
+        "id": "tabs",
+        "attributes": {
+            "tabs": [
+                {"type": "object", "name": "TabPanel", "id": "t0", "attributes": {"child": child}},
+                {
+                    "type": "object",
+                    "name": "TabPanel",
+                    "id": "t1",
+                    "attributes": {"child": {"id": "child"}},
+                },
+                {
+                    "type": "object",
+                    "name": "TabPanel",
+                    "id": "t2",
+                    "attributes": {
+                        "child": column("closed", [{"type": "object", "name": "Div", "id": "x"}])
+                    },
+                },
+            ]
+        },
+    }
+    page = defer_hidden(saved_page([tabs]))
+    assert set(deferred_parts(page)) == {"closed"}
