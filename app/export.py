@@ -8,6 +8,10 @@ packages, so :func:`make_offline` rewrites the saved page: each remote ``<script
 ``<link href>``, CSS ``@import`` and ``url()``, and each imported stylesheet model is replaced by
 the local file's content (or a ``data:`` URI for fonts and images). Web fonts from
 fonts.googleapis.com are dropped: the page falls back to system fonts.
+
+Then :func:`app.export_lazy.defer_hidden` leaves only the open page in the document the browser
+builds on load (the other tabs and the hidden per-feature views are drawn when first shown), so a
+file of six pages draws its first chart in about 2 s instead of 20-50 s.
 """
 
 from __future__ import annotations
