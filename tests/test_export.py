@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import pandas as pd
 import panel as pn
@@ -17,7 +18,9 @@ from app.export import (
     local_file,
     make_offline,
     render_html,
+    without_unused_webgl,
 )
+from app.export_lazy import restored_documents
 
 HOLOVIZ = "https://cdn.holoviz.org/panel/1.9.4/dist/"
 
@@ -134,6 +137,14 @@ def test_saved_dashboard_has_no_remote_resources(tmp_path):
     assert "cdn.holoviz.org/panel" not in text.split('type="application/json"')[1]
 
 
+def test_the_webgl_bundle_is_left_out_unless_a_plot_draws_with_webgl():
+    core = '<script type="text/javascript">/* BEGIN bokeh.min.js */ core()</script>'
+    gl = '<script type="text/javascript">\n  /* BEGIN bokeh-gl.min.js */ gl()\n</script>'
+    doc = '<script type="application/json" id="d">{"output_backend": "webgl"}</script>'
+    assert without_unused_webgl(core + gl + "<p>x</p>") == core + "<p>x</p>"
+    assert without_unused_webgl(core + gl + doc) == core + gl + doc
+
+
 @pytest.mark.parametrize("content", ["# Just markdown", pn.pane.Markdown("**bold**")])
 def test_any_viewable_renders(content):
     assert external_references(render_html(content)) == []
@@ -148,9 +159,9 @@ def test_templates_are_refused_with_a_reason():
 
 
 def saved_models(page: str) -> dict[str, dict]:
-    """Every model of the saved page's Bokeh documents, by id."""
-    body = page.split('<script type="application/json"', 1)[1].split(">", 1)[1]
-    docs = json.loads(html.unescape(body.split("</script>", 1)[0]))
+    """Every model of the saved page's Bokeh documents, by id, with the parts drawn on demand
+    (hidden views, closed tabs) in place, as the browser has them once they are shown."""
+    docs = restored_documents(page)
     models: dict[str, dict] = {}
 
     def walk(node):
@@ -359,3 +370,64 @@ def test_export_leaves_out_controls_only_a_server_answers(world):
         assert {"Reset time window", "All rows"} <= set(labels[view])
         assert list(layout.get_root().select({"type": BoxSelectTool})), view.__name__
     assert "Reload from MLflow" in labels[PerformanceMetrics]
+
+
+# -- the file opens fast: only the open page is built on load ----------------------------------
+
+LOADED_FIGURES = 6
+LOADED_MODELS = 400
+LOADED_JSON_CHARS = 600_000
+
+
+def test_export_builds_only_the_open_page_when_it_opens(world):
+    """Built whole, the six pages took 20-50 s to draw a first chart: BokehJS builds a view for
+    every model of the document, hidden or not. The document the file embeds on load holds the
+    open page (Overview) only; the other pages and the hidden per-feature views wait in the file."""
+    from app.export import render_pages
+    from app.export_lazy import DEFERRED_PREFIX, deferred_parts
+    from tests.page_helpers import monitor_on
+
+    page = render_pages(monitor_on(world))
+    scripts = re.findall(
+        r'<script type="application/json" id="([^"]*)">(.*?)</script>', page, flags=re.DOTALL
+    )
+    (loaded,) = [body for ident, body in scripts if not ident.startswith(DEFERRED_PREFIX)]
+    on_load = json.loads(html.unescape(loaded))
+    models = walk_models(on_load)
+    assert sum(m["name"] == "Figure" for m in models) <= LOADED_FIGURES
+    assert len(models) <= LOADED_MODELS
+    assert len(loaded) <= LOADED_JSON_CHARS
+    # Everything else is still in the file, drawn when shown: every page and feature view.
+    everything = saved_models(page)
+    assert len(named(everything, "Figure")) >= 20
+    assert len(deferred_parts(page)) >= 10
+    # Data and styles once: no model written twice in the file, no stylesheet text repeated.
+    written = [m for _ident, body in scripts for m in walk_models(json.loads(html.unescape(body)))]
+    assert len({m["id"] for m in written}) == len(written)
+    sheets = [m["attributes"]["css"] for m in written if m["name"] == "InlineStyleSheet"]
+    sheets += [
+        s
+        for m in written
+        for s in m.get("attributes", {}).get("stylesheets", [])
+        if isinstance(s, str)
+    ]
+    assert len(set(sheets)) == len(sheets)
+    # The JavaScript once, whatever the number of parts.
+    assert page.count("/* BEGIN bokeh.min.js */") == 1
+    assert page.count("/* BEGIN panel.min.js */") == 1
+    assert "/* BEGIN bokeh-gl.min.js */" not in page  # the charts draw on a canvas
+    assert external_references(page) == []
+
+
+def walk_models(node) -> list[dict]:
+    """Every model written in full in a Bokeh document JSON."""
+    found = []
+    if isinstance(node, dict):
+        if node.get("type") == "object" and "id" in node and "name" in node:
+            found.append(node)
+        for value in node.values():
+            found += walk_models(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += walk_models(value)
+    return found
