@@ -114,12 +114,14 @@ class DashboardTemplate(pn.template.FastListTemplate):
 
 
 DOWNLOAD_CSS = f"""
-.bk-btn.bk-btn-default, .bk-btn.bk-btn-default a {{ color: {theme.ACCENT}; }}
-.bk-btn.bk-btn-default {{ border-color: {theme.ACCENT} !important; }}
-.bk-btn.bk-btn-default:hover, .bk-btn.bk-btn-default:hover a {{
-  background-color: {theme.ACCENT}; color: #fff;
+.bk-btn.bk-btn-default, .bk-btn.bk-btn-default a {{ color: #fff; }}
+.bk-btn.bk-btn-default {{
+  background-color: {theme.ACCENT} !important; border-color: {theme.ACCENT} !important;
 }}
+.bk-btn.bk-btn-default:hover {{ filter: brightness(1.15); }}
 """
+"""The download button filled with the accent: outlined, its accent text on the dark theme's
+background read as the grey of a disabled button."""
 
 
 class BrowserHistory(JSComponent):

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from app.export import external_references
 from app.pages import PAGES
+from app.theme import ACCENT
 
 pytestmark = pytest.mark.ui
 
@@ -125,10 +126,12 @@ def test_plots_are_painted_without_asking_css_for_each_visual(
     assert page.evaluate("window.__bokehCssReads") == 0
 
 
-def test_the_download_button_does_not_look_disabled(page, server_url, wait_for_page):
-    """Enabled buttons draw in the accent colour; a disabled one (Reset, at the monitoring
-    window) in grey. The download used to look like the disabled one."""
-    page.goto(server_url)
+@pytest.mark.parametrize("theme", ["default", "dark"])
+def test_the_download_button_does_not_look_disabled(page, server_url, wait_for_page, theme):
+    """The download is drawn filled with the accent, white on teal, in both themes; a disabled
+    button (Reset, at the monitoring window) is not. Outlined, its accent text on the dark
+    theme's background read as the grey of a disabled button."""
+    page.goto(f"{server_url}?theme={theme}")
     wait_for_page(page, "overview")
     colors = page.evaluate(
         """() => {
@@ -139,7 +142,7 @@ def test_the_download_button_does_not_look_disabled(page, server_url, wait_for_p
               const text = (el.textContent || '').trim();
               if (el.tagName === 'BUTTON' && !(text in found))
                 found[text] = [getComputedStyle(el.querySelector('a') || el).color,
-                               getComputedStyle(el).borderColor, el.disabled];
+                               getComputedStyle(el).backgroundColor, el.disabled];
             }
           };
           walk(document);
@@ -148,4 +151,7 @@ def test_the_download_button_does_not_look_disabled(page, server_url, wait_for_p
     )
     download, reset = colors["Download static HTML"], colors["Reset time window"]
     assert reset[2] is True and download[2] is False
-    assert download[0] != reset[0] and download[1] != reset[1]
+    accent = "rgb({}, {}, {})".format(*(int(ACCENT[i : i + 2], 16) for i in (1, 3, 5)))
+    assert download[1] == accent, download
+    assert download[0] == "rgb(255, 255, 255)", download
+    assert reset[1] != accent, reset
