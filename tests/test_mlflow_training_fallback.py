@@ -21,9 +21,9 @@ from app.mlflow_reader import MLflowReader
 from app.pages.base import data_report
 from app.pages.overview import Overview
 from app.pages.performance import PerformanceMetrics
-from tests.conftest import make_world
 from tests.mlflow_helpers import fresh_store, restore_mlflow_env  # noqa: F401 - autouse fixture
 from tests.page_helpers import monitor_on, render, shown_text
+from tests.worlds import make_world
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
 HOUR = 3_600_000

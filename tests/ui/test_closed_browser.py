@@ -20,9 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, make_world
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, LOCAL, start_server, stop_server
+from benchmarks.harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LOCAL,
+    free_port,
+    start_server,
+    stop_server,
+)
 from tests.ui.helpers import wait_until_loaded
+from tests.worlds import make_world
 
 pytestmark = pytest.mark.ui
 
