@@ -2,7 +2,7 @@
 ``driftdeck serve`` and the server's CPU time is measured (the browsers of a Chromium load test
 would eat the two cores this measures).
 
-    python scripts/session_bench.py [--world DIR] [--rows 100000] [--sessions 20] [--num-procs 1]
+    python -m benchmarks.session_bench [--world DIR] [--rows 100000] [--sessions 20] [--num-procs 1]
 
 Each session pulls the six pages' documents one after another (``bokeh.client.pull_session``,
 which builds the session on the server and sends its document, without rendering), tells the
@@ -17,30 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # the client reads the shell's component class from the project
-    sys.path.insert(0, str(ROOT))
+from benchmarks import harness
 
 PAGES = ("overview", "drift", "features", "performance", "production", "alerts")
-START_SECONDS = 180
 PAGE_SECONDS = 60
 """How long a session waits for its page before it counts as failed."""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -60,20 +48,6 @@ def _cpu_seconds(pid: int) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / ticks
     return total
-
-
-def _wait(url: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"server did not answer {url} in {START_SECONDS} s")
 
 
 def _session(base: str, timings: dict[str, list[float]], errors: list[str]) -> None:
@@ -173,30 +147,12 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--num-procs", type=int, default=1)
     args = parser.parse_args()
-    world = args.world
-    if world is None:
-        world = Path(tempfile.mkdtemp(prefix="driftdeck-sessions-"))
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "app.cli",
-                "demo",
-                "--out",
-                str(world),
-                "--rows",
-                str(args.rows),
-            ],
-            check=True,
-        )
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}/"
-    command = [sys.executable, "-m", "app.cli", "serve", "--config", str(world / "driftdeck.toml")]
-    command += ["--port", str(port), "--num-procs", str(args.num_procs)]
-    log = open(world / "session-bench-server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    scratch = Path(tempfile.mkdtemp(prefix="driftdeck-sessions-"))
+    config = harness.demo_config(args.world, args.rows, scratch)
+    command, base = harness.serve_command(harness.free_port(), config)
+    command += ["--num-procs", str(args.num_procs)]
+    proc = harness.start_server(command, base, config, config.parent / "session-bench-server.log")
     try:
-        _wait(base, proc)
         # One session first: the results every page needs are computed once (and kept).
         kinds = [*PAGES, *(f"{slug}+page" for slug in PAGES)]
         warm: dict[str, list[float]] = {kind: [] for kind in kinds}
@@ -216,12 +172,7 @@ def main() -> int:
         wall = time.perf_counter() - started
         cpu = _cpu_seconds(proc.pid) - cpu_before
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        harness.stop_server(proc)
 
     def q(values: list[float], share: float) -> float | None:
         if not values:
