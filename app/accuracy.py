@@ -12,7 +12,8 @@ from typing import Any
 
 from app.config import Config
 from app.engine import Engine
-from app.mlflow_reader import PRODUCTION_ALIASES, recognised_metrics
+from app.mlflow_registry import PRODUCTION_ALIASES
+from app.mlflow_runs import recognised_metrics
 from app.single_flight import SingleFlight
 from app.window import Window
 
@@ -64,7 +65,7 @@ def _number(value: Any) -> float | None:
 def mlflow_baseline(config: Config) -> tuple[float | None, str]:
     """The production version's logged ``accuracy`` and where it comes from, or None and why
     not; read at most once a minute per MLflow location (MLflow calls are bounded)."""
-    from app.mlflow_reader import store_location
+    from app.mlflow_location import store_location
 
     key = (store_location(config).uri, config.mlflow)
     return _BASELINES.get(key, lambda: _read_baseline(config), ttl=BASELINE_TTL_SECONDS)

@@ -20,29 +20,30 @@ the order of √n_ref buckets qualify whatever the grid's size, and each level c
 
 The statistic is scipy's float formula ``count_ref / n_ref - count_prod / n_prod`` at the same
 points, so it equals ``scipy.stats.ks_2samp``'s bit for bit; the p-value follows scipy's code path
-from (n_ref, n_prod, D).
+from (n_ref, n_prod, D) (app/ks_pvalue.py). The grid and its buckets are app/exact_grid.py; exact
+quantiles from the same buckets are app/order_statistics.py.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 
-from queries import fragment, ident, render
-
-Fetchall = Callable[[str, dict], list[tuple]]
-Fetchnumpy = Callable[[str, dict], dict[str, np.ndarray]]
-"""Runs a query and returns its columns as numpy arrays (DuckDB's ``fetchnumpy``): the bucket
-aggregates are tens of thousands of rows, several times faster to fetch as columns than as tuples."""
-
-BUCKETS = 65536
-"""Grid buckets over the reference range. Fewer aggregate faster but leave more rows in the
-buckets that need a closer look (DuckDB's GROUP BY slows down as the groups outgrow the caches)."""
+from app.exact_grid import (
+    Buckets,
+    Fetchall,
+    Fetchnumpy,
+    ReferenceProfile,
+    Side,
+    _bucket_sums,
+    _grid_params,
+    _merged_params,
+    _values_sql,
+)
+from app.ks_pvalue import ks_2samp_result
+from queries import ident, render
 
 SUBDIVISIONS = 16
 """Sub-cells per cell at each refinement level; a power of two, so positions scale exactly."""
@@ -55,90 +56,8 @@ EXACT_ROWS = 20_000
 further level pays when the candidates hold more than 1/32 of all rows: one more scan of both
 sides costs about as much as fetching a 32nd of their rows into Python."""
 
-MAX_EXACT_N = 10000
-"""``scipy.stats.ks_2samp(method="auto")`` computes the exact p-value when both sizes are at most this."""
-
-_OWN_PARAMS = frozenset(
-    {"bucket_lo", "bucket_scale", "bucket_count", "buckets", "cells", "cell_scale", "sub_scale"}
-)
-
 # Cell kinds on the number line, in order: -inf, below the grid, the grid, above the grid, +inf.
 _GRID, _BELOW, _ABOVE, _POINT = 0, 1, 2, 3
-
-
-@dataclass(frozen=True)
-class Side:
-    """One sample: the non-missing values of a column of a view, optionally filtered."""
-
-    view: str
-    column: str
-    where: str = "TRUE"
-    """A SQL predicate built from quoted identifiers and ``$params`` only."""
-    params: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True, eq=False)
-class Buckets:
-    """One side on the grid, indexed by bucket + 2 (-inf, below the grid, the grid's buckets,
-    above it, +inf): per bucket the count, the sum of positions, the smallest and largest value
-    and the smallest position (a bucket whose smallest and largest value are equal holds one
-    distinct value, sitting at that position)."""
-
-    counts: np.ndarray
-    position_sums: np.ndarray
-    lows: np.ndarray
-    highs: np.ndarray
-    first_positions: np.ndarray
-
-    @property
-    def single(self) -> np.ndarray:
-        """Buckets holding one distinct value (or none)."""
-        return (self.counts == 0) | (self.lows == self.highs)
-
-    def distinct_if_known(self) -> int | None:
-        """Distinct values when every non-empty bucket holds one; else None (ask DuckDB)."""
-        if not self.single.all():
-            return None
-        return int((self.counts > 0).sum())
-
-
-@dataclass(frozen=True, eq=False)
-class ReferenceProfile:
-    """What the exact distances need from the reference; it changes only with the reference data.
-
-    ``counts`` and ``position_sums`` are indexed by bucket + 2: -inf, below the grid, the grid's
-    ``buckets`` buckets, above the grid, +inf.
-    """
-
-    side: Side
-    n: int
-    """Non-missing values (±inf included)."""
-    minimum: float | None
-    """Smallest finite value (None when there is none)."""
-    maximum: float | None
-    """Largest finite value (None when there is none)."""
-    std: float | None
-    """Population standard deviation (ddof=0); None when there is no value or one is infinite."""
-    infinite: int
-    """How many values are +inf or -inf."""
-    origin: float
-    """Where the grid starts (the smallest finite value)."""
-    scale: float
-    """Grid buckets per unit of value."""
-    buckets: int
-    grid: Buckets
-
-    @property
-    def counts(self) -> np.ndarray:
-        return self.grid.counts
-
-    @property
-    def position_sums(self) -> np.ndarray:
-        return self.grid.position_sums
-
-    @property
-    def has_inf(self) -> bool:
-        return self.infinite > 0
 
 
 @dataclass(frozen=True)
@@ -161,287 +80,8 @@ class ExactResult:
     """Queries that read production: the bucket aggregate plus one per refinement level."""
 
 
-# -- the p-value, as scipy.stats.ks_2samp computes it ------------------------------------------------
-def ks_2samp_result(n1: int, n2: int, d: float) -> tuple[float, float]:
-    """The (statistic, p-value) ``scipy.stats.ks_2samp(method="auto")`` reports for samples of sizes
-    n1 and n2 whose largest ECDF gap, by scipy's float formula, is d (two-sided).
-
-    A transcription of scipy 1.17's code path; in exact mode scipy reports the statistic as the
-    rational h / lcm(n1, n2) it rounds d to.
-    """
-    from scipy.stats import distributions
-
-    prob = math.nan
-    exact = False
-    if max(n1, n2) <= MAX_EXACT_N:
-        exact, d, prob = _attempt_exact(n1, n2, d)
-    if not exact:
-        m, n = sorted([float(n1), float(n2)], reverse=True)
-        en = m * n / (m + n)
-        prob = distributions.kstwo.sf(d, np.round(en))
-    return float(d), float(np.clip(prob, 0, 1))
-
-
-def _attempt_exact(n1: int, n2: int, d: float) -> tuple[bool, float, float]:
-    """scipy's ``_attempt_exact_2kssamp`` (two-sided): (success, statistic, probability)."""
-    from scipy.stats._stats_py import _compute_outer_prob_inside_method  # compiled (pythran)
-
-    g = math.gcd(n1, n2)
-    lcm = (n1 // g) * n2
-    h = int(np.round(d * lcm))
-    d = h * 1.0 / lcm
-    if h == 0:
-        return True, d, 1.0
-    try:
-        with np.errstate(invalid="raise", over="raise"):
-            if n1 == n2:
-                prob = _prob_outside_square(n1, h)
-            else:
-                prob = _compute_outer_prob_inside_method(n1, n2, g, h)
-    except (FloatingPointError, OverflowError):
-        return False, d, math.nan
-    if not (0 <= prob <= 1):
-        return False, d, prob
-    return True, d, prob
-
-
-def _prob_outside_square(n: int, h: int) -> float:
-    """scipy's ``_compute_prob_outside_square``: share of paths leaving the band |x - y| < h."""
-    p = 0.0
-    k = int(np.floor(n / h))
-    while k >= 0:
-        p1 = 1.0
-        for j in range(h):
-            p1 = (n - k * h - j) * p1 / (n + k * h + j + 1)
-        p = p1 * (1.0 - p)
-        k -= 1
-    return 2 * p
-
-
-# -- SQL ---------------------------------------------------------------------------------------------
-def _values_sql(side: Side) -> str:
-    return render(
-        "exact_values", column=ident(side.column), view=ident(side.view), where=side.where
-    )
-
-
 def _rows_sql(ref: Side, prod: Side) -> str:
     return render("exact_rows", ref_values=_values_sql(ref), prod_values=_values_sql(prod))
-
-
-def _grid_params(profile: ReferenceProfile) -> dict[str, Any]:
-    return {
-        "bucket_lo": profile.origin,
-        "bucket_scale": profile.scale,
-        "bucket_count": profile.buckets,
-    }
-
-
-def _merged_params(*sides: Side) -> dict:
-    merged: dict = {}
-    for side in sides:
-        for key, value in side.params.items():
-            if key in _OWN_PARAMS:
-                raise ValueError(
-                    f"parameter ${key} of {side.view}.{side.column} is reserved for exact distances"
-                )
-            if key in merged and merged[key] != value:
-                raise ValueError(f"parameter ${key} has different values on the two sides")
-            merged[key] = value
-    return merged
-
-
-def _bucket_sums(
-    fetchall: Fetchall, side: Side, grid: dict, fetchnumpy: Fetchnumpy | None = None
-) -> Buckets:
-    """One side's aggregates per bucket of the grid (one GROUP BY)."""
-    sql, params = render("exact_buckets", values=_values_sql(side)), {**side.params, **grid}
-    if fetchnumpy is not None:
-        columns = fetchnumpy(sql, params)
-        k, n, f, lo, hi, first = (
-            columns[name] for name in ("k", "n", "f_sum", "lo", "hi", "first_f")
-        )
-    else:
-        rows = fetchall(sql, params)
-        k, n, f, lo, hi, first = zip(*rows, strict=True) if rows else ((),) * 6
-    size = grid["bucket_count"] + 4
-    counts = np.zeros(size, dtype=np.int64)
-    sums, lows, highs, firsts = (np.zeros(size, dtype=np.float64) for _ in range(4))
-    if len(k):
-        index = np.asarray(k, dtype=np.int64) + 2
-        counts[index] = np.asarray(n, dtype=np.int64)
-        sums[index] = np.asarray(f, dtype=np.float64)
-        lows[index] = np.asarray(lo, dtype=np.float64)
-        highs[index] = np.asarray(hi, dtype=np.float64)
-        firsts[index] = np.asarray(first, dtype=np.float64)
-    for array in (counts, sums, lows, highs, firsts):
-        array.setflags(write=False)
-    return Buckets(counts, sums, lows, highs, firsts)
-
-
-def _grid(minimum: float | None, maximum: float | None, buckets: int) -> tuple[float, float, int]:
-    """(origin, scale, buckets) such that every finite reference value has 0 <= t < buckets."""
-    if minimum is None or maximum is None:
-        return 0.0, 1.0, 1
-    width = maximum - minimum
-    if width == 0:
-        return minimum, 1.0, 1
-    if math.isinf(width):
-        # A range beyond the largest float: the far values overflow to the bucket above the grid,
-        # where the KS refinement still orders them exactly; Wasserstein reports the overflow.
-        return minimum, buckets / (maximum / 2 - minimum / 2) / 2, buckets
-    scale = buckets / width
-    if not math.isfinite(scale):  # so narrow a range that buckets / width overflows
-        return minimum, 1.0, 1
-    # DuckDB computes t = (x - lo) * scale in IEEE doubles as Python does: keep the maximum below
-    # the grid's end, so that no reference value lands above the grid.
-    while width * scale >= buckets:
-        scale = math.nextafter(scale, 0.0)
-    return minimum, scale, buckets
-
-
-# -- public API --------------------------------------------------------------------------------------
-def reference_profile(
-    fetchall: Fetchall,
-    ref: Side,
-    buckets: int = BUCKETS,
-    fetchnumpy: Fetchnumpy | None = None,
-) -> ReferenceProfile:
-    """The reference's size, finite range, spread, infinities and per-bucket sums (two queries)."""
-    if buckets < 1:
-        raise ValueError("buckets must be at least 1")
-    _merged_params(ref)
-    stats_sql = render(
-        "exact_stats", column=ident(ref.column), view=ident(ref.view), where=ref.where
-    )
-    n, minimum, maximum, std, infinite = fetchall(stats_sql, dict(ref.params))[0]
-    origin, scale, size = _grid(minimum, maximum, buckets)
-    grid = {"bucket_lo": origin, "bucket_scale": scale, "bucket_count": size}
-    return ReferenceProfile(
-        side=ref,
-        n=int(n),
-        minimum=minimum,
-        maximum=maximum,
-        std=None if infinite or std is None or not math.isfinite(std) else float(std),
-        infinite=int(infinite),
-        origin=origin,
-        scale=scale,
-        buckets=size,
-        grid=_bucket_sums(fetchall, ref, grid, fetchnumpy),
-    )
-
-
-def production_buckets(
-    fetchall: Fetchall,
-    profile: ReferenceProfile,
-    prod: Side,
-    fetchnumpy: Fetchnumpy | None = None,
-) -> Buckets:
-    """Production's aggregates on the reference's grid (one aggregate pass)."""
-    _merged_params(prod)
-    return _bucket_sums(fetchall, prod, _grid_params(profile), fetchnumpy)
-
-
-def order_statistics(
-    fetchall: Fetchall,
-    profile: ReferenceProfile,
-    side: Side,
-    grid: Buckets,
-    levels: tuple[float, ...],
-    edges: tuple[float, ...] | list[float],
-) -> tuple[list[float | None], list[int]]:
-    """A side's ``quantile_cont`` at each level and its count of values at or over each edge.
-
-    The grid's counts locate the bucket of every order statistic and edge: a bucket holding one
-    distinct value settles them at once; the rest take one query that groups the rows of those
-    few buckets only (no sort of the whole column, no comparison per row and edge). RN =
-    (n - 1) * q as DuckDB computes it, and DuckDB itself interpolates between the two order
-    statistics (queries/interpolate.sql), so the quantiles are ``quantile_cont``'s bit for bit.
-    """
-    counts = grid.counts
-    n = int(counts.sum())
-    through = np.cumsum(counts)
-    ranks: set[int] = set()
-    for q in levels if n else ():
-        rn = (n - 1) * q
-        ranks.update({math.floor(rn), math.ceil(rn)})
-    value, wanted = {}, {}
-    for rank in sorted(ranks):
-        index = int(np.searchsorted(through, rank, side="right"))
-        if grid.lows[index] == grid.highs[index]:
-            value[rank] = float(grid.lows[index])
-        else:
-            wanted[rank] = (index - 2, rank - int(through[index] - counts[index]))
-    at_least, open_edges = [], {}
-    for i, edge in enumerate(edges):
-        index = _bucket_of(profile, edge) + 2
-        above = int(counts[index + 1 :].sum())
-        if not counts[index] or grid.highs[index] < edge:
-            at_least.append(above)
-        elif grid.lows[index] >= edge:
-            at_least.append(above + int(counts[index]))
-        else:
-            at_least.append(above)
-            open_edges[i] = (index - 2, edge)
-    if wanted or open_edges:
-        sql = render("exact_details", values=_values_sql(side))
-        params = {
-            **side.params,
-            **_grid_params(profile),
-            "detail_buckets": sorted({k for k, _ in [*wanted.values(), *open_edges.values()]}),
-            "want_buckets": [k for k, _ in wanted.values()],
-            "want_offsets": [o for _, o in wanted.values()],
-            "edge_buckets": [k for k, _ in open_edges.values()],
-            "edge_values": [e for _, e in open_edges.values()],
-            "edge_index": list(open_edges),
-        }
-        found = {}
-        for what, k, at, x in fetchall(sql, params):
-            if what == 0:
-                found[(int(k), int(at))] = float(x)
-            else:
-                at_least[int(at)] += int(x)
-        value.update({rank: found[at] for rank, at in wanted.items()})
-    out: list[float | None] = []
-    pairs: list[tuple[int, float, float, float]] = []  # (level index, lo, hi, fraction)
-    for j, q in enumerate(levels):
-        if not n:
-            out.append(None)
-            continue
-        rn = (n - 1) * q
-        lo, hi = math.floor(rn), math.ceil(rn)
-        out.append(value[lo])
-        if lo != hi:
-            pairs.append((j, value[lo], value[hi], rn - lo))
-    for (j, *_), x in zip(pairs, _interpolate(fetchall, [p[1:] for p in pairs]), strict=True):
-        out[j] = x
-    return out, at_least
-
-
-def _interpolate(fetchall: Fetchall, pairs: list[tuple[float, float, float]]) -> list[float]:
-    """``quantile_cont`` between each pair (lo, hi) at fraction d, as DuckDB rounds it."""
-    if not pairs:
-        return []
-    params: dict[str, Any] = {
-        "pair": [i for i in range(len(pairs)) for _ in range(2)],
-        "x": [x for lo, hi, _ in pairs for x in (lo, hi)],
-    }
-    aggregates = []
-    for i, (_, _, d) in enumerate(pairs):
-        params[f"d{i}"] = d
-        aggregates.append(fragment("interpolate_pair", i=str(i)))
-    row = fetchall(render("interpolate", aggregates=", ".join(aggregates)), params)[0]
-    return [float(x) for x in row]
-
-
-def _bucket_of(profile: ReferenceProfile, x: float) -> int:
-    """The bucket queries/exact_values.sql puts a value in (the same float arithmetic)."""
-    t = (x - profile.origin) * profile.scale
-    if t < 0:
-        return -1 - int(math.isinf(x))
-    if t >= profile.buckets:
-        return profile.buckets + int(math.isinf(x))
-    return math.floor(t)
 
 
 def compare(

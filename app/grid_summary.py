@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from app.exact_distance import Buckets, ReferenceProfile
+from app.exact_grid import Buckets, ReferenceProfile
 
 CONDITION = 16.0
 """Largest ratio of the sum of squares about the shift to the sum of squares about the mean for

@@ -23,7 +23,7 @@ from pathlib import Path
 from app.alerts import CRITICAL, alert_key, recommendation
 from app.config import Config
 from app.errors import DriftdeckError
-from app.mlflow_reader import redact_uri
+from app.mlflow_location import redact_uri
 
 STATE_DIR_NAME = ".driftdeck"
 STATE_FILE_NAME = "notifications.json"

@@ -321,42 +321,40 @@ class Profiler:
         sums: dict | None = None,
     ) -> None:
         """Exact KS and Wasserstein per numerical feature (reference side: its cacheable profile)."""
-        from app import exact_distance
+        from app import exact_distance, exact_grid, order_statistics
 
         for f in numerical:
             entry = result.get(f.name)
             if entry is None:
                 continue
             if reference is None:
-                side = exact_distance.Side("reference", f.name, where, dict(params))
+                side = exact_grid.Side("reference", f.name, where, dict(params))
                 entry["rows_where"] = (where, dict(params))  # the segment's rows, or all
-                profile = exact_distance.reference_profile(
+                profile = exact_grid.reference_profile(
                     self.sources.fetchall, side, fetchnumpy=self.sources.fetchnumpy
                 )
                 entry["exact_profile"] = profile
-                quantiles, _ = exact_distance.order_statistics(
+                quantiles, _ = order_statistics.order_statistics(
                     self.sources.fetchall, profile, side, profile.grid, REFERENCE_QUANTILES, ()
                 )
                 entry.update(self._numerical_order((quantiles, None), REFERENCE_QUANTILES))
                 entry["distinct"] = self._distinct(profile.grid, f, role, where, params, entry)
-                _, at_least = exact_distance.order_statistics(
+                _, at_least = order_statistics.order_statistics(
                     self.sources.fetchall, profile, side, profile.grid, (), entry["edges"]
                 )
                 entry["bins"] = bins_from_cumulative(entry["present"], entry["missing"], at_least)
             elif self._on_grid(f, reference):
                 profile = reference[f.name]["exact_profile"]
-                ref_side = exact_distance.Side(
-                    "reference", f.name, *reference[f.name]["rows_where"]
-                )
-                prod_side = exact_distance.Side(role, f.name, where, dict(params))
-                buckets = exact_distance.production_buckets(
+                ref_side = exact_grid.Side("reference", f.name, *reference[f.name]["rows_where"])
+                prod_side = exact_grid.Side(role, f.name, where, dict(params))
+                buckets = exact_grid.production_buckets(
                     self.sources.fetchall, profile, prod_side, self.sources.fetchnumpy
                 )
                 if sums and f.name in sums:
                     self._summary_on_grid(
                         entry, buckets, sums[f.name], reference[f.name], f, role, where, params
                     )
-                quartiles, at_least = exact_distance.order_statistics(
+                quartiles, at_least = order_statistics.order_statistics(
                     self.sources.fetchall,
                     profile,
                     prod_side,

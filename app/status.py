@@ -6,13 +6,9 @@ import time
 from datetime import UTC, datetime
 
 from app.config import Config
-from app.mlflow_reader import (
-    MLflowReader,
-    MLflowUnavailable,
-    probe_http,
-    shared_reader,
-    store_location,
-)
+from app.mlflow_calls import probe_http
+from app.mlflow_location import store_location
+from app.mlflow_reader import MLflowReader, MLflowUnavailable, shared_reader
 
 # A monitor job normally runs at least daily; older than this, its results are stale.
 MONITOR_RUN_MAX_AGE_SECONDS = 2 * 24 * 3600

@@ -19,7 +19,7 @@ RESET_PER_MODULE = (
     ("app.engine", "_engines"),
     ("app.accuracy", "_BASELINES"),
     ("app.mlflow_reader", "_shared"),
-    ("app.mlflow_reader", "_copies"),
+    ("app.mlflow_sqlite", "_copies"),
     ("app.pages.mlflow_cache", "MLflowCache._results"),
     ("app.pages.training", "_SCORES"),  # the training runs' scores
 )
@@ -29,7 +29,7 @@ RESET_PER_MODULE = (
 KEPT = (
     ("app.export", "_dist_files"),  # Panel's dist files by name
     ("app.store", "code_fingerprint"),  # a hash of the engine's code and queries
-    ("app.mlflow_reader", "_revisions"),  # MLflow's schema migrations
+    ("app.mlflow_sqlite", "_revisions"),  # MLflow's schema migrations
 )
 """Kept for the whole run: they depend only on the installed code, never on a test's data."""
 

@@ -17,8 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from app import exact_distance
-from app.exact_distance import ExactResult, Side, compare, ks_2samp_result, reference_profile
+from app import exact_distance, exact_grid, order_statistics
+from app.exact_distance import ExactResult, compare
+from app.exact_grid import Side, reference_profile
+from app.ks_pvalue import ks_2samp_result
 from queries import ident, literal, render
 
 
@@ -384,8 +386,8 @@ def test_quantiles_equal_duckdb_quantile_cont(db, ref, prod, buckets, levels, ed
     profile = reference_profile(
         db.fetchall, ref_side, **({} if buckets is None else {"buckets": buckets})
     )
-    buckets = exact_distance.production_buckets(db.fetchall, profile, prod_side)
-    got, at_least = exact_distance.order_statistics(
+    buckets = exact_grid.production_buckets(db.fetchall, profile, prod_side)
+    got, at_least = order_statistics.order_statistics(
         db.fetchall, profile, prod_side, buckets, tuple(levels), edges
     )
     assert at_least == [int((present(prod) >= e).sum()) for e in edges]

@@ -20,15 +20,10 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
 from app.config import Config, MLflowSettings
-from app.mlflow_reader import (
-    MLflowReader,
-    MLflowStoreOutdated,
-    MLflowUnavailable,
-    inspect_sqlite_store,
-    recognised_metrics,
-    redact_uri,
-    store_location,
-)
+from app.mlflow_location import redact_uri, store_location
+from app.mlflow_reader import MLflowReader, MLflowStoreOutdated, MLflowUnavailable
+from app.mlflow_runs import recognised_metrics
+from app.mlflow_sqlite import inspect_sqlite_store
 from benchmarks.harness import free_port
 from tests.mlflow_helpers import fresh_store
 
@@ -472,7 +467,7 @@ def test_recognised_metrics_prefers_plain_names():
 
 
 def test_a_read_only_store_is_named_as_such():
-    from app.mlflow_reader import _reason
+    from app.mlflow_calls import _reason
 
     exc = Exception(
         "(raised as a result of Query-invoked autoflush; consider using a session.no_autoflush "

@@ -14,7 +14,8 @@ import pytest
 from bokeh.models import BoxAnnotation, Label, Span
 
 from app import theme
-from app.mlflow_reader import MLflowUnavailable, store_location
+from app.mlflow_location import store_location
+from app.mlflow_reader import MLflowUnavailable
 from app.pages.base import accuracy_history, data_report, history_over_time
 from app.pages.charts import BASELINE_LINE, MIN_BUCKET_ROWS, UNLABELLED_BAND, bucket_width
 from app.pages.mlflow_cache import MLflowCache

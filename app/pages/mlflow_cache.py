@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 import panel as pn
 
 from app.config import Config
-from app.mlflow_reader import MLflowReader, MLflowUnavailable, shared_reader, store_location
+from app.mlflow_location import store_location
+from app.mlflow_reader import MLflowReader, MLflowUnavailable, shared_reader
 from app.pages.cards import error_state
 from app.single_flight import SingleFlight
 

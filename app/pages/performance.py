@@ -19,7 +19,8 @@ import panel as pn
 
 from app import theme
 from app.accuracy import logged_accuracy, production_version
-from app.mlflow_reader import MLflowUnavailable, store_location
+from app.mlflow_location import store_location
+from app.mlflow_reader import MLflowUnavailable
 from app.pages import blocks, charts
 from app.pages.base import MonitorPage, accuracy_history, data_report, history_over_time
 from app.pages.cards import (
