@@ -4,7 +4,7 @@ labels (CBPE, docs/metrics.md "Accuracy now") beside the accuracy the delayed la
 from __future__ import annotations
 
 from app import theme
-from app.pages import blocks, charts
+from app.pages import blocks, charts, timelines
 from app.pages.cards import KpiCard, empty_state
 
 
@@ -70,7 +70,7 @@ def estimated_accuracy(report: dict) -> tuple[dict[str, KpiCard], list]:
         ),
     }
     objects: list = [blocks.kpi_row(cards.values())]
-    chart = charts.estimated_accuracy_chart(
+    chart = timelines.estimated_accuracy_chart(
         estimate.get("over_time") or [], estimate.get("width"), baseline
     )
     if chart is None:

@@ -19,7 +19,7 @@ import panel as pn
 import param
 
 from app import theme
-from app.pages import charts
+from app.pages import charts, distribution_charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
     TABLE_CSS,
@@ -419,7 +419,7 @@ class FeatureStatistics(MonitorPage):
     def _distribution_parts(self, dist: dict) -> tuple[list[Any], list[Any]]:
         """The distribution chart, and the ECDF (numerical) or the new categories (otherwise)."""
         name = dist.get("feature")
-        chart = charts.distribution_chart(dist)
+        chart = distribution_charts.distribution_chart(dist)
         if chart is None:
             distribution = [
                 empty_state(
@@ -430,7 +430,7 @@ class FeatureStatistics(MonitorPage):
         else:
             distribution = [_heading("Distribution"), charts.plot_pane(chart)]
         if dist.get("kind") == "numerical":
-            ecdf = charts.ecdf_chart(dist)
+            ecdf = distribution_charts.ecdf_chart(dist)
             return distribution, [
                 _heading("Cumulative distribution (ECDF)"),
                 charts.plot_pane(ecdf)

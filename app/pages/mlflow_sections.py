@@ -14,7 +14,7 @@ import panel as pn
 from app import theme
 from app.accuracy import logged_accuracy, production_version
 from app.mlflow_reader import MLflowUnavailable
-from app.pages import blocks, charts
+from app.pages import blocks, charts, timelines
 from app.pages.cards import (
     METRIC_CELL,
     NUMBER_CELL,
@@ -141,7 +141,7 @@ def run_trends(runs: Any) -> list:
     if problem:
         return [problem]
     points = trend_points(runs)
-    chart = charts.performance_trend(points) if points else None
+    chart = timelines.performance_trend(points) if points else None
     if chart is None:
         return [
             empty_state(

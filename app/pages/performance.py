@@ -19,7 +19,7 @@ import panel as pn
 
 from app import theme
 from app.mlflow_reader import MLflowUnavailable, store_location
-from app.pages import blocks, charts
+from app.pages import blocks, charts, distribution_charts, timelines
 from app.pages.base import MonitorPage, accuracy_history, data_report, history_over_time
 from app.pages.cards import (
     MIN_SECTION_WIDTH,
@@ -189,7 +189,7 @@ class PerformanceMetrics(MonitorPage):
         self.prediction_cards, objects = prediction_statistics(result, self.monitor)
         over_time = result["over_time"]
         chart = (
-            charts.predictions_timeline(over_time, self.shaded_window())
+            timelines.predictions_timeline(over_time, self.shaded_window())
             if over_time.get("predictions")
             else None
         )
@@ -264,7 +264,7 @@ class PerformanceMetrics(MonitorPage):
         traffic = result["traffic"] or {}
         served = [*versions, *(k for b in traffic.get("buckets") or [] for k in b["rows"])]
         names = {str(name): version_name(name) for name in served}
-        chart = charts.version_traffic_timeline(traffic, self.shaded_window(), names)
+        chart = timelines.version_traffic_timeline(traffic, self.shaded_window(), names)
         if chart is None:
             objects.append(
                 empty_state(
@@ -361,7 +361,7 @@ def prediction_statistics(result: dict, monitor: Any) -> tuple[dict[str, KpiCard
         ]
         for cls in classes
     ]
-    bars = charts.class_share_bars(reference, production)
+    bars = distribution_charts.class_share_bars(reference, production)
     table = blocks.html_pane(
         blocks.table(["Class", "Reference", "Production", "Change"], table_rows, numeric=[1, 2, 3]),
         width=TABLE_WIDTH,
