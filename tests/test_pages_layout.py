@@ -12,8 +12,8 @@ import pytest
 from bokeh.models import DataRange1d, Legend
 
 from app.config import Config
-from app.pages import charts
 from app.pages.alerts import MAX_HISTORY_LINES, PLOT_HEIGHT, history_view, metric_history_plot
+from app.pages.distribution_charts import DONUT_HEIGHT, DONUT_WIDTH, donut
 from app.pages.drift import DriftMonitoring
 from app.pages.features import FeatureStatistics
 from app.pages.overview import Overview
@@ -87,11 +87,11 @@ def test_production_class_shares_wrap(monitor):
 
 
 def test_the_donut_stays_round_and_whole():
-    figure = charts.donut({"high": 0.45, "low": 0.25, "medium": 0.3})
+    figure = donut({"high": 0.45, "low": 0.25, "medium": 0.3})
     # A fixed frame (frame_width/frame_height) is laid out taller than its canvas in the served
     # page, which cut the donut off; a fixed size with a matched aspect keeps it whole and round.
     assert figure.frame_width is None and figure.frame_height is None
-    assert (figure.width, figure.height) == (charts.DONUT_WIDTH, charts.DONUT_HEIGHT)
+    assert (figure.width, figure.height) == (DONUT_WIDTH, DONUT_HEIGHT)
     assert figure.match_aspect
     assert isinstance(figure.x_range, DataRange1d) and isinstance(figure.y_range, DataRange1d)
     assert [type(r).__name__ for r in figure.right] == ["Legend"]  # beside the donut

@@ -17,9 +17,10 @@ from app import theme
 from app.mlflow_location import store_location
 from app.mlflow_reader import MLflowUnavailable
 from app.pages.base import accuracy_history, data_report, history_over_time
-from app.pages.charts import BASELINE_LINE, MIN_BUCKET_ROWS, UNLABELLED_BAND, bucket_width
+from app.pages.charts import MIN_BUCKET_ROWS, bucket_width
 from app.pages.mlflow_cache import MLflowCache
 from app.pages.performance import PerformanceMetrics, version_traffic_history
+from app.pages.timelines import BASELINE_LINE, UNLABELLED_BAND
 from tests.page_helpers import (
     XSS,
     all_rows_on,

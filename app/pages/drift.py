@@ -19,7 +19,7 @@ import panel as pn
 import param
 
 from app import theme
-from app.pages import charts
+from app.pages import charts, distribution_charts, timelines
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
     TABLE_CSS,
@@ -254,7 +254,7 @@ class DriftMonitoring(MonitorPage):
                 ]
             return
         rows.sort(key=lambda r: -r["value"])
-        chart = charts.severity_bars(
+        chart = distribution_charts.severity_bars(
             rows,
             thresholds["cardinality_ratio"],
             "Cardinality ratio",
@@ -285,7 +285,9 @@ class DriftMonitoring(MonitorPage):
             theme.severity(kl, level.critical, level.warning),
         )
         self.js_card.show(js, theme.format_metric(js), "Jensen–Shannon distance (base 2)")
-        chart = charts.class_share_bars(prediction.get("reference"), prediction.get("production"))
+        chart = distribution_charts.class_share_bars(
+            prediction.get("reference"), prediction.get("production")
+        )
         if chart is None or not prediction.get("production"):
             self.prediction_body.objects = [
                 empty_state(
@@ -373,7 +375,7 @@ class DriftMonitoring(MonitorPage):
                 self.heatmap_stream = hv.streams.BoundsX(source=heat, boundsx=None)
                 self.heatmap_stream.add_subscriber(self._heatmap_selected)
             self.heatmap_body.objects = [charts.plot_pane(heat)]
-        trend = charts.kl_trend(over_time.get("predictions") or [], thresholds["prediction_kl"])
+        trend = timelines.kl_trend(over_time.get("predictions") or [], thresholds["prediction_kl"])
         if trend is None:
             self.kl_trend_body.objects = [
                 empty_state(
@@ -532,7 +534,7 @@ class DriftMonitoring(MonitorPage):
 
 def _comparison(dist: dict) -> list[Any]:
     """The reference-vs-production chart of a feature's distribution, or why there is none."""
-    chart = charts.distribution_chart(dist)
+    chart = distribution_charts.distribution_chart(dist)
     if chart is None:
         return [
             empty_state(

@@ -19,21 +19,17 @@ import panel as pn
 import param
 
 from app import theme
-from app.pages import charts
+from app.pages import charts, distribution_charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
     TABLE_CSS,
     KpiCard,
-    chips,
     data_problems,
     empty_state,
     error_state,
     missing_production,
     note_pane,
     section,
-    severity_label,
-    stats_table,
-    wrapping_row,
 )
 from app.pages.drifted_features import (
     EXPORT_FEATURES,
@@ -42,6 +38,14 @@ from app.pages.drifted_features import (
     distributions,
     drift_order,
     show_chosen_in_browser,
+)
+from app.pages.feature_detail import (
+    detail_layout,
+    heading,
+    new_categories,
+    quality_findings,
+    side_summary,
+    summary_statistics,
 )
 from app.pages.segments import ALL_ROWS, Segment, segment_choices, segment_window
 from app.pages.significance import (
@@ -63,15 +67,6 @@ KIND_LABELS = {
     "categorical": "categorical",
     "high_cardinality": "high cardinality",
 }
-NUMERICAL_STATS = (
-    ("mean", "Mean"),
-    ("std", "Std (ddof=1)"),
-    ("min", "Min"),
-    ("p25", "25th percentile"),
-    ("median", "Median"),
-    ("p75", "75th percentile"),
-    ("max", "Max"),
-)
 # A click on a table row chooses its feature (``rows[i]`` names the feature of data row ``i``).
 CHOOSE_ROW_JS = """
 const row = cb_obj.indices[0]
@@ -83,10 +78,6 @@ def worst(levels: list[str | None]) -> str | None:
     """The most severe of some severities (None when there are none)."""
     known = [level for level in levels if level in RANK]
     return min(known, key=RANK.__getitem__) if known else None
-
-
-def _side(feature: dict, side: str) -> dict:
-    return ((feature.get("summary") or {}).get(side)) or {}
 
 
 def _top(summary: dict) -> str:
@@ -144,7 +135,7 @@ class FeatureStatistics(MonitorPage):
         self.quality_body = pn.Column(sizing_mode="stretch_width")
         self._detail_objects = [
             self.feature,
-            *_detail_layout(
+            *detail_layout(
                 self.detail_cards,
                 self.distribution_body,
                 self.ecdf_body,
@@ -235,7 +226,7 @@ class FeatureStatistics(MonitorPage):
         rows = []
         for name in drift_order(features, self.monitor.config.thresholds):
             f = features[name]
-            ref, prod = _side(f, "reference"), _side(f, "production")
+            ref, prod = side_summary(f, "reference"), side_summary(f, "production")
             drift, quality = self.feature_status(name)
             kind = f.get("kind")
             if kind == "numerical":
@@ -419,7 +410,7 @@ class FeatureStatistics(MonitorPage):
     def _distribution_parts(self, dist: dict) -> tuple[list[Any], list[Any]]:
         """The distribution chart, and the ECDF (numerical) or the new categories (otherwise)."""
         name = dist.get("feature")
-        chart = charts.distribution_chart(dist)
+        chart = distribution_charts.distribution_chart(dist)
         if chart is None:
             distribution = [
                 empty_state(
@@ -428,37 +419,16 @@ class FeatureStatistics(MonitorPage):
                 )
             ]
         else:
-            distribution = [_heading("Distribution"), charts.plot_pane(chart)]
+            distribution = [heading("Distribution"), charts.plot_pane(chart)]
         if dist.get("kind") == "numerical":
-            ecdf = charts.ecdf_chart(dist)
+            ecdf = distribution_charts.ecdf_chart(dist)
             return distribution, [
-                _heading("Cumulative distribution (ECDF)"),
+                heading("Cumulative distribution (ECDF)"),
                 charts.plot_pane(ecdf)
                 if ecdf is not None
                 else empty_state("No values to accumulate."),
             ]
-        return distribution, self._new_categories(name)
-
-    def _new_categories(self, name: str) -> list[Any]:
-        feature = (self._report.get("features") or {}).get(name) or {}
-        unseen = _side(feature, "production").get("unseen") or []
-        header = _heading("New categories (never in the reference)")
-        if feature.get("kind") == "high_cardinality":
-            c = feature.get("cardinality") or {}
-            text = (
-                f"{theme.format_share(c.get('new_value_share'))} of production rows carry a value never seen in the "
-                f"reference ({theme.format_count(c.get('production'))} distinct values in production, "
-                f"{theme.format_count(c.get('reference'))} in the reference)."
-            )
-            return [header, note_pane(text)]
-        if not unseen:
-            return [header, note_pane("None: every production value occurs in the reference.")]
-        items = [(str(u.get("value")), theme.format_share(u.get("share"))) for u in unseen]
-        return [
-            header,
-            chips(items, theme.PRODUCTION_COLOR),
-            note_pane("Share of non-missing production rows."),
-        ]
+        return distribution, new_categories((self._report.get("features") or {}).get(name) or {})
 
     def _draw_detail(self) -> None:
         name = self.feature.value
@@ -532,7 +502,11 @@ class FeatureStatistics(MonitorPage):
                     f"p-value {theme.format_pvalue(chi2.get('pvalue'))}",
                 )
                 cards.append(test)
-        return [card.pane for card in cards], [self._summary(feature)], self._quality(name, feature)
+        return (
+            [card.pane for card in cards],
+            [summary_statistics(feature)],
+            quality_findings(name, feature, self._report, self.monitor.config.thresholds),
+        )
 
     # -- the static detail ---------------------------------------------------------------------
     def _load_details(self, names: list[str], chosen: str) -> None:
@@ -555,7 +529,7 @@ class FeatureStatistics(MonitorPage):
             else:
                 distribution, ecdf = self._distribution_parts(dist)
             self.details[name] = pn.Column(
-                *_detail_layout(
+                *detail_layout(
                     pn.FlexBox(*cards, sizing_mode="stretch_width"),
                     pn.Column(*distribution, sizing_mode="stretch_width", min_height=charts.HEIGHT),
                     pn.Column(*ecdf, sizing_mode="stretch_width", min_height=charts.HEIGHT),
@@ -595,133 +569,6 @@ class FeatureStatistics(MonitorPage):
         """Static export: show the chosen feature's detail (the browser does the same on a change)."""
         for name, view in self.details.items():
             view.visible = name == self.feature.value
-
-    def _summary(self, feature: dict) -> Any:
-        ref, prod = _side(feature, "reference"), _side(feature, "production")
-        rows = [
-            ["Rows", theme.format_count(ref.get("rows")), theme.format_count(prod.get("rows"))],
-            [
-                "Missing",
-                theme.format_count(ref.get("missing")),
-                theme.format_count(prod.get("missing")),
-            ],
-            [
-                "Missing share",
-                theme.format_share(ref.get("missing_share")),
-                theme.format_share(prod.get("missing_share")),
-            ],
-            [
-                "Distinct values",
-                theme.format_count(ref.get("distinct")),
-                theme.format_count(prod.get("distinct")),
-            ],
-        ]
-        if feature.get("kind") == "numerical":
-            rows += [
-                [label, theme.format_number(ref.get(key)), theme.format_number(prod.get(key))]
-                for key, label in NUMERICAL_STATS
-            ]
-        else:
-            ref_top, prod_top = ref.get("top") or [], prod.get("top") or []
-            for i in range(min(5, max(len(ref_top), len(prod_top)))):
-                rows.append(
-                    [
-                        f"Top value {i + 1}",
-                        *(
-                            f"{top[i]['value']} ({theme.format_share(top[i].get('share'))})"
-                            if i < len(top)
-                            else theme.NO_VALUE
-                            for top in (ref_top, prod_top)
-                        ),
-                    ]
-                )
-        return stats_table(["Statistic", "Reference", "Production"], rows)
-
-    def _quality(self, name: str, feature: dict) -> list[Any]:
-        report = self._report
-        thresholds = self.monitor.config.thresholds
-        found = ((report.get("data_quality") or {}).get("features") or {}).get(name) or {}
-        schema = (report.get("data_quality") or {}).get("schema") or {}
-        rows = []
-        if name in (schema.get("only_in_reference") or []):
-            rows.append(
-                [
-                    "Schema",
-                    "only in the reference (not in production inputs)",
-                    severity_label("warning"),
-                ]
-            )
-        if name in (schema.get("only_in_production") or []):
-            rows.append(
-                ["Schema", "only in production (not in the reference)", severity_label("warning")]
-            )
-        for change in schema.get("type_changes") or []:
-            if change.get("column") == name:
-                rows.append(
-                    [
-                        "Type change",
-                        f"{change.get('reference')} → {change.get('production')}",
-                        severity_label("warning"),
-                    ]
-                )
-        if feature.get("reason"):
-            rows.append(["Note", str(feature["reason"]), theme.NO_VALUE])
-        if found:
-            level = thresholds["missing_share_increase"]
-            increase = found.get("missing_share_increase")
-            rows.append(
-                [
-                    "Missing share",
-                    f"{theme.format_share(found.get('missing_share_reference'))} → {theme.format_share(found.get('missing_share_production'))}",
-                    severity_label(theme.severity(increase, level.critical, level.warning)),
-                ]
-            )
-            if "out_of_range_share" in found:
-                rows.append(
-                    [
-                        "Outside the reference range",
-                        theme.format_share(found.get("out_of_range_share"), 2),
-                        theme.NO_VALUE,
-                    ]
-                )
-            if "unseen_share" in found:
-                level = thresholds["unseen_share"]
-                share = found.get("unseen_share")
-                judged = feature.get("kind") != "high_cardinality"
-                rows.append(
-                    [
-                        "Unseen categories",
-                        theme.format_share(share, 2),
-                        severity_label(theme.severity(share, level.critical, level.warning))
-                        if judged
-                        else "by cardinality",
-                    ]
-                )
-        if not rows:
-            return [note_pane("No data-quality findings for this feature in this window.")]
-        return [stats_table(["Check", "Finding", "Status"], rows, raw_html_columns=(2,))]
-
-
-def _detail_layout(
-    cards: pn.FlexBox,
-    distribution: pn.Column,
-    ecdf: pn.Column,
-    summary: pn.Column,
-    quality: pn.Column,
-) -> list[Any]:
-    """A feature's detail: cards, then distribution beside ECDF, then statistics beside findings."""
-    return [
-        cards,
-        wrapping_row(distribution, ecdf),
-        wrapping_row(
-            pn.Column(_heading("Summary statistics"), summary, sizing_mode="stretch_width"),
-            pn.Column(_heading("Data quality"), quality, sizing_mode="stretch_width"),
-        ),
-    ]
-
-
-def _heading(text: str) -> pn.pane.HTML:
-    return pn.pane.HTML(f"<h4 style='margin: 4px 10px'>{text}</h4>", sizing_mode="stretch_width")
 
 
 def _grey_insignificant_psi(frame: pd.DataFrame) -> pd.DataFrame:

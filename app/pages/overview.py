@@ -10,7 +10,7 @@ import panel as pn
 
 from app import theme
 from app.alerts import format_value
-from app.pages import charts
+from app.pages import charts, distribution_charts, timelines
 from app.pages.base import MonitorPage, data_report, history_over_time
 from app.pages.cards import (
     KpiCard,
@@ -192,14 +192,14 @@ class Overview(MonitorPage):
             ]
             return
         reference = prediction.get("reference") or {}
-        plot = charts.donut(production, reference)
+        plot = distribution_charts.donut(production, reference)
         self.classes_body.objects = [pn.pane.Bokeh(plot, align="center")]
 
     # -- timeline ----------------------------------------------------------------------------
     def _draw_timeline(self, over_time: dict) -> None:
         self._buckets = list(over_time.get("buckets") or [])
         self._width = charts.bucket_width(over_time.get("width"))
-        chart = charts.predictions_timeline(over_time, self.shaded_window())
+        chart = timelines.predictions_timeline(over_time, self.shaded_window())
         if chart is None:
             self.timeline_stream = None
             self.timeline_body.objects = [missing_production(self.monitor)]
@@ -218,7 +218,7 @@ class Overview(MonitorPage):
 
     # -- performance trend -------------------------------------------------------------------
     def _draw_trend(self, scores: Any) -> None:
-        chart = charts.performance_trend(scores.points) if scores.points else None
+        chart = timelines.performance_trend(scores.points) if scores.points else None
         if chart is None:
             self.trend_body.objects = [
                 empty_state(

@@ -20,7 +20,7 @@ import param
 from bokeh.models import ColumnDataSource
 
 from app import theme
-from app.pages import blocks, charts
+from app.pages import blocks, charts, distribution_charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
     TABLE_CSS,
@@ -413,7 +413,7 @@ def distribution_view(result: dict, feature: dict, thresholds: dict) -> list:
     """Drift figures of one feature, then its reference vs production distribution."""
     name = result.get("feature")
     cards = blocks.kpi_row(feature_cards(feature, thresholds))
-    chart = charts.distribution_chart(result) if result else None
+    chart = distribution_charts.distribution_chart(result) if result else None
     if chart is None:
         return [
             cards,

@@ -1,6 +1,7 @@
 """The served dashboard: one template around the six pages, navigation synced to ``?page=``,
 one production time window, a dark-mode toggle, the static-HTML download and the notice
-shown while data is being rewritten. Works air-gapped: nothing is loaded from outside the server.
+shown while data is being rewritten. Works air-gapped (`app/pages/offline_template.py`): nothing
+is loaded from outside the server.
 """
 
 from __future__ import annotations
@@ -18,15 +19,13 @@ from urllib.parse import parse_qs, urlencode
 
 import panel as pn
 import param
-from panel.custom import JSComponent
-from panel.io import resources as panel_resources
-from panel.io.resources import CDN_DIST
 from panel.io.state import set_curdoc
-from panel.theme.fast import Fast
 
 from app import theme
 from app.errors import DriftdeckError
-from app.pages import DEFAULT_PAGE, PAGES, build_page, canvas_styles
+from app.pages import DEFAULT_PAGE, PAGES, build_page
+from app.pages.browser_address import WINDOW_QUERY, BrowserHistory, window_query
+from app.pages.offline_template import DashboardTemplate, OfflineFast, local_stylesheets
 from app.window import ALL_ROWS, parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -70,49 +69,6 @@ def _machine_busy() -> bool:
     return load >= BUSY_LOAD_PER_CPU * (os.cpu_count() or 1)
 
 
-if hasattr(panel_resources, "_panel_use_mathjax"):
-    # Panel adds Bokeh's MathJax bundle (1.8 MB of script for every browser to parse) to any page
-    # holding an HTML pane, in case it shows LaTeX; Driftdeck's text never does, and without the
-    # bundle Bokeh's MathJax provider just reports itself unavailable (no request leaves the server).
-    panel_resources._panel_use_mathjax = lambda roots: False
-
-
-WINDOW_QUERY = ("start", "end", "window")
-"""URL query keys that name the time window."""
-
-
-def window_query(monitor: Any) -> dict[str, str]:
-    """The URL query naming ``monitor``'s window: nothing for the monitoring window, so a link
-    shared or reloaded keeps trailing the newest row; ``window=all`` for every row; else the
-    chosen ``start`` and ``end`` (an open end left out)."""
-    if monitor is None or monitor.at_default:
-        return {}
-    if monitor.at_all_rows:
-        return {"window": ALL_ROWS}
-    ends = zip(("start", "end"), (monitor.start, monitor.end), strict=True)
-    return {key: value.isoformat() for key, value in ends if value is not None}
-
-
-class OfflineFast(Fast):
-    """Panel's Fast design without its Google Fonts stylesheet (pages use system fonts)."""
-
-    _resources = {
-        **{key: value for key, value in Fast._resources.items() if key != "font"},
-        # Panel prefixes relative resources with the class name; name the bundled file fully
-        # so this subclass resolves it where Fast does (served from this server, not a CDN).
-        "js_modules": {
-            **Fast._resources["js_modules"],
-            "fast-design": f"{CDN_DIST}bundled/fast/js/fast_design.js",
-        },
-    }
-
-
-class DashboardTemplate(pn.template.FastListTemplate):
-    """Panel's Fast list template, plus the script that spares Bokeh its CSS lookups."""
-
-    _js = [pn.template.FastListTemplate._js, canvas_styles.SCRIPT]
-
-
 DOWNLOAD_CSS = f"""
 .bk-btn.bk-btn-default, .bk-btn.bk-btn-default a {{ color: #fff; }}
 .bk-btn.bk-btn-default {{
@@ -122,51 +78,6 @@ DOWNLOAD_CSS = f"""
 """
 """The download button filled with the accent: outlined, its accent text on the dark theme's
 background read as the grey of a disabled button."""
-
-
-class BrowserHistory(JSComponent):
-    """Tells the server when the user goes back or forward, so ``?page=`` follows the URL.
-
-    Panel's ``Location`` writes the URL (``history.pushState``) but does not listen for
-    ``popstate``. This component does, and it stops the server's echo of the URL the browser
-    already shows from pushing a duplicate history entry (which would break "forward").
-    """
-
-    _esm = """
-    export function render({ model }) {
-      if (!window.__driftdeckHistory) {
-        window.__driftdeckHistory = true
-        const push = window.history.pushState.bind(window.history)
-        const replace = window.history.replaceState.bind(window.history)
-        window.history.pushState = (state, title, url) => {
-          if (url == null) { return push(state, title, url) }
-          const target = new URL(url, window.location.href)
-          if (target.href === window.location.href) { return }
-          // The first write only adds ?page= to the address the user typed: same page.
-          if (!new URLSearchParams(window.location.search).has("page") &&
-              target.pathname === window.location.pathname) {
-            return replace(state, title, url)
-          }
-          return push(state, title, url)
-        }
-      }
-      const onPop = () => model.send_msg({ search: window.location.search })
-      window.addEventListener("popstate", onPop)
-      model.on("remove", () => window.removeEventListener("popstate", onPop))
-      const el = document.createElement("span")
-      el.style.display = "none"
-      return el
-    }
-    """
-
-    def __init__(self, on_navigate: Any = None, **params: Any) -> None:
-        super().__init__(**params)
-        self._on_navigate = on_navigate
-
-    def _handle_msg(self, data: Any) -> None:
-        search = data.get("search") if isinstance(data, dict) else None
-        if isinstance(search, str) and self._on_navigate is not None:
-            self._on_navigate(search)
 
 
 class Shell(pn.viewable.Viewer):
@@ -611,7 +522,7 @@ def create_app(config: Any = None, monitor: Any = None) -> pn.viewable.Viewable:
     engine behind it, and so every computed result, is shared by the whole process.
     """
     pn.extension("tabulator")
-    _local_stylesheets(pn.state.curdoc)
+    local_stylesheets(pn.state.curdoc)
     if monitor is None:
         from app.errors import DriftdeckError
         from app.monitor import Monitor
@@ -626,21 +537,6 @@ def create_app(config: Any = None, monitor: Any = None) -> pn.viewable.Viewable:
         # has): its other pages are computed while the user looks at the first one.
         start_warm_up(monitor)
     return Shell(monitor=monitor).template()
-
-
-def _local_stylesheets(doc: Any) -> None:
-    """Point a served session's stylesheets at this server before any model is made.
-
-    Panel records where its stylesheets live when it renders the page's HTML; a session whose
-    models exist before that, or that never gets it (seen with twenty concurrent sessions on two
-    cores), falls back to cdn.holoviz.org, which an air-gapped browser cannot reach.
-    """
-    if doc is None or doc.session_context is None:
-        return
-    rel = pn.state.rel_path
-    doc.template_variables.setdefault(
-        "dist_url", f"{rel}/{panel_resources.LOCAL_DIST}" if rel else panel_resources.LOCAL_DIST
-    )
 
 
 def _page_failed(exc: Exception) -> pn.pane.Alert:

@@ -13,7 +13,7 @@ import pytest
 from app import theme
 from app.config import load_config
 from app.monitor import Monitor
-from app.pages.features import NUMERICAL_STATS
+from app.pages.feature_detail import NUMERICAL_STATS
 from app.pages.production import PAGE_SIZE
 from tests.ui.helpers import wait_for_drawn, wait_until_loaded
 from tests.ui.test_pages import MIN_PLOTS

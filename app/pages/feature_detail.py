@@ -1,0 +1,181 @@
+"""One feature's detail on Feature Statistics: its summary statistics on both sides, its new
+categories, its data-quality findings, and the layout that puts them under its cards and charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+
+from app import theme
+from app.pages.cards import chips, note_pane, severity_label, stats_table, wrapping_row
+
+NUMERICAL_STATS = (
+    ("mean", "Mean"),
+    ("std", "Std (ddof=1)"),
+    ("min", "Min"),
+    ("p25", "25th percentile"),
+    ("median", "Median"),
+    ("p75", "75th percentile"),
+    ("max", "Max"),
+)
+
+
+def side_summary(feature: dict, side: str) -> dict:
+    """The summary of one side ("reference" or "production") of a feature's profile."""
+    return ((feature.get("summary") or {}).get(side)) or {}
+
+
+def summary_statistics(feature: dict) -> Any:
+    """The feature's statistics, reference beside production: rows, missing, distinct values, then
+    the numerical statistics or the top categories."""
+    ref, prod = side_summary(feature, "reference"), side_summary(feature, "production")
+    rows = [
+        ["Rows", theme.format_count(ref.get("rows")), theme.format_count(prod.get("rows"))],
+        [
+            "Missing",
+            theme.format_count(ref.get("missing")),
+            theme.format_count(prod.get("missing")),
+        ],
+        [
+            "Missing share",
+            theme.format_share(ref.get("missing_share")),
+            theme.format_share(prod.get("missing_share")),
+        ],
+        [
+            "Distinct values",
+            theme.format_count(ref.get("distinct")),
+            theme.format_count(prod.get("distinct")),
+        ],
+    ]
+    if feature.get("kind") == "numerical":
+        rows += [
+            [label, theme.format_number(ref.get(key)), theme.format_number(prod.get(key))]
+            for key, label in NUMERICAL_STATS
+        ]
+    else:
+        ref_top, prod_top = ref.get("top") or [], prod.get("top") or []
+        for i in range(min(5, max(len(ref_top), len(prod_top)))):
+            rows.append(
+                [
+                    f"Top value {i + 1}",
+                    *(
+                        f"{top[i]['value']} ({theme.format_share(top[i].get('share'))})"
+                        if i < len(top)
+                        else theme.NO_VALUE
+                        for top in (ref_top, prod_top)
+                    ),
+                ]
+            )
+    return stats_table(["Statistic", "Reference", "Production"], rows)
+
+
+def quality_findings(name: str, feature: dict, report: dict, thresholds: dict) -> list[Any]:
+    """The feature's data-quality findings in ``report`` (schema, missing share, out of range,
+    unseen categories), each with its status under ``thresholds``."""
+    found = ((report.get("data_quality") or {}).get("features") or {}).get(name) or {}
+    schema = (report.get("data_quality") or {}).get("schema") or {}
+    rows = []
+    if name in (schema.get("only_in_reference") or []):
+        rows.append(
+            [
+                "Schema",
+                "only in the reference (not in production inputs)",
+                severity_label("warning"),
+            ]
+        )
+    if name in (schema.get("only_in_production") or []):
+        rows.append(
+            ["Schema", "only in production (not in the reference)", severity_label("warning")]
+        )
+    for change in schema.get("type_changes") or []:
+        if change.get("column") == name:
+            rows.append(
+                [
+                    "Type change",
+                    f"{change.get('reference')} → {change.get('production')}",
+                    severity_label("warning"),
+                ]
+            )
+    if feature.get("reason"):
+        rows.append(["Note", str(feature["reason"]), theme.NO_VALUE])
+    if found:
+        level = thresholds["missing_share_increase"]
+        increase = found.get("missing_share_increase")
+        rows.append(
+            [
+                "Missing share",
+                f"{theme.format_share(found.get('missing_share_reference'))} → {theme.format_share(found.get('missing_share_production'))}",
+                severity_label(theme.severity(increase, level.critical, level.warning)),
+            ]
+        )
+        if "out_of_range_share" in found:
+            rows.append(
+                [
+                    "Outside the reference range",
+                    theme.format_share(found.get("out_of_range_share"), 2),
+                    theme.NO_VALUE,
+                ]
+            )
+        if "unseen_share" in found:
+            level = thresholds["unseen_share"]
+            share = found.get("unseen_share")
+            judged = feature.get("kind") != "high_cardinality"
+            rows.append(
+                [
+                    "Unseen categories",
+                    theme.format_share(share, 2),
+                    severity_label(theme.severity(share, level.critical, level.warning))
+                    if judged
+                    else "by cardinality",
+                ]
+            )
+    if not rows:
+        return [note_pane("No data-quality findings for this feature in this window.")]
+    return [stats_table(["Check", "Finding", "Status"], rows, raw_html_columns=(2,))]
+
+
+def new_categories(feature: dict) -> list[Any]:
+    """The production values a categorical feature never had in the reference, as chips with their
+    share; for a high-cardinality feature, the share of rows with a new value."""
+    unseen = side_summary(feature, "production").get("unseen") or []
+    header = heading("New categories (never in the reference)")
+    if feature.get("kind") == "high_cardinality":
+        c = feature.get("cardinality") or {}
+        text = (
+            f"{theme.format_share(c.get('new_value_share'))} of production rows carry a value never seen in the "
+            f"reference ({theme.format_count(c.get('production'))} distinct values in production, "
+            f"{theme.format_count(c.get('reference'))} in the reference)."
+        )
+        return [header, note_pane(text)]
+    if not unseen:
+        return [header, note_pane("None: every production value occurs in the reference.")]
+    items = [(str(u.get("value")), theme.format_share(u.get("share"))) for u in unseen]
+    return [
+        header,
+        chips(items, theme.PRODUCTION_COLOR),
+        note_pane("Share of non-missing production rows."),
+    ]
+
+
+def detail_layout(
+    cards: pn.FlexBox,
+    distribution: pn.Column,
+    ecdf: pn.Column,
+    summary: pn.Column,
+    quality: pn.Column,
+) -> list[Any]:
+    """A feature's detail: cards, then distribution beside ECDF, then statistics beside findings."""
+    return [
+        cards,
+        wrapping_row(distribution, ecdf),
+        wrapping_row(
+            pn.Column(heading("Summary statistics"), summary, sizing_mode="stretch_width"),
+            pn.Column(heading("Data quality"), quality, sizing_mode="stretch_width"),
+        ),
+    ]
+
+
+def heading(text: str) -> pn.pane.HTML:
+    """A heading inside a feature's detail."""
+    return pn.pane.HTML(f"<h4 style='margin: 4px 10px'>{text}</h4>", sizing_mode="stretch_width")
