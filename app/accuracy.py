@@ -7,13 +7,13 @@ is none, and no accuracy alert (the reason goes to the status).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from app.config import Config
 from app.engine import Engine
 from app.mlflow_registry import PRODUCTION_ALIASES
 from app.mlflow_runs import recognised_metrics
+from app.numbers import finite_number
 from app.single_flight import SingleFlight
 from app.window import Window
 
@@ -49,17 +49,9 @@ def logged_accuracy(row: Any) -> tuple[float | None, str | None]:
     baseline, so that they cannot disagree."""
     if row is None:
         return None, None
-    logged = [k for k in row.index if _number(row.get(k)) is not None]
+    logged = [k for k in row.index if finite_number(row.get(k)) is not None]
     column = recognised_metrics(logged)["headline"].get("accuracy")
-    return (_number(row.get(column)), column) if column else (None, None)
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+    return (finite_number(row.get(column)), column) if column else (None, None)
 
 
 def mlflow_baseline(config: Config) -> tuple[float | None, str]:

@@ -15,6 +15,7 @@ from bokeh.models import NumeralTickFormatter
 from app import theme
 from app.alerts import CRITICAL, WARNING, format_value, recommendation, summarize_alerts
 from app.mlflow_reader import MLflowUnavailable
+from app.numbers import finite_number
 from app.pages import blocks, charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import KpiCard, empty_state, note_pane, section, wrapping_row
@@ -556,25 +557,25 @@ def latest_checks(history: pd.DataFrame, times: pd.Series, count: int = 10) -> p
     rows, colors = [], []
     for position in range(len(history) - 1, max(len(history) - 1 - count, -1), -1):
         run = history.iloc[position]
-        critical = _number(run.get("critical_alerts"))
-        warning = _number(run.get("warning_alerts"))
-        retrain = _number(run.get("retraining_recommended"))
+        critical = finite_number(run.get("critical_alerts"))
+        warning = finite_number(run.get("warning_alerts"))
+        retrain = finite_number(run.get("retraining_recommended"))
         severity = (
             CRITICAL
             if critical
             else WARNING
-            if warning or _number(run.get("total_alerts"))
+            if warning or finite_number(run.get("total_alerts"))
             else "ok"
         )
         rows.append(
             [
                 theme.format_timestamp(times.iloc[position]),
                 run.get("run_name") or "",
-                theme.format_count(_number(run.get("total_alerts"))),
+                theme.format_count(finite_number(run.get("total_alerts"))),
                 theme.format_count(critical),
                 theme.format_count(warning),
                 "yes" if retrain else ("no" if retrain is not None else theme.NO_VALUE),
-                theme.format_metric(_number(run.get("prediction_kl_drift"))),
+                theme.format_metric(finite_number(run.get("prediction_kl_drift"))),
             ]
         )
         colors.append(theme.severity_color(severity))
@@ -587,11 +588,3 @@ def latest_checks(history: pd.DataFrame, times: pd.Series, count: int = 10) -> p
     return blocks.html_pane(
         f'<div class="dd-muted" style="margin: 6px 0">Latest checks</div>{markup}'
     )
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if theme.is_number(number) else None

@@ -14,6 +14,7 @@ import panel as pn
 from app import theme
 from app.accuracy import logged_accuracy, production_version
 from app.mlflow_reader import MLflowUnavailable
+from app.numbers import finite_number
 from app.pages import blocks, charts, timelines
 from app.pages.cards import (
     METRIC_CELL,
@@ -91,7 +92,7 @@ def latest_metrics(runs: Any, registry: Any) -> tuple[dict[str, float], str] | N
     values = {}
     for canonical in HEADLINE_LABELS:
         column = columns.get(canonical)
-        value = logged_number(source.get(column)) if column else None
+        value = finite_number(source.get(column)) if column else None
         if canonical == "accuracy":  # read as the Overview and the accuracy baseline read it
             value = logged_accuracy(source)[0]
         if value is not None:
@@ -129,7 +130,7 @@ def trend_points(runs: Any) -> list[dict]:
         start = charts.naive_utc(run.get("start_time"))
         name = str(run.get("run_name") or run.get("run_id") or "")
         for label, column in shown:
-            value = logged_number(run.get(column))
+            value = finite_number(run.get(column))
             if start is not None and value is not None:
                 points.append({"start": start, "run": name, "metric": label, "value": value})
     return points
@@ -235,7 +236,7 @@ def registry_view(registry: Any) -> list:
                 v.get("run_name") or v.get("run_id") or theme.NO_VALUE,
                 theme.format_date(charts.naive_utc(v.get("created"))),
             ]
-            + [theme.format_metric(logged_number(v.get(m))) for m in metric_names]
+            + [theme.format_metric(finite_number(v.get(m))) for m in metric_names]
         )
     created = headers.index("Created")
     name = registry["name"].iloc[0]
@@ -269,11 +270,3 @@ def registry_view(registry: Any) -> list:
 def _text(value: Any) -> str:
     """A registry field as text; MLflow writes a missing stage as the string "None"."""
     return theme.NO_VALUE if value is None or str(value) in ("", "None", "nan") else str(value)
-
-
-def logged_number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if theme.is_number(number) else None

@@ -8,8 +8,9 @@ from typing import Any
 
 from app import theme
 from app.mlflow_reader import MLflowUnavailable
+from app.numbers import finite_number
 from app.pages import blocks
-from app.pages.mlflow_sections import HEADLINE_LABELS, REGISTRY_HINT, logged_number
+from app.pages.mlflow_sections import HEADLINE_LABELS, REGISTRY_HINT
 
 REGISTRY_METRICS = ("accuracy", "macro_f1", "weighted_f1", "f1", "roc_auc")
 """The registry's logged metrics shown beside each version's production behaviour (at most three)."""
@@ -107,7 +108,7 @@ def versions_view(versions: dict, registry: Any, level: Any) -> list:
                 if row is not None
                 else "not in the registry",
                 *(
-                    theme.format_metric(logged_number(row.get(m)) if row is not None else None)
+                    theme.format_metric(finite_number(row.get(m)) if row is not None else None)
                     for m in metrics
                 ),
                 psi_flags(entry.get("input_psi") or {}, level),

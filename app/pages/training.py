@@ -6,11 +6,10 @@ process-wide for ``refresh_seconds`` and a failure becomes a message instead of 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.config import Config
+from app.numbers import finite_number
 from app.single_flight import SingleFlight
 
 F1_PREFERENCE = (("macro_f1", "F1 (macro)"), ("f1", "F1"), ("weighted_f1", "F1 (weighted)"))
@@ -30,14 +29,6 @@ class TrainingScores:
     """The MLflow experiment the runs come from."""
     note: str = ""
     """Why that is not the configured training experiment (empty when it is)."""
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _scores(config: Config) -> TrainingScores:
@@ -79,7 +70,7 @@ def _scores(config: Config) -> TrainingScores:
         )
         name = row.get("run_name") or str(row.get("run_id", ""))[:8]
         for column, label in metrics:
-            value = _number(row.get(column))
+            value = finite_number(row.get(column))
             if value is None or start is None:
                 continue
             points.append({"start": start, "run": str(name), "metric": label, "value": value})
