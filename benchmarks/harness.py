@@ -143,8 +143,9 @@ def keep_local(context, blocked: list[str]) -> None:
 
 
 # Counts the canvases (Bokeh draws into shadow roots) that have a size and at least one
-# painted pixel: a plot whose canvas exists but stayed blank does not count.
-DRAWN_CANVASES = """() => {
+# painted pixel: a plot whose canvas exists but stayed blank does not count. Of the whole page,
+# or of the element it is evaluated on (``locator.evaluate``).
+DRAWN_CANVASES = """(root) => {
   let drawn = 0
   const walk = (node) => {
     if (node.shadowRoot) walk(node.shadowRoot)
@@ -159,7 +160,7 @@ DRAWN_CANVASES = """() => {
       if (pixels[i] !== 0) { drawn += 1; return }
     }
   }
-  walk(document.documentElement)
+  walk(root ?? document.documentElement)
   return drawn
 }"""
 

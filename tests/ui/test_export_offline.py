@@ -18,6 +18,7 @@ from app.export import export_html, export_pages, external_references
 from app.monitor import Monitor
 from app.pages.base import data_report
 from app.pages.production import EXPORT_ROWS, PAGE_SIZE
+from benchmarks.harness import DRAWN_CANVASES
 from tests.ui.helpers import wait_for_drawn
 
 pytestmark = pytest.mark.ui
@@ -206,23 +207,6 @@ def test_drift_comparison_switches_offline(page, browser_log, exported):
     assert not browser_log.blocked, browser_log.blocked
 
 
-# Canvases under an element (through Bokeh's shadow roots) with a size and a painted pixel.
-DRAWN_UNDER = """(root) => {
-  let drawn = 0
-  const walk = (node) => {
-    if (node.shadowRoot) walk(node.shadowRoot)
-    for (const child of node.children ?? []) walk(child)
-    if (node.tagName !== "CANVAS" || !node.width || !node.height) return
-    const box = node.getBoundingClientRect()
-    if (box.width <= 0 || box.height <= 0) return
-    const pixels = node.getContext("2d")?.getImageData(0, 0, node.width, node.height).data ?? []
-    for (let i = 3; i < pixels.length; i += 4 * 7) {
-      if (pixels[i] !== 0) { drawn += 1; return }
-    }
-  }
-  walk(root)
-  return drawn
-}"""
 LOADED = """() => ({
   documents: (window.Bokeh?.documents ?? []).length,
   models: (window.Bokeh?.documents ?? []).reduce((n, doc) => n + doc.all_models.size, 0),
@@ -259,7 +243,7 @@ def wait_for_drawn_in(section: Locator, count: int, timeout_ms: int = 60_000) ->
     """Wait until ``section`` has ``count`` drawn canvases on screen."""
     page = section.page
     for _ in range(timeout_ms // 250):
-        if section.evaluate(DRAWN_UNDER) >= count:
+        if section.evaluate(DRAWN_CANVASES) >= count:
             return
         page.wait_for_timeout(250)
     raise AssertionError(f"fewer than {count} chart(s) drawn in the section")
