@@ -26,12 +26,10 @@ from app.profile import Profiler
 from app.roles import Roles, infer_roles
 from app.single_flight import SingleFlight
 from app.sources import Sources
-from app.sql_expressions import finite, nan_to_null, text
+from app.sql_expressions import text
 from app.store import Store
 from app.window import SEGMENT_MISSING, Window, trailing_window
 from queries import ident, render
-
-__all__ = ["Engine", "finite", "nan_to_null", "shared_engine", "text"]
 
 
 class Engine:
@@ -66,15 +64,17 @@ class Engine:
         return changed
 
     def cached(self, name: str, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """``compute()`` once per (name, key) in this process and in the store: for results
-        computed outside the engine (segments, model versions) on the engine's terms. ``key``
-        must name the data version (``self.version``) and whatever else the result depends on."""
-        return self._once(name, key, compute)
-
-    def _once(self, name: str, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The result ``name`` for ``key``: from memory, else from the store (another process or
-        an earlier run computed it), else computed once however many threads ask."""
+        an earlier run computed it), else ``compute()`` once however many threads ask. Also for
+        results computed outside the engine (segments, model versions) on the engine's terms:
+        ``key`` must name the data version (``self.version``) and whatever else the result
+        depends on."""
         return self._cache.get((name, key), compute)
+
+    def kept(self) -> Counter[str]:
+        """How many results of each name this process keeps now (one per key it was asked for;
+        against ``computations``, the load benchmark sees whether anything was computed twice)."""
+        return Counter(name for name, _key in self._cache.keys())
 
     def _stored_key(self, key: Hashable) -> Hashable:
         # The column settings shape every result (roles, features); the key has the rest.
@@ -99,7 +99,7 @@ class Engine:
     # -- schema --------------------------------------------------------------------------
     def roles(self) -> Roles:
         """Column roles for the current data version."""
-        return self._once("roles", self.version, lambda: infer_roles(self.sources, self.config))
+        return self.cached("roles", self.version, lambda: infer_roles(self.sources, self.config))
 
     def schema_differences(self) -> dict:
         """Columns on one side only and type changes between reference and production inputs."""
@@ -134,7 +134,7 @@ class Engine:
                 ]
             )
 
-        return self._once(f"time_range:{role}", self.version, compute)
+        return self.cached(f"time_range:{role}", self.version, compute)
 
     def monitoring_window(self) -> Window:
         """The default window (``[monitoring] window``): its span up to the newest production
@@ -167,7 +167,7 @@ class Engine:
         (of one segment's reference rows when ``segment`` names one)."""
         roles = self.roles()
         key = (self.reference_version, roles.features, segment)
-        return self._once(
+        return self.cached(
             "reference_profile",
             key,
             lambda: self._profiler.profile("reference", Window(segment=segment), None),
@@ -176,7 +176,7 @@ class Engine:
     def production_profile(self, window: Window) -> dict[str, dict]:
         """The same per-feature aggregates over production inputs in the window."""
         reference = self.reference_profile(window.segment)
-        return self._once(
+        return self.cached(
             "production_profile",
             (self.version, window),
             lambda: self._profiler.profile("inputs", window, reference),
@@ -218,7 +218,7 @@ class Engine:
                 out["production_rows"] = int(rows)
             return out
 
-        return self._once("class_counts", (self.version, window), compute)
+        return self.cached("class_counts", (self.version, window), compute)
 
     def window_rows_all(self) -> dict[str, int | None]:
         return self.window_rows(Window())
@@ -239,12 +239,12 @@ class Engine:
                 counts[role] = int(self.sources.fetchall(sql, params)[0][0])
             return counts
 
-        return self._once("window_rows", (self.version, window), compute)
+        return self.cached("window_rows", (self.version, window), compute)
 
     # -- over time ------------------------------------------------------------------------
     def drift_over_time(self, window: Window, bucket: str = "auto") -> dict:
         """Per time bucket: rows, per-feature PSI, prediction class counts and KL."""
-        return self._once(
+        return self.cached(
             "drift_over_time",
             (self.version, window, bucket),
             lambda: over_time.drift_over_time(self, window, bucket),
@@ -252,7 +252,7 @@ class Engine:
 
     def accuracy_over_time(self, window: Window) -> dict:
         """Production accuracy per time bucket where delayed labels exist (joined by id)."""
-        return self._once(
+        return self.cached(
             "accuracy_over_time",
             (self.version, window),
             lambda: over_time.accuracy_over_time(self, window),
@@ -280,7 +280,7 @@ class Engine:
         """The CBPE calibrator fitted on every labelled row (production rows joined to labels,
         and reference rows that carry a prediction and its confidence), or on the labelled rows
         one model version served; None without any."""
-        return self._once(
+        return self.cached(
             "calibration",
             (self.version, model_version),
             lambda: estimated_accuracy.calibration(self, model_version),
@@ -298,7 +298,7 @@ class Engine:
     def estimated_accuracy(self, window: Window) -> dict:
         """CBPE for the window and per time bucket (the buckets of accuracy over time), beside
         the realized accuracy where labels exist; ``reason`` says why it is null."""
-        return self._once(
+        return self.cached(
             "estimated_accuracy",
             (self.version, window),
             lambda: estimated_accuracy.estimated_accuracy(self, window),
@@ -312,7 +312,7 @@ class Engine:
         Categorical and high-cardinality: counts of the most frequent values per side.
         """
         key = (self.version, window, feature, bins)
-        return self._once(
+        return self.cached(
             "distribution", key, lambda: exploration.distribution(self, feature, window, bins)
         )
 

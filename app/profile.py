@@ -42,15 +42,12 @@ class Profiler:
         self.engine = engine
         self.sources = engine.sources
 
-    def profile(self, role: str, window: Window, reference: dict | None) -> dict[str, dict]:
-        """Per feature of ``role`` in ``window``; ``reference`` is None for the reference itself."""
-        return self._profile(role, window, reference)
-
     def _features_on(self, role: str) -> list[Feature]:
         side = "reference_type" if role == "reference" else "production_type"
         return [f for f in self.engine.roles().features if getattr(f, side) is not None]
 
-    def _profile(self, role: str, window: Window, reference: dict | None) -> dict[str, dict]:
+    def profile(self, role: str, window: Window, reference: dict | None) -> dict[str, dict]:
+        """Per feature of ``role`` in ``window``; ``reference`` is None for the reference itself."""
         if not self.sources.available(role):
             return {}
         features = self._features_on(role)

@@ -10,8 +10,9 @@ from typing import Any
 
 from app import drift
 from app.config import Config
-from app.engine import Engine, finite
+from app.engine import Engine
 from app.errors import again_if_files_change
+from app.sql_expressions import finite
 from app.window import Window
 
 DATASET_DRIFT_SHARE = 0.5

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from app import drift, theme
-from app.engine import Engine, nan_to_null, text
+from app.engine import Engine
 from app.roles import Feature
+from app.sql_expressions import nan_to_null, text
 from app.window import SEGMENT_MISSING, Window
 from queries import ident, render
 

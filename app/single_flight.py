@@ -99,6 +99,11 @@ class SingleFlight:
                     del self._results[key]
                     self._locks.pop(key, None)
 
+    def keys(self) -> list[Hashable]:
+        """The keys of the results kept now."""
+        with self._guard:
+            return list(self._results)
+
     def clear(self) -> None:
         """Drop every kept result."""
         self.forget()

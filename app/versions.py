@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from app import drift
-from app.engine import Engine, text
+from app.engine import Engine
 from app.roles import Feature
+from app.sql_expressions import text
 from app.window import BUCKET_WIDTHS, SEGMENT_MISSING, Window
 from queries import ident, render
 

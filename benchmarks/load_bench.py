@@ -221,9 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.io_loop.asyncio_loop.call_soon_threadsafe(server.io_loop.stop)
     report["rows"] = engine.time_range()[0]
-    distinct: dict[str, int] = {}
-    for name, _key in list(engine._results):
-        distinct[name] = distinct.get(name, 0) + 1
+    distinct = engine.kept()
     report["computations"] = {
         name: {"computed": count, "distinct_results": distinct.get(name, 0)}
         for name, count in sorted(engine.computations.items())

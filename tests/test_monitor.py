@@ -46,6 +46,9 @@ def test_new_production_data_keeps_the_reference_profile(tmp_path):
     assert monitor.report()["rows"]["inputs"] == 10
     assert engine.computations["reference_profile"] == 1
     assert engine.computations["production_profile"] == 2
+    # The old data version's production profile is gone; the reference profile is kept.
+    assert engine.kept()["reference_profile"] == 1
+    assert engine.kept()["production_profile"] == 1
     write(tmp_path / "data/reference/reference.parquet", frame)
     assert monitor.refresh()
     monitor.report()

@@ -93,6 +93,8 @@ def test_forget_keeps_only_what_it_is_told_to():
     cache = SingleFlight()
     for key in ("a", "b"):
         cache.get(key, lambda k=key: k)
+    assert sorted(cache.keys()) == ["a", "b"]
     cache.forget(keep=lambda key: key == "a")
+    assert cache.keys() == ["a"]
     assert "a" in cache
     assert "b" not in cache
