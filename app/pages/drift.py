@@ -5,7 +5,7 @@ and, with segments configured, where each feature drifted.
 A PSI the report judges not significant at its sample size is drawn grey wherever it shows.
 
 A static export has no server to ask for a feature's distribution: it draws the comparison of the
-features Feature Statistics details (the most drifted, ``features.EXPORT_FEATURES``) and the
+features Feature Statistics details (the most drifted, ``drifted_features.EXPORT_FEATURES``) and the
 feature list switches between them in the browser.
 """
 

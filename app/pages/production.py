@@ -1,4 +1,4 @@
-"""Production Data (SPEC §7.5): row counts and freshness, recent rows paged from DuckDB, and a
+"""Production Data: row counts and freshness, recent rows paged from DuckDB, and a
 distribution explorer for any feature.
 
 Served, each page of rows is read from DuckDB when it is opened, and each feature's distribution
