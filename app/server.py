@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 
@@ -96,6 +97,10 @@ def serve(
     from app.closed_sessions import quiet_closed_sessions
 
     quiet_closed_sessions(server.io_loop.asyncio_loop)
+    # Everything imported and built so far lives as long as the server: set it aside from the
+    # garbage collector. Panel runs a full collection after sessions close, and with ~340k
+    # start-up objects in view each one cost ~0.25 s of the event loop.
+    gc.freeze()
     # Computes every page's results once the server runs, so the first user finds them cached.
     server.io_loop.add_callback(_warm_up, config)
     if start:
