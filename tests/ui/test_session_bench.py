@@ -1,0 +1,27 @@
+"""The many-users benchmark's client: it opens a page as a browser does and receives the page's
+document from the server (a benchmark that silently measured empty documents would mislead)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.session_bench import _open
+
+pytestmark = pytest.mark.ui
+
+
+@pytest.mark.parametrize("slug", ["overview", "alerts"])
+def test_headless_client_receives_the_page(server_url: str, slug: str):
+    base = server_url.split("?")[0]
+    texts = []
+    # The first session computes the page's results; once they are kept, the page is prepared
+    # while the "browser" loads its scripts and arrives inside the document.
+    for _ in range(8):
+        texts.append(_open(base, slug))
+        if f"driftdeck-page-{slug}" in texts[-1]:
+            break
+    document = json.loads(texts[-1])
+    assert document.get("title") == "Driftdeck" and document.get("roots")
+    assert f"driftdeck-page-{slug}" in texts[-1], f"{len(texts)} documents without the page"
