@@ -1,0 +1,542 @@
+"""The typed report: dataclasses for what ``driftdeck monitor`` found (feature drift, prediction
+drift, dataset drift, data quality, alerts, system status), each carrying its severity and
+significance, judged once here (``app.severity``) against the configured thresholds.
+
+``Report.from_dict`` types the dict ``app.report.full_report`` builds; ``as_dict`` / ``to_json``
+give back the JSON of ``driftdeck monitor --json`` (README), unchanged apart from added keys (the
+severities). Renderers (pages, CLI, export, MLflow logging, Prometheus) read attributes; none
+compares a value with a threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from app.config import Config
+from app.report_json import to_json
+from app.severity import dataset_drift_severity, psi_severity, severity
+
+
+def _known(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def _rest(entry: Mapping, known: set[str]) -> dict:
+    """The keys of ``entry`` a dataclass has no field for: kept, so nothing is lost."""
+    return {k: v for k, v in entry.items() if k not in known}
+
+
+@dataclass
+class TestResult:
+    """A statistical test: its statistic and p-value (KS for numerical, chi-square for
+    categorical features)."""
+
+    statistic: float | None = None
+    pvalue: float | None = None
+
+    def as_dict(self) -> dict:
+        return {"statistic": self.statistic, "pvalue": self.pvalue}
+
+
+@dataclass
+class Cardinality:
+    """Cardinality growth of a high-cardinality feature: distinct values on each side, their
+    ratio, and the share of production rows whose value the reference never saw."""
+
+    reference: int | None = None
+    production: int | None = None
+    ratio: float | None = None
+    new_value_share: float | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "reference": self.reference,
+            "production": self.production,
+            "ratio": self.ratio,
+            "new_value_share": self.new_value_share,
+        }
+
+
+@dataclass
+class FeatureDrift:
+    """One feature's drift between the reference and the window, with its severity: PSI against
+    the PSI thresholds (``not significant`` under its sample-size floor), or cardinality growth
+    against the cardinality-ratio thresholds for a high-cardinality feature."""
+
+    name: str
+    kind: str
+    psi: float | None = None
+    js: float | None = None
+    ks: TestResult | None = None
+    wasserstein: float | None = None
+    chi2: TestResult | None = None
+    cardinality: Cardinality | None = None
+    psi_floor: float | None = None
+    significant: bool | None = None
+    """False when the PSI is under its sample-size floor (noise); None when not judged."""
+    compared: bool = False
+    """Whether the PSI was compared with its floor (``psi_floor`` and ``significant`` are in the
+    JSON)."""
+    reason: str | None = None
+    summary: dict = field(default_factory=dict)
+    severity: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def score(self) -> float | None:
+        """The measure the severity judges: the cardinality ratio or the PSI."""
+        if self.kind == "high_cardinality":
+            return self.cardinality.ratio if self.cardinality else None
+        return self.psi
+
+    @classmethod
+    def from_dict(cls, name: str, entry: Mapping, config: Config) -> FeatureDrift:
+        ks, chi2, card = entry.get("ks"), entry.get("chi2"), entry.get("cardinality")
+        out = cls(
+            name=name,
+            kind=entry.get("kind"),
+            psi=entry.get("psi"),
+            js=entry.get("js"),
+            ks=TestResult(**ks) if ks is not None else None,
+            wasserstein=entry.get("wasserstein"),
+            chi2=TestResult(**chi2) if chi2 is not None else None,
+            cardinality=Cardinality(**card) if card is not None else None,
+            psi_floor=entry.get("psi_floor"),
+            significant=entry.get("significant"),
+            compared="significant" in entry,
+            reason=entry.get("reason"),
+            summary=entry.get("summary") or {},
+            extra=_rest(entry, _known(cls) | {"kind"}),
+        )
+        out.severity = out.judge(config)
+        return out
+
+    def judge(self, config: Config) -> str | None:
+        th = config.thresholds
+        if self.kind == "high_cardinality":
+            return severity(self.score, th["cardinality_ratio"])
+        return psi_severity(self.psi, self.significant, th["psi"])
+
+    def as_dict(self) -> dict:
+        out: dict[str, Any] = {"kind": self.kind, "psi": self.psi, "js": self.js}
+        if self.kind == "numerical":
+            out["ks"] = (self.ks or TestResult()).as_dict()
+            out["wasserstein"] = self.wasserstein
+        elif self.kind == "categorical":
+            out["chi2"] = (self.chi2 or TestResult()).as_dict()
+        else:
+            out["cardinality"] = (self.cardinality or Cardinality()).as_dict()
+        if self.compared:
+            out.update(psi_floor=self.psi_floor, significant=self.significant)
+        if self.reason is not None:
+            out["reason"] = self.reason
+        out["summary"] = self.summary
+        out.update(self.extra)
+        out["severity"] = self.severity
+        return out
+
+
+@dataclass
+class FeatureQuality:
+    """Data quality of one feature: missing shares and their increase, values out of the
+    reference range (numerical), categories never seen in the reference, each increase with its
+    severity."""
+
+    name: str
+    kind: str
+    missing_share_reference: float | None = None
+    missing_share_production: float | None = None
+    missing_share_increase: float | None = None
+    out_of_range_share: float | None = None
+    unseen_share: float | None = None
+    missing_severity: str | None = None
+    unseen_severity: str | None = None
+    """None for a high-cardinality feature: its new values are judged by cardinality growth."""
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, name: str, kind: str, entry: Mapping, config: Config) -> FeatureQuality:
+        th = config.thresholds
+        out = cls(
+            name=name,
+            kind=kind,
+            **{k: entry.get(k) for k in _QUALITY_VALUES},
+            extra=_rest(entry, set(_QUALITY_VALUES)),
+        )
+        out.missing_severity = severity(out.missing_share_increase, th["missing_share_increase"])
+        if kind != "high_cardinality":
+            out.unseen_severity = severity(out.unseen_share, th["unseen_share"])
+        return out
+
+    def as_dict(self) -> dict:
+        out = {k: getattr(self, k) for k in _QUALITY_VALUES[:3]}
+        if self.kind == "numerical":
+            out["out_of_range_share"] = self.out_of_range_share
+        else:
+            out["unseen_share"] = self.unseen_share
+        out.update(self.extra)
+        out["missing_share_increase_severity"] = self.missing_severity
+        if self.kind != "numerical":
+            out["unseen_share_severity"] = self.unseen_severity
+        return out
+
+
+_QUALITY_VALUES = (
+    "missing_share_reference",
+    "missing_share_production",
+    "missing_share_increase",
+    "out_of_range_share",
+    "unseen_share",
+)
+
+
+@dataclass
+class DataQuality:
+    """Schema differences between reference and production, and each feature's data quality."""
+
+    schema: dict = field(default_factory=dict)
+    features: dict[str, FeatureQuality] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "schema": self.schema,
+            "features": {n: q.as_dict() for n, q in self.features.items()},
+        }
+
+
+@dataclass
+class PredictionDrift:
+    """The predicted classes' drift: KL and Jensen–Shannon of the reference's class shares
+    against production's, with the KL's severity."""
+
+    kl: float | None = None
+    js: float | None = None
+    reference: dict | None = None
+    production: dict | None = None
+    reference_column: str | None = None
+    compared: bool = False
+    severity: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, entry: Mapping, config: Config) -> PredictionDrift:
+        known = {"kl", "js", "reference", "production", "reference_column"}
+        out = cls(
+            **{k: entry.get(k) for k in known},
+            compared="reference_column" in entry,
+            extra=_rest(entry, known),
+        )
+        out.severity = severity(out.kl, config.thresholds["prediction_kl"])
+        return out
+
+    def as_dict(self) -> dict:
+        out: dict[str, Any] = {
+            "kl": self.kl,
+            "js": self.js,
+            "reference": self.reference,
+            "production": self.production,
+        }
+        if self.compared:
+            out["reference_column"] = self.reference_column
+        out.update(self.extra)
+        out["severity"] = self.severity
+        return out
+
+
+@dataclass
+class DatasetDrift:
+    """The share of judged features that drifted (a significant PSI at or over the critical
+    level) and whether the dataset drifted, with its severity: critical when it did, warning
+    when some feature drifted, ok when none did."""
+
+    share: float | None = None
+    drifted: bool | None = None
+    drifted_features: int = 0
+    judged_features: int = 0
+    psi_threshold: float | None = None
+    share_threshold: float | None = None
+    severity: str | None = None
+
+    @classmethod
+    def from_dict(cls, entry: Mapping) -> DatasetDrift:
+        out = cls(**{k: entry[k] for k in _DATASET_KEYS if k in entry})
+        out.severity = dataset_drift_severity(
+            out.drifted, out.drifted_features, out.judged_features
+        )
+        return out
+
+    def as_dict(self) -> dict:
+        return {**{k: getattr(self, k) for k in _DATASET_KEYS}, "severity": self.severity}
+
+
+_DATASET_KEYS = (
+    "share",
+    "drifted",
+    "drifted_features",
+    "judged_features",
+    "psi_threshold",
+    "share_threshold",
+)
+
+
+@dataclass
+class Alert:
+    """A finding at or over a configured level: its severity, the metric and feature, the value
+    and the threshold it reached, what it means and what to do; ``silenced`` (until, reason)
+    when a silence mutes it."""
+
+    severity: str
+    metric: str
+    feature: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    message: str = ""
+    recommendation: str | None = None
+    silenced: dict | None = None
+
+    @property
+    def key(self) -> str:
+        """The alert's identity across runs (``alerts.alert_key``)."""
+        return f"{self.metric}:{self.feature}"
+
+    @classmethod
+    def from_dict(cls, entry: Mapping) -> Alert:
+        return cls(**{f.name: entry.get(f.name) for f in fields(cls) if f.name in entry})
+
+    def as_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.silenced is None:
+            del out["silenced"]
+        return out
+
+
+@dataclass
+class Status:
+    """One component of the system status: ``ok`` and a message (``details``: what else the
+    check found, such as a file's location, rows and newest timestamp)."""
+
+    component: str
+    ok: bool
+    message: str = ""
+    details: dict = field(default_factory=dict)
+    order: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """The JSON keys in the order the check wrote them."""
+
+    @classmethod
+    def from_dict(cls, entry: Mapping) -> Status:
+        return cls(
+            component=entry.get("component"),
+            ok=entry.get("ok"),
+            message=entry.get("message", ""),
+            details=_rest(entry, {"component", "ok", "message"}),
+            order=tuple(entry),
+        )
+
+    def as_dict(self) -> dict:
+        everything = {
+            "component": self.component,
+            "ok": self.ok,
+            "message": self.message,
+            **self.details,
+        }
+        out = {k: everything[k] for k in self.order if k in everything}
+        out.update((k, v) for k, v in everything.items() if k not in out)
+        return out
+
+
+def _judged_psi(entry: Mapping, config: Config) -> dict:
+    """A PSI entry (segment, attribution, model version input) with its severity added."""
+    found = psi_severity(entry.get("psi"), entry.get("significant"), config.thresholds["psi"])
+    return {**entry, "severity": found}
+
+
+def _judged_segments(segments: Mapping, config: Config) -> dict:
+    return {
+        column: {
+            value: {
+                **entry,
+                "features": {
+                    name: _judged_psi(psi, config)
+                    for name, psi in (entry.get("features") or {}).items()
+                },
+            }
+            for value, entry in values.items()
+        }
+        for column, values in segments.items()
+    }
+
+
+def _judged_versions(versions: Mapping, config: Config) -> dict:
+    return {
+        version: {
+            **entry,
+            "input_psi": {
+                name: _judged_psi(psi, config)
+                for name, psi in (entry.get("input_psi") or {}).items()
+            },
+        }
+        if isinstance(entry, Mapping) and "input_psi" in entry
+        else entry
+        for version, entry in versions.items()
+    }
+
+
+TYPED = (
+    "features",
+    "prediction_drift",
+    "dataset_drift",
+    "data_quality",
+    "status",
+    "segments",
+    "mix_shift",
+    "drift_attribution",
+    "versions",
+    "alerts",
+    "silenced",
+    "retraining_recommended",
+)
+"""The report's keys that ``Report`` holds in typed (or judged) fields; the others (window, rows,
+columns, accuracy, estimated performance, A/B tests ...) are kept as they are in ``sections``."""
+
+
+@dataclass
+class Report:
+    """Everything ``driftdeck monitor`` found for one window, judged: what every renderer reads.
+
+    Reading it like the JSON (``report["features"]``) gives the JSON's values (``as_dict``), for
+    scripts and tests; renderers read the attributes.
+    """
+
+    features: dict[str, FeatureDrift] = field(default_factory=dict)
+    prediction_drift: PredictionDrift = field(default_factory=PredictionDrift)
+    dataset_drift: DatasetDrift = field(default_factory=DatasetDrift)
+    data_quality: DataQuality = field(default_factory=DataQuality)
+    status: list[Status] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    """Active alerts, most severe first."""
+    silenced: list[Alert] = field(default_factory=list)
+    retraining_recommended: bool = False
+    segments: dict = field(default_factory=dict)
+    """Per segment column and value: rows, shares, and each feature's PSI with its severity."""
+    mix_shift: dict = field(default_factory=dict)
+    """PSI of each segment column itself (how much the mix of its segments changed)."""
+    mix_shift_severity: dict = field(default_factory=dict)
+    drift_attribution: dict = field(default_factory=dict)
+    """Per feature: the segments its drift came from, each PSI with its severity."""
+    versions: dict = field(default_factory=dict)
+    """Per model version: traffic, accuracy, and each input's PSI with its severity."""
+    sections: dict = field(default_factory=dict)
+    """The other keys of the JSON as they are: window, generated_at, rows, columns, accuracy,
+    estimated_performance, attribution_verdicts, ab_tests, version_traffic ..."""
+    order: tuple[str, ...] = ()
+    """The JSON's top-level keys in the order ``full_report`` made them."""
+
+    @classmethod
+    def from_dict(cls, report: Mapping, config: Config) -> Report:
+        """The typed, judged report from ``full_report``'s dict (which it does not change)."""
+        features = {
+            name: FeatureDrift.from_dict(name, entry, config)
+            for name, entry in (report.get("features") or {}).items()
+        }
+        quality = report.get("data_quality") or {}
+        kinds = {name: f.kind for name, f in features.items()}
+        mix_shift = dict(report.get("mix_shift") or {})
+        level = config.thresholds["psi"]
+        return cls(
+            features=features,
+            prediction_drift=PredictionDrift.from_dict(report.get("prediction_drift") or {}, config),
+            dataset_drift=DatasetDrift.from_dict(report.get("dataset_drift") or {}),
+            data_quality=DataQuality(
+                schema=quality.get("schema") or {},
+                features={
+                    name: FeatureQuality.from_dict(name, kinds.get(name), entry, config)
+                    for name, entry in (quality.get("features") or {}).items()
+                },
+            ),
+            status=[Status.from_dict(s) for s in report.get("status") or []],
+            alerts=[Alert.from_dict(a) for a in report.get("alerts") or []],
+            silenced=[Alert.from_dict(a) for a in report.get("silenced") or []],
+            retraining_recommended=bool(report.get("retraining_recommended")),
+            segments=_judged_segments(report.get("segments") or {}, config),
+            mix_shift=mix_shift,
+            mix_shift_severity={c: severity(p, level) for c, p in mix_shift.items()},
+            drift_attribution={
+                name: [_judged_psi(e, config) for e in entries]
+                for name, entries in (report.get("drift_attribution") or {}).items()
+            },
+            versions=_judged_versions(report.get("versions") or {}, config),
+            sections={k: v for k, v in report.items() if k not in TYPED},
+            order=tuple(report),
+        )
+
+    # -- what renderers read besides the typed sections -----------------------------------
+    @property
+    def window(self) -> dict:
+        return self.sections.get("window") or {}
+
+    @property
+    def rows(self) -> dict:
+        return self.sections.get("rows") or {}
+
+    @property
+    def columns(self) -> dict:
+        return self.sections.get("columns") or {}
+
+    @property
+    def accuracy(self) -> dict:
+        return self.sections.get("accuracy") or {}
+
+    @property
+    def estimated_performance(self) -> dict:
+        return self.sections.get("estimated_performance") or {}
+
+    @property
+    def attribution_verdicts(self) -> dict:
+        return self.sections.get("attribution_verdicts") or {}
+
+    @property
+    def critical_alerts(self) -> list[Alert]:
+        return [a for a in self.alerts if a.severity == "critical"]
+
+    # -- serialising -----------------------------------------------------------------------
+    def as_dict(self) -> dict:
+        """The report as the JSON's dict (``driftdeck monitor --json``, README)."""
+        typed: dict[str, Any] = {
+            "features": {n: f.as_dict() for n, f in self.features.items()},
+            "prediction_drift": self.prediction_drift.as_dict(),
+            "dataset_drift": self.dataset_drift.as_dict(),
+            "data_quality": self.data_quality.as_dict(),
+            "status": [s.as_dict() for s in self.status],
+            "segments": self.segments,
+            "mix_shift": self.mix_shift,
+            "drift_attribution": self.drift_attribution,
+            "versions": self.versions,
+            "alerts": [a.as_dict() for a in self.alerts],
+            "silenced": [a.as_dict() for a in self.silenced],
+            "retraining_recommended": self.retraining_recommended,
+        }
+        everything = {**self.sections, **typed}
+        out = {k: everything[k] for k in self.order if k in everything}
+        out.update((k, v) for k, v in everything.items() if k not in out)
+        if self.mix_shift or "mix_shift" in self.order:
+            out["mix_shift_severity"] = self.mix_shift_severity
+        return out
+
+    def to_json(self) -> str:
+        """The report as strict JSON (NaN and inf as null)."""
+        return to_json(self.as_dict())
+
+    # -- read like the JSON --------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        return self.as_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.as_dict().get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.as_dict())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.as_dict()
