@@ -9,9 +9,7 @@ from typing import Any
 
 from app import theme
 from app.config import Config, Level
-
-CRITICAL = "critical"
-WARNING = "warning"
+from app.severity import CRITICAL, WARNING, crossed
 
 # Metrics whose critical alerts count towards the retraining recommendation.
 RETRAINING_METRICS = ("psi", "cardinality_ratio", "prediction_kl")
@@ -116,14 +114,10 @@ def _alert(
 def _leveled(metric: str, feature: str, value: Any, level: Level, describe: str) -> dict | None:
     """The alert for a value at or over a level, or None; ``describe`` names the measurement."""
     number = as_number(value)
-    if number is None:
+    found = crossed(number, level)
+    if found is None:
         return None
-    if number >= level.critical:
-        severity, threshold = CRITICAL, level.critical
-    elif number >= level.warning:
-        severity, threshold = WARNING, level.warning
-    else:
-        return None
+    severity, threshold = found
     message = (
         f"{describe} is {format_value(metric, number)} "
         f"({severity} at or over {format_value(metric, threshold)})"

@@ -16,7 +16,7 @@ from typing import Any
 
 from app.config import Config
 from app.report_json import to_json
-from app.severity import dataset_drift_severity, psi_severity, severity
+from app.severity import WARNING, dataset_drift_severity, psi_severity, severity
 
 
 def _known(cls: type) -> set[str]:
@@ -192,12 +192,35 @@ _QUALITY_VALUES = (
 )
 
 
+SCHEMA_SEVERITY = WARNING
+"""A column on one side only, or whose type changed: a warning (its drift cannot be measured)."""
+
+
 @dataclass
 class DataQuality:
     """Schema differences between reference and production, and each feature's data quality."""
 
     schema: dict = field(default_factory=dict)
     features: dict[str, FeatureQuality] = field(default_factory=dict)
+
+    def schema_findings(self, name: str) -> list[tuple[str, str]]:
+        """The schema differences of one column as (check, finding); each is a warning
+        (``SCHEMA_SEVERITY``)."""
+        found = []
+        if name in (self.schema.get("only_in_reference") or []):
+            found.append(("Schema", "only in the reference (not in production inputs)"))
+        if name in (self.schema.get("only_in_production") or []):
+            found.append(("Schema", "only in production (not in the reference)"))
+        for change in self.schema.get("type_changes") or []:
+            if change.get("column") == name:
+                found.append(
+                    ("Type change", f"{change.get('reference')} → {change.get('production')}")
+                )
+        return found
+
+    def schema_severity(self, name: str) -> str | None:
+        """The severity of a column's schema differences (None when it has none)."""
+        return SCHEMA_SEVERITY if self.schema_findings(name) else None
 
     def as_dict(self) -> dict:
         return {
@@ -540,3 +563,22 @@ class Report:
 
     def __contains__(self, key: object) -> bool:
         return key in self.as_dict()
+
+
+def judged_over_time(over_time: Mapping, config: Config) -> dict:
+    """Drift over time (``Engine.drift_over_time``) with each bucket's PSI severity added
+    (``severity``: per feature, one per bucket), judged as the report judges a feature's PSI."""
+    level = config.thresholds["psi"]
+    significant = over_time.get("significant") or {}
+    return {
+        **over_time,
+        "severity": {
+            name: [
+                psi_severity(psi, s, level)
+                for psi, s in zip(
+                    values, significant.get(name) or [None] * len(values), strict=False
+                )
+            ]
+            for name, values in (over_time.get("features") or {}).items()
+        },
+    }
