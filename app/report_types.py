@@ -10,13 +10,18 @@ compares a value with a threshold.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from app.config import Config
 from app.report_json import to_json
-from app.severity import WARNING, dataset_drift_severity, psi_severity, severity
+from app.severity import CRITICAL, OK, WARNING, dataset_drift_severity, psi_severity, severity
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _known(cls: type) -> set[str]:
@@ -522,6 +527,25 @@ class Report:
     @property
     def critical_alerts(self) -> list[Alert]:
         return [a for a in self.alerts if a.severity == "critical"]
+
+    def accuracy_severity(self, feature: str | None = None) -> str | None:
+        """How the accuracy stands: the worst active accuracy-drop alert on ``feature``
+        ("accuracy": realized, "estimated_accuracy": CBPE; None: either), ``ok`` when its drop
+        below the baseline was measured without an alert, None when it could not be."""
+        alerts = [
+            a
+            for a in self.alerts
+            if a.metric == "accuracy_drop" and feature in (None, a.feature)
+        ]
+        for level in (CRITICAL, WARNING):
+            if any(a.severity == level for a in alerts):
+                return level
+        keys = {"accuracy": ("drop",), "estimated_accuracy": ("estimated_drop",)}
+        measured = any(
+            _is_number(self.accuracy.get(key))
+            for key in keys.get(feature, ("drop", "estimated_drop"))
+        )
+        return OK if measured else None
 
     # -- serialising -----------------------------------------------------------------------
     def as_dict(self) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,11 +42,6 @@ SYSTEM_FONTS = (
 """The font stack: installed fonts only, so no page ever fetches a web font."""
 
 NO_VALUE = "—"
-
-
-def format_dataset_drift(drift: Mapping[str, Any]) -> str:
-    """The share of drifted features as every page shows it: ``22.2%``."""
-    return format_share(drift.get("share"))
 
 
 def severity_color(level: str | None) -> str:

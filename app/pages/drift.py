@@ -432,20 +432,18 @@ class DriftMonitoring(MonitorPage):
                 )
             ]
             return
-        level = self.monitor.config.thresholds["psi"]
-        self.where_view.objects = where_it_drifted(self._report, name, level)
+        self.where_view.objects = where_it_drifted(self._report, name)
 
     def _draw_where_views(self, options: list[str], chosen: str) -> None:
         """Static export: the attribution of each feature (most contributing first), the chosen
         one shown; the browser switches between them."""
-        level = self.monitor.config.thresholds["psi"]
         names = options[:EXPORT_FEATURES]
         self.where_feature.param.update(
             options=names, value=chosen if chosen in names else names[0]
         )
         self.where_views = {
             name: pn.Column(
-                *where_it_drifted(self._report, name, level), sizing_mode="stretch_width"
+                *where_it_drifted(self._report, name), sizing_mode="stretch_width"
             )
             for name in names
         }
