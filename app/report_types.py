@@ -41,6 +41,12 @@ class TestResult:
     statistic: float | None = None
     pvalue: float | None = None
 
+    @classmethod
+    def from_dict(cls, entry: Any) -> TestResult | None:
+        if not isinstance(entry, Mapping):
+            return None
+        return cls(entry.get("statistic"), entry.get("pvalue"))
+
     def as_dict(self) -> dict:
         return {"statistic": self.statistic, "pvalue": self.pvalue}
 
@@ -54,6 +60,12 @@ class Cardinality:
     production: int | None = None
     ratio: float | None = None
     new_value_share: float | None = None
+
+    @classmethod
+    def from_dict(cls, entry: Any) -> Cardinality | None:
+        if not isinstance(entry, Mapping):
+            return None
+        return cls(*(entry.get(k) for k in ("reference", "production", "ratio", "new_value_share")))
 
     def as_dict(self) -> dict:
         return {
@@ -104,10 +116,10 @@ class FeatureDrift:
             kind=entry.get("kind"),
             psi=entry.get("psi"),
             js=entry.get("js"),
-            ks=TestResult(**ks) if ks is not None else None,
+            ks=TestResult.from_dict(ks),
             wasserstein=entry.get("wasserstein"),
-            chi2=TestResult(**chi2) if chi2 is not None else None,
-            cardinality=Cardinality(**card) if card is not None else None,
+            chi2=TestResult.from_dict(chi2),
+            cardinality=Cardinality.from_dict(card),
             psi_floor=entry.get("psi_floor"),
             significant=entry.get("significant"),
             compared="significant" in entry,
@@ -474,7 +486,9 @@ class Report:
         level = config.thresholds["psi"]
         return cls(
             features=features,
-            prediction_drift=PredictionDrift.from_dict(report.get("prediction_drift") or {}, config),
+            prediction_drift=PredictionDrift.from_dict(
+                report.get("prediction_drift") or {}, config
+            ),
             dataset_drift=DatasetDrift.from_dict(report.get("dataset_drift") or {}),
             data_quality=DataQuality(
                 schema=quality.get("schema") or {},
@@ -533,9 +547,7 @@ class Report:
         ("accuracy": realized, "estimated_accuracy": CBPE; None: either), ``ok`` when its drop
         below the baseline was measured without an alert, None when it could not be."""
         alerts = [
-            a
-            for a in self.alerts
-            if a.metric == "accuracy_drop" and feature in (None, a.feature)
+            a for a in self.alerts if a.metric == "accuracy_drop" and feature in (None, a.feature)
         ]
         for level in (CRITICAL, WARNING):
             if any(a.severity == level for a in alerts):
@@ -606,3 +618,11 @@ def judged_over_time(over_time: Mapping, config: Config) -> dict:
             for name, values in (over_time.get("features") or {}).items()
         },
     }
+
+
+def as_report(report: Report | Mapping, config: Config | None = None) -> Report:
+    """``report`` typed: a ``Report`` as it is, the JSON's dict (a logged or hand-made report)
+    judged under ``config``'s thresholds (the defaults without one)."""
+    if isinstance(report, Report):
+        return report
+    return Report.from_dict(report, config or Config())

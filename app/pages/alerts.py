@@ -324,9 +324,7 @@ def recommendations_view(alerts: list[Alert], retraining: bool) -> pn.pane.HTML:
     else:
         kind, title, body = "ok", "Nothing to do", overall
     markup = blocks.note_markup(title, body, kind)
-    advice = list(
-        dict.fromkeys(str(a.recommendation) for a in alerts if a.recommendation)
-    )
+    advice = list(dict.fromkeys(str(a.recommendation) for a in alerts if a.recommendation))
     if advice:
         markup += blocks.bullet_list(advice)
     return blocks.html_pane(markup)

@@ -127,7 +127,7 @@ class DriftMonitoring(MonitorPage):
             "the segment's sample size), beside the mix shift of each segment column.",
             min_height=charts.HEIGHT,
         )
-        self._report: dict = {}
+        self._report: Report = Report()
         # Static export: each feature's attribution, shown one at a time in the browser.
         self.where_views: dict[str, pn.Column] = {}
         self._where_callback: Any = None
@@ -442,9 +442,7 @@ class DriftMonitoring(MonitorPage):
             options=names, value=chosen if chosen in names else names[0]
         )
         self.where_views = {
-            name: pn.Column(
-                *where_it_drifted(self._report, name), sizing_mode="stretch_width"
-            )
+            name: pn.Column(*where_it_drifted(self._report, name), sizing_mode="stretch_width")
             for name in names
         }
         self._show_chosen_where()

@@ -350,9 +350,7 @@ def freshness(status: list[Status], rows: dict) -> tuple[dict[str, KpiCard], lis
         elif entry.get("newest"):
             caption = f"newest {newest} · {age_text} old"
         else:
-            caption = (
-                "optional, none yet" if optional_missing else check.message or "no rows"
-            )
+            caption = "optional, none yet" if optional_missing else check.message or "no rows"
         text = theme.format_count(count) if count is not None else "none"
         cards[component] = blocks.kpi(
             f"{COMPONENT_TITLES[component]} rows", count, text, caption, severity

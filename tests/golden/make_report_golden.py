@@ -56,5 +56,9 @@ def reports() -> dict:
 if __name__ == "__main__":
     import sys
 
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("report_before_typing.json")
+    path = (
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else Path(__file__).with_name("report_before_typing.json")
+    )
     path.write_text(json.dumps(reports(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
