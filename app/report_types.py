@@ -15,9 +15,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from app import severity as judgement
 from app.config import Config
 from app.report_json import to_json
-from app.severity import CRITICAL, OK, WARNING, dataset_drift_severity, psi_severity, severity
+from app.severity import CRITICAL, OK, WARNING
 
 
 def _is_number(value: Any) -> bool:
@@ -133,8 +134,8 @@ class FeatureDrift:
     def judge(self, config: Config) -> str | None:
         th = config.thresholds
         if self.kind == "high_cardinality":
-            return severity(self.score, th["cardinality_ratio"])
-        return psi_severity(self.psi, self.significant, th["psi"])
+            return judgement.severity(self.score, th["cardinality_ratio"])
+        return judgement.psi_severity(self.psi, self.significant, th["psi"])
 
     def as_dict(self) -> dict:
         out: dict[str, Any] = {"kind": self.kind, "psi": self.psi, "js": self.js}
@@ -182,9 +183,11 @@ class FeatureQuality:
             **{k: entry.get(k) for k in _QUALITY_VALUES},
             extra=_rest(entry, set(_QUALITY_VALUES)),
         )
-        out.missing_severity = severity(out.missing_share_increase, th["missing_share_increase"])
+        out.missing_severity = judgement.severity(
+            out.missing_share_increase, th["missing_share_increase"]
+        )
         if kind != "high_cardinality":
-            out.unseen_severity = severity(out.unseen_share, th["unseen_share"])
+            out.unseen_severity = judgement.severity(out.unseen_share, th["unseen_share"])
         return out
 
     def as_dict(self) -> dict:
@@ -268,7 +271,7 @@ class PredictionDrift:
             compared="reference_column" in entry,
             extra=_rest(entry, known),
         )
-        out.severity = severity(out.kl, config.thresholds["prediction_kl"])
+        out.severity = judgement.severity(out.kl, config.thresholds["prediction_kl"])
         return out
 
     def as_dict(self) -> dict:
@@ -302,7 +305,7 @@ class DatasetDrift:
     @classmethod
     def from_dict(cls, entry: Mapping) -> DatasetDrift:
         out = cls(**{k: entry[k] for k in _DATASET_KEYS if k in entry})
-        out.severity = dataset_drift_severity(
+        out.severity = judgement.dataset_drift_severity(
             out.drifted, out.drifted_features, out.judged_features
         )
         return out
@@ -388,7 +391,9 @@ class Status:
 
 def _judged_psi(entry: Mapping, config: Config) -> dict:
     """A PSI entry (segment, attribution, model version input) with its severity added."""
-    found = psi_severity(entry.get("psi"), entry.get("significant"), config.thresholds["psi"])
+    found = judgement.psi_severity(
+        entry.get("psi"), entry.get("significant"), config.thresholds["psi"]
+    )
     return {**entry, "severity": found}
 
 
@@ -503,7 +508,7 @@ class Report:
             retraining_recommended=bool(report.get("retraining_recommended")),
             segments=_judged_segments(report.get("segments") or {}, config),
             mix_shift=mix_shift,
-            mix_shift_severity={c: severity(p, level) for c, p in mix_shift.items()},
+            mix_shift_severity={c: judgement.severity(p, level) for c, p in mix_shift.items()},
             drift_attribution={
                 name: [_judged_psi(e, config) for e in entries]
                 for name, entries in (report.get("drift_attribution") or {}).items()
@@ -610,7 +615,7 @@ def judged_over_time(over_time: Mapping, config: Config) -> dict:
         **over_time,
         "severity": {
             name: [
-                psi_severity(psi, s, level)
+                judgement.psi_severity(psi, s, level)
                 for psi, s in zip(
                     values, significant.get(name) or [None] * len(values), strict=False
                 )
