@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from app.errors import DriftdeckError
+from app.feature_drift import TestResult
 from app.progress import terminal_progress
-from app.report_types import Report, Status, TestResult
+from app.report_types import Report, Status
 
 EXIT_OK, EXIT_USAGE, EXIT_CRITICAL = 0, 2, 3
 PAGE_SLUGS = ("overview", "drift", "features", "performance", "production", "alerts")

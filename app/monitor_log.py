@@ -12,8 +12,9 @@ from typing import Any
 from app import __version__
 from app.alerts import evaluate_alerts, summarize_alerts
 from app.config import Config
+from app.feature_drift import Cardinality, TestResult
 from app.mlflow_reader import MLflowReader, MLflowUnavailable, shared_reader
-from app.report_types import Cardinality, Report, TestResult, as_report
+from app.report_types import Report, as_report
 
 REPORT_ARTIFACT = "monitor_report.json"
 KIND_TAG = "driftdeck.kind"

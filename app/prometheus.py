@@ -18,7 +18,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from app.alerts import as_number
-from app.report_types import Cardinality, Report, TestResult, as_report
+from app.feature_drift import Cardinality, TestResult
+from app.report_types import Report, as_report
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

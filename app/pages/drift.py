@@ -19,6 +19,7 @@ import panel as pn
 import param
 
 from app import theme
+from app.feature_drift import FeatureDrift, TestResult
 from app.pages import charts, distribution_charts, timelines
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
@@ -46,7 +47,7 @@ from app.pages.significance import (
     psi_status,
     status_style,
 )
-from app.report_types import FeatureDrift, PredictionDrift, Report, TestResult
+from app.report_types import PredictionDrift, Report
 
 
 class DriftMonitoring(MonitorPage):

@@ -14,9 +14,9 @@ import panel as pn
 
 from app import theme
 from app.errors import DriftdeckError
+from app.feature_drift import FeatureDrift
 from app.pages.cards import METRIC_CELL, error_state
 from app.pages.significance import NOT_SIGNIFICANT
-from app.report_types import FeatureDrift
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ from typing import Any
 import panel as pn
 
 from app import theme
+from app.feature_drift import SCHEMA_SEVERITY, Cardinality, FeatureDrift
 from app.pages.cards import chips, note_pane, severity_label, stats_table, wrapping_row
-from app.report_types import SCHEMA_SEVERITY, Cardinality, FeatureDrift, Report
+from app.report_types import Report
 
 NUMERICAL_STATS = (
     ("mean", "Mean"),

@@ -19,6 +19,7 @@ import panel as pn
 import param
 
 from app import theme
+from app.feature_drift import Cardinality, TestResult
 from app.pages import charts, distribution_charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
@@ -53,7 +54,7 @@ from app.pages.significance import (
     not_significant_text,
     status_style,
 )
-from app.report_types import Cardinality, Report, TestResult
+from app.report_types import Report
 from app.window import Window
 
 log = logging.getLogger(__name__)

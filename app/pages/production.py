@@ -20,6 +20,7 @@ import param
 from bokeh.models import ColumnDataSource
 
 from app import theme
+from app.feature_drift import Cardinality, FeatureDrift
 from app.pages import blocks, charts, distribution_charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
@@ -39,7 +40,7 @@ from app.pages.drifted_features import (
     drift_order,
     show_chosen_in_browser,
 )
-from app.report_types import Cardinality, FeatureDrift, Status
+from app.report_types import Status
 
 PAGE_SIZE = 25
 EXPORT_ROWS = 500
