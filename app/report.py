@@ -384,7 +384,7 @@ def full_report(
     return report
 
 
-REPORT_SECONDS = 10.0
+REPORT_SECONDS = 30.0
 """How long a shared report is kept: every section of a page (and every session) drawing the same
 data version and window reads one report, while the parts that change without new data (MLflow's
 state, a silence that ends) are at most this old."""
