@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
-import weakref
 from datetime import datetime
 from typing import Any
 
@@ -389,8 +387,8 @@ REPORT_SECONDS = 30.0
 data version and window reads one report, while the parts that change without new data (MLflow's
 state, a silence that ends) are at most this old."""
 
-_guard = threading.Lock()
-_reports: weakref.WeakKeyDictionary[Engine, SingleFlight] = weakref.WeakKeyDictionary()
+_reports = SingleFlight()
+"""Typed reports by (engine, data version, window, MLflow checks, config)."""
 
 
 def shared_report(
@@ -403,12 +401,11 @@ def shared_report(
 ) -> Report:
     """The typed report (``full_report``, judged): one per (data version, window, config) that
     every page section and session shares. Read it, never change it."""
-    with _guard:
-        flights = _reports.setdefault(engine, SingleFlight())
     version = engine.version
-    flights.forget(keep=lambda kept: kept[0] == version)  # an older data version's reports go
-    key = (version, window, mlflow, mlflow_baseline, repr(config))
-    return flights.get(
+    # An older data version's reports go (this engine's only: others may serve other configs).
+    _reports.forget(keep=lambda kept: kept[0] is not engine or kept[1] == version)
+    key = (engine, version, window, mlflow, mlflow_baseline, repr(config))
+    return _reports.get(
         key,
         lambda: Report.from_dict(
             full_report(engine, window, config, mlflow=mlflow, mlflow_baseline=mlflow_baseline),
