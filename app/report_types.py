@@ -240,7 +240,7 @@ class Report:
     alerts: list[Alert] = field(default_factory=list)
     """Active alerts, most severe first."""
     silenced: list[Alert] = field(default_factory=list)
-    retraining_recommended: bool = False
+    retraining_recommended: bool | None = None
     segments: dict = field(default_factory=dict)
     """Per segment column and value: rows, shares, and each feature's PSI with its severity."""
     mix_shift: dict = field(default_factory=dict)
@@ -283,7 +283,7 @@ class Report:
             status=[Status.from_dict(s) for s in report.get("status") or []],
             alerts=[Alert.from_dict(a) for a in report.get("alerts") or []],
             silenced=[Alert.from_dict(a) for a in report.get("silenced") or []],
-            retraining_recommended=bool(report.get("retraining_recommended")),
+            retraining_recommended=report.get("retraining_recommended"),
             segments=_judged_segments(report.get("segments") or {}, config),
             mix_shift=mix_shift,
             mix_shift_severity={c: judgement.severity(p, level) for c, p in mix_shift.items()},
@@ -361,7 +361,11 @@ class Report:
         }
         everything = {**self.sections, **typed}
         out = {k: everything[k] for k in self.order if k in everything}
-        out.update((k, v) for k, v in everything.items() if k not in out)
+        # A section the report was made without (a backfill's report has no segments) is left
+        # out rather than shown empty.
+        out.update(
+            (k, v) for k, v in everything.items() if k not in out and v not in (None, {}, [])
+        )
         if self.mix_shift or "mix_shift" in self.order:
             out["mix_shift_severity"] = self.mix_shift_severity
         return out
