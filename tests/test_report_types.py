@@ -18,7 +18,8 @@ from app.pages.base import data_report
 from app.pages.drift import DriftMonitoring
 from app.pages.overview import Overview
 from app.pages.production import ProductionData, feature_cards
-from app.report import shared_report
+from app.report import build_report, shared_report
+from app.report_json import to_json
 from app.report_types import Report
 from app.severity import NOT_SIGNIFICANT
 from app.window import Window
@@ -70,6 +71,17 @@ def test_the_json_round_trips_through_the_dataclasses(world):
     typed = shared_report(Engine(world), Window(), world, mlflow=False)
     again = Report.from_dict(json.loads(typed.to_json()), world)
     assert json.loads(again.to_json()) == json.loads(typed.to_json())
+
+
+def test_a_report_made_without_some_sections_does_not_gain_them(world):
+    """A backfill logs ``build_report``'s dict (no alerts, segments or versions): typed, its JSON
+    keeps the keys it had, plus the severities."""
+    built = build_report(Engine(world), Window(), world)
+    typed = Report.from_dict(built, world).as_dict()
+    assert list(typed) == list(built)
+    assert _without_added(json.loads(Report.from_dict(built, world).to_json())) == json.loads(
+        to_json(built)
+    )
 
 
 def test_each_feature_carries_its_severity_and_significance(world):
