@@ -9,9 +9,7 @@ from typing import Any
 
 from app import theme
 from app.config import Config, Level
-
-CRITICAL = "critical"
-WARNING = "warning"
+from app.severity import CRITICAL, WARNING, crossed
 
 # Metrics whose critical alerts count towards the retraining recommendation.
 RETRAINING_METRICS = ("psi", "cardinality_ratio", "prediction_kl")
@@ -116,14 +114,10 @@ def _alert(
 def _leveled(metric: str, feature: str, value: Any, level: Level, describe: str) -> dict | None:
     """The alert for a value at or over a level, or None; ``describe`` names the measurement."""
     number = as_number(value)
-    if number is None:
+    found = crossed(number, level)
+    if found is None:
         return None
-    if number >= level.critical:
-        severity, threshold = CRITICAL, level.critical
-    elif number >= level.warning:
-        severity, threshold = WARNING, level.warning
-    else:
-        return None
+    severity, threshold = found
     message = (
         f"{describe} is {format_value(metric, number)} "
         f"({severity} at or over {format_value(metric, threshold)})"
@@ -247,34 +241,39 @@ def _ks_alert(name: str, ks: Mapping, config: Config) -> dict | None:
     return _alert(WARNING, "ks", name, statistic, rule.statistic, message)
 
 
+def field(alert: Any, name: str) -> Any:
+    """One field of an alert: an ``app.report_types.Alert`` or its JSON dict."""
+    return alert.get(name) if isinstance(alert, Mapping) else getattr(alert, name, None)
+
+
 def sort_alerts(alerts: Iterable[dict]) -> list[dict]:
     """Critical first, then by metric in display order, then by feature name."""
 
     def key(alert: dict) -> tuple:
-        metric = alert.get("metric")
+        metric = field(alert, "metric")
         order = METRIC_ORDER.index(metric) if metric in METRIC_ORDER else len(METRIC_ORDER)
-        return (alert.get("severity") != CRITICAL, order, str(alert.get("feature")))
+        return (field(alert, "severity") != CRITICAL, order, str(field(alert, "feature")))
 
     return sorted(alerts, key=key)
 
 
-def critical_alerts(alerts: Iterable[Mapping]) -> list[Mapping]:
-    return [a for a in alerts if a.get("severity") == CRITICAL]
+def critical_alerts(alerts: Iterable[Any]) -> list[Any]:
+    return [a for a in alerts if field(a, "severity") == CRITICAL]
 
 
-def retraining_recommended(alerts: Iterable[Mapping]) -> bool:
+def retraining_recommended(alerts: Iterable[Any]) -> bool:
     """Two or more critical alerts among PSI, cardinality growth and prediction drift."""
-    drivers = [a for a in critical_alerts(alerts) if a.get("metric") in RETRAINING_METRICS]
+    drivers = [a for a in critical_alerts(alerts) if field(a, "metric") in RETRAINING_METRICS]
     return len(drivers) >= RETRAINING_MIN_CRITICAL
 
 
-def recommendation(alerts: Iterable[Mapping]) -> str:
+def recommendation(alerts: Iterable[Any]) -> str:
     """One sentence saying what to do about the alerts as a whole."""
     alerts = list(alerts)
     critical = critical_alerts(alerts)
     if retraining_recommended(alerts):
-        drivers = [a for a in critical if a.get("metric") in RETRAINING_METRICS]
-        names = ", ".join(sorted({str(a.get("feature")) for a in drivers}))
+        drivers = [a for a in critical if field(a, "metric") in RETRAINING_METRICS]
+        names = ", ".join(sorted({str(field(a, "feature")) for a in drivers}))
         return f"Retraining recommended: {len(drivers)} critical drift alerts ({names})."
     if critical:
         return (
@@ -286,22 +285,22 @@ def recommendation(alerts: Iterable[Mapping]) -> str:
     return "No alerts: the model's inputs and predictions look like the reference."
 
 
-def summarize_alerts(alerts: Iterable[Mapping]) -> dict:
+def summarize_alerts(alerts: Iterable[Any]) -> dict:
     """Counts, the retraining flag and the overall recommendation, for KPI cards and the JSON."""
     alerts = list(alerts)
     critical = len(critical_alerts(alerts))
     return {
         "total": len(alerts),
         "critical": critical,
-        "warning": sum(1 for a in alerts if a.get("severity") == WARNING),
+        "warning": sum(1 for a in alerts if field(a, "severity") == WARNING),
         "retraining_recommended": retraining_recommended(alerts),
         "recommendation": recommendation(alerts),
     }
 
 
-def alert_key(alert: Mapping) -> str:
+def alert_key(alert: Any) -> str:
     """The identity of an alert across runs: metric and feature (severity may change)."""
-    return f"{alert.get('metric')}:{alert.get('feature')}"
+    return f"{field(alert, 'metric')}:{field(alert, 'feature')}"
 
 
 def apply_silences(

@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from app.errors import DriftdeckError
+from app.feature_drift import TestResult
 from app.progress import terminal_progress
-from app.report_json import jsonable, to_json
+from app.report_types import Report, Status
 
 EXIT_OK, EXIT_USAGE, EXIT_CRITICAL = 0, 2, 3
 PAGE_SLUGS = ("overview", "drift", "features", "performance", "production", "alerts")
@@ -182,7 +183,7 @@ def cmd_monitor(args) -> int:
     if not args.window and not args.all_rows:  # the monitoring window: alerts are about now
         window = engine.monitoring_window()
     progress("computing metrics")
-    report = full_report(engine, window, config, mlflow=not args.no_log)
+    report = Report.from_dict(full_report(engine, window, config, mlflow=not args.no_log), config)
     if not args.no_log:
         progress("logging to MLflow")
         _log(report, config, window)
@@ -193,9 +194,9 @@ def cmd_monitor(args) -> int:
         from app.prometheus import write_textfile
 
         write_textfile(report, Path(args.prometheus), time.perf_counter() - started)
-    critical = [a for a in report.get("alerts", []) if a.get("severity") == "critical"]
+    critical = report.critical_alerts
     if args.json:
-        print(to_json(report))
+        print(report.to_json())
     else:
         print(_summary(report))
     progress("done")
@@ -215,37 +216,34 @@ def _silenced():
         logging.disable(logging.NOTSET)
 
 
-def _log(report: dict, config, window) -> None:
+def _log(report: Report, config, window) -> None:
     """Log the run to MLflow; a failure becomes a status entry, not a crash."""
     try:
         from app.monitor_log import log_monitor_run
     except ImportError:
-        report["status"].append(
-            {"component": "monitor log", "ok": False, "message": "MLflow logging unavailable"}
-        )
+        report.status.append(Status("monitor log", False, "MLflow logging unavailable"))
         return
     try:
         with _silenced():
-            run_id = log_monitor_run(jsonable(report), config)
-        report["status"].append(
-            {"component": "monitor log", "ok": True, "message": f"logged run {run_id}"}
-        )
-        for entry in report["status"]:
-            if entry["component"] == "mlflow" and "no MLflow store" in entry.get("message", ""):
+            run_id = log_monitor_run(report, config)
+        report.status.append(Status("monitor log", True, f"logged run {run_id}"))
+        for entry in report.status:
+            if entry.component == "mlflow" and "no MLflow store" in (entry.message or ""):
                 # Checked before logging; logging created the store.
-                entry.update(ok=True, message=f"MLflow store created at {entry['uri']} by this run")
+                entry.ok = True
+                entry.message = f"MLflow store created at {entry.details['uri']} by this run"
     except DriftdeckError as exc:
-        report["status"].append({"component": "monitor log", "ok": False, "message": str(exc)})
+        report.status.append(Status("monitor log", False, str(exc)))
 
 
-def _notify(report: dict, config) -> None:
+def _notify(report: Report, config) -> None:
     """Webhooks hear of transitions (active, resolved); a failure becomes a status entry."""
     from app.notifications import notify_critical
 
     try:
-        notify_critical(report.get("alerts", []), config, silenced=report.get("silenced", []))
+        notify_critical(report.alerts, config, silenced=report.silenced)
     except DriftdeckError as exc:
-        report["status"].append({"component": "notifications", "ok": False, "message": str(exc)})
+        report.status.append(Status("notifications", False, str(exc)))
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -256,40 +254,40 @@ def _fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
-def _summary(report: dict) -> str:
+def _summary(report: Report) -> str:
     """A readable plain-text report for a terminal."""
     lines = []
-    w = report["window"]
-    rows = report["rows"]
+    w = report.window
+    rows = report.rows
     span = f" (last {w['span']})" if w.get("span") not in (None, "all") else ""
     lines.append(f"window {w['start'] or 'first row'} → {w['end'] or 'last row'}{span}")
     lines.append(
         " ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}=—" for k, v in rows.items())
     )
     lines.append(f"{'feature':<28} {'kind':<16} {'psi':>8} {'js':>8}  other")
-    for name, f in report["features"].items():
+    for name, f in report.features.items():
         other = ""
-        if f["kind"] == "numerical":
-            other = f"ks D={_fmt(f['ks']['statistic'])} p={_fmt(f['ks']['pvalue'], 3)} w={_fmt(f['wasserstein'])}"
-        elif f["kind"] == "categorical":
-            other = f"chi2={_fmt(f['chi2']['statistic'], 1)} p={_fmt(f['chi2']['pvalue'], 3)}"
+        if f.kind == "numerical":
+            ks = f.ks or TestResult()
+            other = f"ks D={_fmt(ks.statistic)} p={_fmt(ks.pvalue, 3)} w={_fmt(f.wasserstein)}"
+        elif f.kind == "categorical":
+            chi2 = f.chi2 or TestResult()
+            other = f"chi2={_fmt(chi2.statistic, 1)} p={_fmt(chi2.pvalue, 3)}"
         else:
-            other = f"cardinality ratio={_fmt(f['cardinality']['ratio'], 3)}"
-        lines.append(
-            f"{name[:28]:<28} {f['kind']:<16} {_fmt(f['psi']):>8} {_fmt(f['js']):>8}  {other}"
-        )
-    pd = report["prediction_drift"]
-    lines.append(f"prediction drift: kl={_fmt(pd['kl'])} js={_fmt(pd['js'])}")
-    dd = report["dataset_drift"]
-    lines.append(f"dataset drift: share={_fmt(dd['share'], 2)} drifted={dd['drifted']}")
-    for alert in report.get("alerts", []):
-        lines.append(f"[{alert['severity']}] {alert['message']}")
-    for alert in report.get("silenced", []):
-        until = alert["silenced"]["until"]
-        lines.append(f"[{alert['severity']}, silenced until {until}] {alert['message']}")
-    for entry in report["status"]:
-        if not entry["ok"]:
-            lines.append(f"status: {entry['component']}: {entry['message']}")
+            other = f"cardinality ratio={_fmt(f.score, 3)}"
+        lines.append(f"{name[:28]:<28} {f.kind:<16} {_fmt(f.psi):>8} {_fmt(f.js):>8}  {other}")
+    pd = report.prediction_drift
+    lines.append(f"prediction drift: kl={_fmt(pd.kl)} js={_fmt(pd.js)}")
+    dd = report.dataset_drift
+    lines.append(f"dataset drift: share={_fmt(dd.share, 2)} drifted={dd.drifted}")
+    for alert in report.alerts:
+        lines.append(f"[{alert.severity}] {alert.message}")
+    for alert in report.silenced:
+        until = (alert.silenced or {}).get("until")
+        lines.append(f"[{alert.severity}, silenced until {until}] {alert.message}")
+    for entry in report.status:
+        if not entry.ok:
+            lines.append(f"status: {entry.component}: {entry.message}")
     return "\n".join(lines)
 
 

@@ -77,12 +77,13 @@ class MetricsHandler(AuthRequestHandler):
 
     def _exposition(self, exposition: Any) -> bytes:
         from app.engine import shared_engine
-        from app.report import full_report
+        from app.report import shared_report
 
         started = time.perf_counter()
         engine = shared_engine(self.config)
         engine.refresh()
-        report = full_report(
+        # The report the pages of the monitoring window share (computed once for both).
+        report = shared_report(
             engine, engine.monitoring_window(), self.config, mlflow=False, mlflow_baseline=True
         )
         return exposition(report, time.perf_counter() - started)

@@ -14,6 +14,7 @@ import param
 from app import theme
 from app.config import Config, load_config
 from app.engine import Engine, shared_engine
+from app.report_types import Report, judged_over_time
 from app.window import Window
 
 
@@ -104,11 +105,21 @@ class Monitor(param.Parameterized):
         self.param.update(**changes)
         return True
 
-    def report(self) -> dict:
-        """The full report (README, ``driftdeck monitor --json``) (with alerts and status) for the current window."""
-        from app.report import full_report
+    def report(self, mlflow: bool = True) -> Report:
+        """The typed report (``driftdeck monitor --json``, with alerts and status) of the current
+        window: one per (data version, window) that every page section shares.
 
-        return full_report(self.engine, self.window, self.config)
+        With ``mlflow=False`` MLflow is only checked for reachability (the drift sections must not
+        wait up to MLflow's timeout when it is down); the accuracy baseline is still read from it,
+        so the alerts are those of a logged ``monitor`` run.
+        """
+        from app.report import shared_report
+
+        if mlflow:
+            return shared_report(self.engine, self.window, self.config)
+        return shared_report(
+            self.engine, self.window, self.config, mlflow=False, mlflow_baseline=True
+        )
 
     def data_problem(self, role: str) -> str | None:
         """Why a data role (``reference``, ``inputs``, ...) has no readable data, naming its file
@@ -122,7 +133,8 @@ class Monitor(param.Parameterized):
         return first, last
 
     def drift_over_time(self, bucket: str = "auto") -> dict:
-        return self.engine.drift_over_time(self.window, bucket)
+        """Drift per time bucket of the window, each bucket's PSI judged (``severity``)."""
+        return judged_over_time(self.engine.drift_over_time(self.window, bucket), self.config)
 
     def distribution(self, feature: str, bins: int = 30) -> dict:
         return self.engine.distribution(feature, self.window, bins)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -13,8 +12,9 @@ from typing import Any
 from app import __version__
 from app.alerts import evaluate_alerts, summarize_alerts
 from app.config import Config
+from app.feature_drift import Cardinality, TestResult
 from app.mlflow_reader import MLflowReader, MLflowUnavailable, shared_reader
-from app.report_json import jsonable
+from app.report_types import Report, as_report
 
 REPORT_ARTIFACT = "monitor_report.json"
 KIND_TAG = "driftdeck.kind"
@@ -66,8 +66,9 @@ def _unique_names(names: list[str]) -> dict[str, str]:
     return out
 
 
-def monitor_metrics(report: Mapping, alerts: list[dict] | None = None) -> dict[str, float]:
+def monitor_metrics(report: Report | Mapping, alerts: list | None = None) -> dict[str, float]:
     """The metrics of one check under the original system's names; values that could not be computed are left out."""
+    report = as_report(report)
     metrics: dict[str, float] = {}
 
     def put(key: str, value: Any) -> None:
@@ -75,41 +76,43 @@ def monitor_metrics(report: Mapping, alerts: list[dict] | None = None) -> dict[s
         if number is not None:
             metrics[key[:MAX_NAME]] = number
 
-    features = report.get("features") or {}
-    quality = _get(report, "data_quality", "features") or {}
+    features = report.features
+    quality = report.data_quality.features
     prefix = _unique_names(list(dict.fromkeys([*features, *quality])))
     for name, f in features.items():
         p = prefix[name]
-        put(f"{p}_psi", _get(f, "psi"))
-        put(f"{p}_js", _get(f, "js"))
-        put(f"{p}_ks_statistic", _get(f, "ks", "statistic"))
-        put(f"{p}_ks_pvalue", _get(f, "ks", "pvalue"))
-        put(f"{p}_wasserstein", _get(f, "wasserstein"))
-        put(f"{p}_chi2_statistic", _get(f, "chi2", "statistic"))
-        put(f"{p}_chi2_pvalue", _get(f, "chi2", "pvalue"))
-        put(f"{p}_cardinality_ratio", _get(f, "cardinality", "ratio"))
-        put(f"{p}_new_value_share", _get(f, "cardinality", "new_value_share"))
+        ks, chi2 = f.ks or TestResult(), f.chi2 or TestResult()
+        cardinality = f.cardinality or Cardinality()
+        put(f"{p}_psi", f.psi)
+        put(f"{p}_js", f.js)
+        put(f"{p}_ks_statistic", ks.statistic)
+        put(f"{p}_ks_pvalue", ks.pvalue)
+        put(f"{p}_wasserstein", f.wasserstein)
+        put(f"{p}_chi2_statistic", chi2.statistic)
+        put(f"{p}_chi2_pvalue", chi2.pvalue)
+        put(f"{p}_cardinality_ratio", cardinality.ratio)
+        put(f"{p}_new_value_share", cardinality.new_value_share)
     for name, q in quality.items():
         p = prefix[name]
-        put(f"{p}_missing_share_increase", _get(q, "missing_share_increase"))
-        put(f"{p}_unseen_share", _get(q, "unseen_share"))
-        put(f"{p}_out_of_range_share", _get(q, "out_of_range_share"))
+        put(f"{p}_missing_share_increase", q.missing_share_increase)
+        put(f"{p}_unseen_share", q.unseen_share)
+        put(f"{p}_out_of_range_share", q.out_of_range_share)
 
-    drift = report.get("prediction_drift") or {}
-    put("prediction_kl_drift", _get(drift, "kl"))
-    put("prediction_js_drift", _get(drift, "js"))
-    production = _get(drift, "production")
+    drift = report.prediction_drift
+    put("prediction_kl_drift", drift.kl)
+    put("prediction_js_drift", drift.js)
+    production = drift.production
     if isinstance(production, Mapping):
         classes = _unique_names([str(c) for c in production])
         for cls, share in production.items():
             put(f"prediction_share_{classes[str(cls)]}", share)
 
-    dataset = report.get("dataset_drift") or {}
-    put("dataset_drift_share", _get(dataset, "share"))
-    if isinstance(_get(dataset, "drifted"), bool):
-        put("dataset_drifted", int(dataset["drifted"]))
+    dataset = report.dataset_drift
+    put("dataset_drift_share", dataset.share)
+    if isinstance(dataset.drifted, bool):
+        put("dataset_drifted", int(dataset.drifted))
 
-    rows = report.get("rows") or {}
+    rows = report.rows
     put("reference_rows", _get(rows, "reference"))
     put("input_rows", _get(rows, "inputs"))
     put("prediction_rows", _get(rows, "predictions"))
@@ -122,11 +125,11 @@ def monitor_metrics(report: Mapping, alerts: list[dict] | None = None) -> dict[s
     return metrics
 
 
-def monitor_params(report: Mapping, config: Config) -> dict[str, str]:
+def monitor_params(report: Report, config: Config) -> dict[str, str]:
     """The window and the thresholds the check was judged by."""
     params = {
-        "window_start": str(_get(report, "window", "start") or "first row"),
-        "window_end": str(_get(report, "window", "end") or "last row"),
+        "window_start": str(report.window.get("start") or "first row"),
+        "window_end": str(report.window.get("end") or "last row"),
         "driftdeck_version": __version__,
     }
     for metric, level in sorted(config.thresholds.items()):
@@ -155,9 +158,9 @@ def _timestamp(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _run_name(report: Mapping) -> str:
-    start = _timestamp(_get(report, "window", "start"))
-    end = _timestamp(_get(report, "window", "end"))
+def _run_name(report: Report) -> str:
+    start = _timestamp(report.window.get("start"))
+    end = _timestamp(report.window.get("end"))
 
     def short(moment: datetime | None, fallback: str) -> str:
         if moment is None:
@@ -170,11 +173,11 @@ def _run_name(report: Mapping) -> str:
 
 
 def log_monitor_run(
-    report: Mapping,
+    report: Report | Mapping,
     config: Config,
     *,
     reader: MLflowReader | None = None,
-    alerts: list[dict] | None = None,
+    alerts: list | None = None,
 ) -> str:
     """Log one check as a run of the monitoring experiment and return its run id.
 
@@ -184,16 +187,17 @@ def log_monitor_run(
     failures raise ``MLflowUnavailable``.
     """
     reader = reader or shared_reader(config)
+    if alerts is None and isinstance(report, Mapping) and report.get("alerts") is None:
+        alerts = evaluate_alerts(report, config)  # a report built without its alerts
+    report = as_report(report, config)
     if alerts is None:
-        alerts = report.get("alerts")
-        if alerts is None:
-            alerts = evaluate_alerts(report, config)
+        alerts = report.alerts
     metrics = monitor_metrics(report, alerts)
     params = monitor_params(report, config)
-    end = _timestamp(_get(report, "window", "end"))
+    end = _timestamp(report.window.get("end"))
     started = time.time()
     start_ms = int((end.timestamp() if end else started) * 1000)
-    body = json.dumps(jsonable(report), indent=2, allow_nan=False, ensure_ascii=False)
+    body = report.to_json()
 
     experiment_id = _monitoring_experiment(reader, config)  # fails fast when MLflow is down
     from mlflow.entities import Metric, Param

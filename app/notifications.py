@@ -19,8 +19,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
-from app.alerts import CRITICAL, alert_key, recommendation
+from app.alerts import CRITICAL, alert_key, field, recommendation
 from app.config import Config
 from app.errors import DriftdeckError
 from app.mlflow_location import redact_uri
@@ -69,14 +70,14 @@ def _fmt(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def message_text(alerts: list[Mapping], all_alerts: list[Mapping] | None = None) -> str:
-    """The Slack message for newly active critical alerts."""
+def message_text(alerts: list[Any], all_alerts: list[Any] | None = None) -> str:
+    """The Slack message for newly active critical alerts (``Alert`` objects or their dicts)."""
     count = len(alerts)
     lines = [f"Driftdeck: {count} critical alert{'s' if count != 1 else ''} became active"]
     for a in alerts:
         lines.append(
-            f"• {a.get('metric')} on {a.get('feature')}: {_fmt(a.get('value'))} "
-            f"(critical at {_fmt(a.get('threshold'))}) — {a.get('recommendation')}"
+            f"• {field(a, 'metric')} on {field(a, 'feature')}: {_fmt(field(a, 'value'))} "
+            f"(critical at {_fmt(field(a, 'threshold'))}) — {field(a, 'recommendation')}"
         )
     lines.append(recommendation(all_alerts if all_alerts is not None else alerts))
     return "\n".join(lines)
@@ -160,7 +161,7 @@ def notify_critical(
     alerts = list(alerts)
     if not config.webhooks:
         return []
-    active = {alert_key(a): a for a in alerts if a.get("severity") == CRITICAL}
+    active = {alert_key(a): a for a in alerts if field(a, "severity") == CRITICAL}
     muted = {alert_key(a) for a in silenced}
     path = Path(state_dir or default_state_dir(config)) / STATE_FILE_NAME
     state = _read_state(path)

@@ -18,6 +18,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from app.alerts import as_number
+from app.feature_drift import Cardinality, TestResult
+from app.report_types import Report, as_report
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -76,8 +78,9 @@ def _timestamp(text: Any) -> float | None:
     return (text if text.tzinfo else text.replace(tzinfo=UTC)).timestamp()
 
 
-def samples(report: Mapping, seconds: float | None) -> list[tuple[str, dict, float]]:
+def samples(report: Report | Mapping, seconds: float | None) -> list[tuple[str, dict, float]]:
     """Every (metric, labels, value) the report can give; uncomputable ones are left out."""
+    report = as_report(report)
     out: list[tuple[str, dict, float]] = []
 
     def put(name: str, labels: dict, value: Any) -> None:
@@ -85,45 +88,40 @@ def samples(report: Mapping, seconds: float | None) -> list[tuple[str, dict, flo
         if number is not None and math.isfinite(number):
             out.append((name, labels, number))
 
-    for feature, entry in (report.get("features") or {}).items():
+    for feature, entry in report.features.items():
         labels = {"feature": str(feature)}
-        put("driftdeck_feature_psi", labels, entry.get("psi"))
-        put("driftdeck_feature_js", labels, entry.get("js"))
-        put("driftdeck_feature_ks_statistic", labels, (entry.get("ks") or {}).get("statistic"))
-        production = (entry.get("summary") or {}).get("production") or {}
+        put("driftdeck_feature_psi", labels, entry.psi)
+        put("driftdeck_feature_js", labels, entry.js)
+        put("driftdeck_feature_ks_statistic", labels, (entry.ks or TestResult()).statistic)
+        production = entry.summary.get("production") or {}
         put("driftdeck_feature_missing_share", labels, production.get("missing_share"))
-        cardinality = entry.get("cardinality") or {}
-        put("driftdeck_cardinality_ratio", labels, cardinality.get("ratio"))
-        put("driftdeck_new_value_share", labels, cardinality.get("new_value_share"))
-    put("driftdeck_prediction_kl", {}, (report.get("prediction_drift") or {}).get("kl"))
-    put("driftdeck_dataset_drift_share", {}, (report.get("dataset_drift") or {}).get("share"))
-    alerts = report.get("alerts") or []
+        cardinality = entry.cardinality or Cardinality()
+        put("driftdeck_cardinality_ratio", labels, cardinality.ratio)
+        put("driftdeck_new_value_share", labels, cardinality.new_value_share)
+    put("driftdeck_prediction_kl", {}, report.prediction_drift.kl)
+    put("driftdeck_dataset_drift_share", {}, report.dataset_drift.share)
     for severity in ("critical", "warning"):
         put(
             "driftdeck_alerts",
             {"severity": severity},
-            sum(a.get("severity") == severity for a in alerts),
+            sum(a.severity == severity for a in report.alerts),
         )
-    for role, rows in (report.get("rows") or {}).items():
+    for role, rows in report.rows.items():
         put("driftdeck_rows", {"role": role}, rows)
-    put("driftdeck_accuracy", {}, (report.get("accuracy") or {}).get("realized"))
-    put(
-        "driftdeck_estimated_accuracy",
-        {},
-        (report.get("estimated_performance") or {}).get("accuracy"),
-    )
-    for entry in report.get("status") or []:
-        if entry.get("component") in ("reference", "inputs", "predictions", "labels"):
+    put("driftdeck_accuracy", {}, report.accuracy.get("realized"))
+    put("driftdeck_estimated_accuracy", {}, report.estimated_performance.get("accuracy"))
+    for entry in report.status:
+        if entry.component in ("reference", "inputs", "predictions", "labels"):
             put(
                 "driftdeck_newest_row_timestamp_seconds",
-                {"role": entry["component"]},
-                _timestamp(entry.get("newest")),
+                {"role": entry.component},
+                _timestamp(entry.details.get("newest")),
             )
     put("driftdeck_computation_seconds", {}, seconds)
     return out
 
 
-def exposition(report: Mapping, seconds: float | None = None) -> bytes:
+def exposition(report: Report | Mapping, seconds: float | None = None) -> bytes:
     """The report in the Prometheus text format."""
     registry = CollectorRegistry()
     described = {name: (text, labels) for name, text, labels in GAUGES}
@@ -137,7 +135,7 @@ def exposition(report: Mapping, seconds: float | None = None) -> bytes:
     return generate_latest(registry)
 
 
-def write_textfile(report: Mapping, path: Path, seconds: float | None = None) -> None:
+def write_textfile(report: Report | Mapping, path: Path, seconds: float | None = None) -> None:
     """For node-exporter's textfile collector: written beside, then renamed (never half read)."""
     path = Path(path)
     temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")

@@ -1,5 +1,6 @@
 """The monitor report: every metric of docs/metrics.md for one window, as the JSON of
-``driftdeck monitor --json`` (README)."""
+``driftdeck monitor --json`` (README); ``shared_report`` gives it typed and judged
+(``app.report_types.Report``), once per data version and window."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from app import drift
 from app.config import Config
 from app.engine import Engine
 from app.errors import again_if_files_change
+from app.report_types import Report
+from app.single_flight import SingleFlight
 from app.sql_expressions import finite
 from app.window import Window
 
@@ -377,3 +380,36 @@ def full_report(
     )
     report["retraining_recommended"] = retraining_recommended(report["alerts"])
     return report
+
+
+REPORT_SECONDS = 30.0
+"""How long a shared report is kept: every section of a page (and every session) drawing the same
+data version and window reads one report, while the parts that change without new data (MLflow's
+state, a silence that ends) are at most this old."""
+
+_reports = SingleFlight()
+"""Typed reports by (engine, data version, window, MLflow checks, config)."""
+
+
+def shared_report(
+    engine: Engine,
+    window: Window,
+    config: Config,
+    *,
+    mlflow: bool = True,
+    mlflow_baseline: bool | None = None,
+) -> Report:
+    """The typed report (``full_report``, judged): one per (data version, window, config) that
+    every page section and session shares. Read it, never change it."""
+    version = engine.version
+    # An older data version's reports go (this engine's only: others may serve other configs).
+    _reports.forget(keep=lambda kept: kept[0] is not engine or kept[1] == version)
+    key = (engine, version, window, mlflow, mlflow_baseline, repr(config))
+    return _reports.get(
+        key,
+        lambda: Report.from_dict(
+            full_report(engine, window, config, mlflow=mlflow, mlflow_baseline=mlflow_baseline),
+            config,
+        ),
+        ttl=REPORT_SECONDS,
+    )

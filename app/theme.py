@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal
-
-Severity = Literal["critical", "warning", "ok"]
+from typing import Any
 
 ACCENT = "#0f6e8c"
 """Driftdeck's accent: header, active navigation, primary buttons."""
@@ -45,33 +42,6 @@ SYSTEM_FONTS = (
 """The font stack: installed fonts only, so no page ever fetches a web font."""
 
 NO_VALUE = "—"
-
-
-def severity(value: float | None, critical: float, warning: float) -> Severity | None:
-    """Severity of ``value`` against levels that alert at or over; None when there is no value."""
-    if not is_number(value):
-        return None
-    if value >= critical:
-        return "critical"
-    if value >= warning:
-        return "warning"
-    return "ok"
-
-
-def dataset_drift_severity(drift: Mapping[str, Any]) -> Severity | None:
-    """Severity of the report's ``dataset_drift``, the same on every page: critical when the
-    dataset drifted (the drifted share is at or over its level), warning when some feature
-    drifted, ok when none did; None when no feature could be judged."""
-    if not drift.get("judged_features"):
-        return None
-    if drift.get("drifted"):
-        return "critical"
-    return "warning" if drift.get("drifted_features") else "ok"
-
-
-def format_dataset_drift(drift: Mapping[str, Any]) -> str:
-    """The share of drifted features as every page shows it: ``22.2%``."""
-    return format_share(drift.get("share"))
 
 
 def severity_color(level: str | None) -> str:

@@ -12,6 +12,7 @@ import importlib
 RESET_PER_TEST = (
     ("app.sources", "_footer_cache"),  # a file version's parquet footer check
     ("app.object_storage", "_filesystems"),  # fsspec filesystems by storage options
+    ("app.report", "_reports"),  # the typed report per engine, data version and window
 )
 """Reset before each test: what one test computed or remembered never reaches the next."""
 

@@ -22,6 +22,7 @@ from app.pages.alerts import (
     status_view,
 )
 from app.pages.base import data_report
+from app.report_types import Alert, Status
 from tests.mlflow_helpers import fresh_store
 from tests.page_helpers import XSS, monitor_on, render, shown_text
 from tests.page_mlflow import N_CHECKS, check_metrics, mlflow_world, unreachable
@@ -66,7 +67,7 @@ def test_alert_messages_show_values_as_the_table_does(monitor):
     alerts = data_report(monitor)["alerts"]
     shares = [a for a in alerts if a["metric"] in ("unseen_share", "missing_share_increase")]
     assert shares, "the small world has a new district: an unseen-category alert"
-    table = alerts_table(alerts).object
+    table = alerts_table(data_report(monitor).alerts).object
     for alert in shares + alerts:
         value = format_alert_value(alert["metric"], alert["value"])
         threshold = format_alert_value(alert["metric"], alert["threshold"])
@@ -219,10 +220,10 @@ def test_values_from_the_data_are_escaped():
         "message": f"PSI of '{XSS}' is 0.5",
         "recommendation": f"check {XSS}",
     }
-    status = pn.Column(*status_view([{"component": XSS, "ok": False, "message": XSS}]))
+    status = pn.Column(*status_view([Status(component=XSS, ok=False, message=XSS)]))
     for text in (
-        alerts_table([alert]).object,
-        recommendations_view([alert], False).object,
+        alerts_table([Alert.from_dict(alert)]).object,
+        recommendations_view([Alert.from_dict(alert)], False).object,
         shown_text(status),
     ):
         assert XSS not in text

@@ -1,5 +1,5 @@
-"""Dataset drift reads the same on the Overview and on the Alerts page: one severity rule, one
-number format (``app.theme``)."""
+"""Dataset drift reads the same on the Overview and on the Alerts page: one severity rule
+(``app.severity``, carried by the report), one number format (``app.theme``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from app import theme
 from app.pages.alerts import Alerts
 from app.pages.base import data_report
 from app.pages.overview import Overview
+from app.report_types import DatasetDrift
 from tests.page_helpers import render
 
 
@@ -38,4 +39,4 @@ def test_some_drifted_features_are_a_warning_on_both_pages(monitor):
     ],
 )
 def test_dataset_drift_severity(drift, severity):
-    assert theme.dataset_drift_severity(drift) == severity
+    assert DatasetDrift.from_dict(drift).severity == severity

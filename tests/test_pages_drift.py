@@ -15,6 +15,7 @@ from app.pages.base import data_report
 from app.pages.charts import MIN_BUCKET_ROWS, bucket_width
 from app.pages.drift import DriftMonitoring
 from app.pages.significance import NOT_SIGNIFICANT, not_significant_text
+from app.severity import severity as judge
 from tests.page_helpers import (
     XSS,
     assert_top_value_shares,
@@ -220,7 +221,7 @@ def test_a_psi_under_its_floor_is_grey_never_an_alert_colour(small_sample):
             assert bars.loc[name, "status"] == not_significant_text(f["psi_floor"])
             assert f"(floor {theme.format_metric(f['psi_floor'])})" in bars.loc[name, "status"]
         else:
-            severity = theme.severity(f["psi"], level.critical, level.warning)
+            severity = judge(f["psi"], level)
             assert bars.loc[name, "color"] == theme.severity_color(severity), name
     assert bars.loc["district", "color"] == theme.SEVERITY_COLORS["critical"]
 
@@ -230,9 +231,7 @@ def test_a_psi_under_its_floor_is_grey_never_an_alert_colour(small_sample):
         if name in noise:
             assert table.loc[name, "Severity"] == not_significant_text(f["psi_floor"])
         else:
-            assert table.loc[name, "Severity"] == theme.severity(
-                f["psi"], level.critical, level.warning
-            )
+            assert table.loc[name, "Severity"] == judge(f["psi"], level)
 
 
 def test_a_bucket_psi_under_its_floor_is_grey_on_the_heatmap(monitor):
@@ -337,7 +336,7 @@ def test_where_did_it_drift_names_the_segment_it_drifted_in(segmented):
     for entry in attribution["age"]:
         if entry["significant"]:
             row = bars[bars["segment"] == f"district = {entry['value']}"].iloc[0]
-            severity = theme.severity(entry["psi"], level.critical, level.warning)
+            severity = judge(entry["psi"], level)
             assert row["color"] == theme.severity_color(severity)
 
 

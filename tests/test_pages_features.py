@@ -295,8 +295,9 @@ def test_no_segment_choice_without_segments(monitor):
 
 def test_the_pooled_rest_is_not_a_segment_to_choose():
     from app.pages.segments import segment_choices
+    from app.report_types import Report
 
-    report = {"segments": {"city": {"a": {}, "(missing)": {}, "(other)": {}}, "tier": {"x": {}}}}
+    report = Report(segments={"city": {"a": {}, "(missing)": {}, "(other)": {}}, "tier": {"x": {}}})
     assert segment_choices(report) == {
         "All rows": None,
         "city = a": ("city", "a"),

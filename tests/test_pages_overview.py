@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from app.alerts import format_value
 from app.pages.base import data_report, history_over_time
 from app.pages.charts import bucket_width
 from app.pages.overview import Overview
+from app.report_types import Alert
 from app.window import Window
 from tests.page_helpers import (
     XSS,
@@ -129,7 +131,11 @@ def test_accuracy_colour_is_the_reports_accuracy_alert(versions, monkeypatch):
         "message": "estimated accuracy: 60.0%, 12.0 points below the baseline 72.0%",
     }
     silenced = {**drop, "feature": "accuracy", "silenced": {"until": "2031-05-01T12:00:00"}}
-    changed = {**report, "alerts": [drop, *report["alerts"]], "silenced": [silenced]}
+    changed = dataclasses.replace(
+        report,
+        alerts=[Alert.from_dict(drop), *report.alerts],
+        silenced=[Alert.from_dict(silenced)],
+    )
     monkeypatch.setattr(overview, "data_report", lambda _monitor: changed)
     page = Overview(monitor=monitor)
     render(page)
@@ -261,7 +267,7 @@ def test_accuracy_drop_alerts_are_counted_and_named(monitor, monkeypatch):
     ]
     report = data_report(monitor)
     warnings = [a for a in report["alerts"] if a["severity"] == "warning"]
-    changed = {**report, "alerts": [*drops, *report["alerts"]]}
+    changed = dataclasses.replace(report, alerts=[*map(Alert.from_dict, drops), *report.alerts])
     monkeypatch.setattr(overview, "data_report", lambda _monitor: changed)
     page = Overview(monitor=monitor)
     render(page)

@@ -20,6 +20,7 @@ from app.pages import blocks, charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import KpiCard, empty_state, note_pane, section, wrapping_row
 from app.pages.mlflow_cache import MLflowCache, unavailable_note
+from app.report_types import Alert, DatasetDrift, Status
 
 METRIC_LABELS = {
     "accuracy_drop": "Accuracy drop",
@@ -145,10 +146,10 @@ class Alerts(MonitorPage):
     def _read_alerts(self) -> dict:
         report = data_report(self.monitor)
         return {
-            "alerts": list(report.get("alerts") or []),
-            "silenced": list(report.get("silenced") or []),
-            "retraining": bool(report.get("retraining_recommended")),
-            "dataset_drift": report.get("dataset_drift") or {},
+            "alerts": list(report.alerts),
+            "silenced": list(report.silenced),
+            "retraining": report.retraining_recommended,
+            "dataset_drift": report.dataset_drift,
         }
 
     def _draw_alerts(self, result: dict) -> None:
@@ -167,10 +168,10 @@ class Alerts(MonitorPage):
         self.silenced_card.visible = bool(silenced)
 
     # -- status ---------------------------------------------------------------------------
-    def _read_status(self) -> list[dict]:
-        return list(self.monitor.report().get("status") or [])
+    def _read_status(self) -> list[Status]:
+        return list(self.monitor.report().status)
 
-    def _draw_status(self, status: list[dict]) -> None:
+    def _draw_status(self, status: list[Status]) -> None:
         self.status_body.objects = status_view(status)
 
     # -- history --------------------------------------------------------------------------
@@ -196,14 +197,14 @@ def format_alert_value(metric: str, value: Any) -> str:
 
 
 def alerts_view(
-    alerts: list[dict], retraining: bool, dataset_drift: dict
+    alerts: list[Alert], retraining: bool, dataset_drift: DatasetDrift
 ) -> tuple[dict[str, KpiCard], list]:
     """Summary cards, then the critical alerts and the warnings as tables."""
     summary = summarize_alerts(alerts)
-    critical = [a for a in alerts if a.get("severity") == CRITICAL]
-    warnings = [a for a in alerts if a.get("severity") == WARNING]
-    share = dataset_drift.get("share")
-    judged = dataset_drift.get("judged_features")
+    critical = [a for a in alerts if a.severity == CRITICAL]
+    warnings = [a for a in alerts if a.severity == WARNING]
+    share = dataset_drift.share
+    judged = dataset_drift.judged_features
     cards = {
         "critical": blocks.kpi(
             "Active alerts",
@@ -231,10 +232,10 @@ def alerts_view(
         "dataset_drift": blocks.kpi(
             "Drifted features",
             share,
-            theme.format_dataset_drift(dataset_drift),
-            f"{theme.format_count(dataset_drift.get('drifted_features'))} of "
+            theme.format_share(share),
+            f"{theme.format_count(dataset_drift.drifted_features)} of "
             f"{theme.format_count(judged)} at or over the critical PSI",
-            theme.dataset_drift_severity(dataset_drift),
+            dataset_drift.severity,
         ),
     }
     objects: list = [blocks.kpi_row(cards.values())]
@@ -253,21 +254,21 @@ def alerts_view(
     return cards, objects
 
 
-def alerts_table(alerts: list[dict]) -> pn.pane.HTML:
+def alerts_table(alerts: list[Alert]) -> pn.pane.HTML:
     """One row per alert, coloured by severity like the drift charts."""
     rows, colors = [], []
     for a in alerts:
-        severity = str(a.get("severity"))
+        severity = str(a.severity)
         color = theme.severity_color(severity)
-        metric = str(a.get("metric"))
+        metric = str(a.metric)
         rows.append(
             [
                 blocks.pill(severity, color),
                 METRIC_LABELS.get(metric, metric),
-                a.get("feature"),
-                format_alert_value(metric, a.get("value")),
-                format_alert_value(metric, a.get("threshold")),
-                a.get("message"),
+                a.feature,
+                format_alert_value(metric, a.value),
+                format_alert_value(metric, a.threshold),
+                a.message,
             ]
         )
         colors.append(color)
@@ -281,20 +282,20 @@ def alerts_table(alerts: list[dict]) -> pn.pane.HTML:
     return blocks.html_pane(markup)
 
 
-def silenced_table(alerts: list[dict]) -> pn.pane.HTML:
+def silenced_table(alerts: list[Alert]) -> pn.pane.HTML:
     """One row per silenced alert: what it is about, its value, and the silence's reason and end."""
     rows = []
     for a in alerts:
-        metric = str(a.get("metric"))
-        silence = a.get("silenced") or {}
+        metric = str(a.metric)
+        silence = a.silenced or {}
         until = silence.get("until")
         rows.append(
             [
-                blocks.pill(str(a.get("severity")), theme.MISSING_COLOR),
+                blocks.pill(str(a.severity), theme.MISSING_COLOR),
                 METRIC_LABELS.get(metric, metric),
-                a.get("feature"),
-                format_alert_value(metric, a.get("value")),
-                format_alert_value(metric, a.get("threshold")),
+                a.feature,
+                format_alert_value(metric, a.value),
+                format_alert_value(metric, a.threshold),
                 silence.get("reason") or theme.NO_VALUE,
                 f"{theme.format_timestamp(until)} UTC" if until else theme.NO_VALUE,
             ]
@@ -309,23 +310,21 @@ def silenced_table(alerts: list[dict]) -> pn.pane.HTML:
     return blocks.html_pane(markup)
 
 
-def recommendations_view(alerts: list[dict], retraining: bool) -> pn.pane.HTML:
+def recommendations_view(alerts: list[Alert], retraining: bool) -> pn.pane.HTML:
     """The overall advice (retraining first), then each distinct per-alert recommendation."""
     overall = recommendation(alerts)
     if retraining:
         kind = "critical"
         title = "Retraining recommended"
         body = overall
-    elif any(a.get("severity") == CRITICAL for a in alerts):
+    elif any(a.severity == CRITICAL for a in alerts):
         kind, title, body = "critical", "Investigate the critical alerts", overall
     elif alerts:
         kind, title, body = "warning", "Keep watching", overall
     else:
         kind, title, body = "ok", "Nothing to do", overall
     markup = blocks.note_markup(title, body, kind)
-    advice = list(
-        dict.fromkeys(str(a["recommendation"]) for a in alerts if a.get("recommendation"))
-    )
+    advice = list(dict.fromkeys(str(a.recommendation) for a in alerts if a.recommendation))
     if advice:
         markup += blocks.bullet_list(advice)
     return blocks.html_pane(markup)
@@ -334,25 +333,25 @@ def recommendations_view(alerts: list[dict], retraining: bool) -> pn.pane.HTML:
 # -- status ---------------------------------------------------------------------------------
 
 
-def status_view(status: list[dict]) -> list:
+def status_view(status: list[Status]) -> list:
     """Every component with ok or failed, its message, and its numbers where it has them."""
     if not status:
         return [empty_state("No status entries.", "The report returned no system status.")]
     rows, colors = [], []
     for entry in status:
-        ok = bool(entry.get("ok"))
+        ok = bool(entry.ok)
         color = theme.severity_color("ok" if ok else CRITICAL)
-        component = str(entry.get("component"))
+        component = str(entry.component)
         rows.append(
             [
                 blocks.pill("ok" if ok else "failed", color),
                 COMPONENT_TITLES.get(component, component),
-                entry.get("message") or "",
-                _status_details(entry),
+                entry.message or "",
+                _status_details(entry.details),
             ]
         )
         colors.append(color)
-    failed = sum(1 for e in status if not e.get("ok"))
+    failed = sum(1 for e in status if not e.ok)
     cards = [
         blocks.kpi(
             "Components ok",
@@ -376,6 +375,7 @@ def status_view(status: list[dict]) -> list:
 
 
 def _status_details(entry: dict) -> str:
+    """A status check's numbers (``Status.details``) in words."""
     parts = []
     if theme.is_number(entry.get("rows")):
         parts.append(f"{theme.format_count(entry['rows'])} rows")

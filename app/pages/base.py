@@ -23,6 +23,7 @@ from panel.io.state import set_curdoc
 from app.errors import DriftdeckError, again_if_files_change
 from app.monitor import Monitor
 from app.pages.cards import NOTE_CSS, error_state, escape
+from app.report_types import Report, judged_over_time
 from app.window import Window
 
 log = logging.getLogger(__name__)
@@ -35,23 +36,20 @@ PREPARE_SECONDS = 0.5
 indicators on the sections still computing (cached results arrive within milliseconds)."""
 
 
-def data_report(monitor: Monitor) -> dict:
-    """The Monitor's report without MLflow's status checks.
+def data_report(monitor: Monitor) -> Report:
+    """The Monitor's typed report without MLflow's status checks, shared by every section.
 
     ``Monitor.report()`` also asks MLflow how it is (up to its timeout when it is down); the drift
     sections must not wait for that, and the alerts they count do not depend on it.
     """
-    from app.report import full_report
-
-    return full_report(
-        monitor.engine, monitor.window, monitor.config, mlflow=False, mlflow_baseline=True
-    )
+    return monitor.report(mlflow=False)
 
 
 def history_over_time(monitor: Monitor) -> dict:
     """Rows, drift and predicted classes per time bucket over every production row, whatever
-    the window: a timeline shows the whole history and the window as a band on it."""
-    return monitor.engine.drift_over_time(Window(), "auto")
+    the window: a timeline shows the whole history and the window as a band on it. Each bucket's
+    PSI comes judged (``severity``)."""
+    return judged_over_time(monitor.engine.drift_over_time(Window(), "auto"), monitor.config)
 
 
 def accuracy_history(monitor: Monitor) -> dict:

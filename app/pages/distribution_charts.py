@@ -34,12 +34,10 @@ def severity_bars(
     extra_hover: Sequence[tuple[str, str]] = (),
     floor: float = 0.0,
 ) -> hv.Bars:
-    """One bar per feature (``rows``: feature, value, and extra columns) coloured by severity,
-    with the warning and critical levels as dashed lines."""
+    """One bar per feature (``rows``: feature, value, the report's severity and extra columns)
+    coloured by its severity, with the warning and critical levels as dashed lines."""
     frame = pd.DataFrame(list(rows))
-    frame["severity"] = [
-        theme.severity(v, level.critical, level.warning) or "n/a" for v in frame["value"]
-    ]
+    frame["severity"] = [s or "n/a" for s in frame["severity"]]
     frame["color"] = [theme.severity_color(s) for s in frame["severity"]]
     frame["text"] = [text(v) for v in frame["value"]]
     extra = [c for c in frame.columns if c not in ("feature", "value")]

@@ -19,6 +19,7 @@ import panel as pn
 import param
 
 from app import theme
+from app.feature_drift import FeatureDrift, TestResult
 from app.pages import charts, distribution_charts, timelines
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
@@ -46,6 +47,7 @@ from app.pages.significance import (
     psi_status,
     status_style,
 )
+from app.report_types import PredictionDrift, Report
 
 
 class DriftMonitoring(MonitorPage):
@@ -126,7 +128,7 @@ class DriftMonitoring(MonitorPage):
             "the segment's sample size), beside the mix shift of each segment column.",
             min_height=charts.HEIGHT,
         )
-        self._report: dict = {}
+        self._report: Report = Report()
         # Static export: each feature's attribution, shown one at a time in the browser.
         self.where_views: dict[str, pn.Column] = {}
         self._where_callback: Any = None
@@ -171,21 +173,21 @@ class DriftMonitoring(MonitorPage):
             self._load_distribution()
 
     # -- from the report -------------------------------------------------------------------
-    def _draw_report(self, report: dict) -> None:
+    def _draw_report(self, report: Report) -> None:
         thresholds = self.monitor.config.thresholds
-        features = report.get("features") or {}
-        production = (report.get("rows") or {}).get("inputs")
-        self._order = drift_order(features, thresholds)
+        features = report.features
+        production = report.rows.get("inputs")
+        self._order = drift_order(features)
         self._draw_psi(features, thresholds, production)
         self._draw_cardinality(features, thresholds, production)
-        self._draw_prediction(report.get("prediction_drift") or {}, thresholds)
-        self._draw_table(features, thresholds, production)
+        self._draw_prediction(report.prediction_drift)
+        self._draw_table(features, production)
         self._draw_where(report)
         options = list(self._order)
         value = self.feature.value
         if value not in options:
             # The most drifted feature whose distribution reads as a chart (not an address).
-            readable = [n for n in options if features[n].get("kind") != "high_cardinality"]
+            readable = [n for n in options if features[n].kind != "high_cardinality"]
             value = (readable or options or [None])[0]
         if self.static and options:
             self._load_comparisons(options, value)
@@ -200,17 +202,19 @@ class DriftMonitoring(MonitorPage):
                 )
             ]
 
-    def _draw_psi(self, features: dict, thresholds: dict, production: Any) -> None:
+    def _draw_psi(
+        self, features: dict[str, FeatureDrift], thresholds: dict, production: Any
+    ) -> None:
         rows = [
             {
                 "feature": name,
-                "psi": f["psi"],
-                "significant": f.get("significant"),
-                "psi_floor": f.get("psi_floor"),
-                "JS": theme.format_metric(f.get("js")),
+                "psi": f.psi,
+                "severity": f.severity,
+                "psi_floor": f.psi_floor,
+                "JS": theme.format_metric(f.js),
             }
             for name, f in features.items()
-            if f.get("kind") != "high_cardinality" and theme.is_number(f.get("psi"))
+            if f.kind != "high_cardinality" and theme.is_number(f.psi)
         ]
         if not rows:
             self.psi_body.objects = [
@@ -226,22 +230,25 @@ class DriftMonitoring(MonitorPage):
         chart = psi_bars(rows, thresholds["psi"], extra_hover=[("Jensen–Shannon", "@JS")])
         self.psi_body.objects = [charts.plot_pane(chart, charts.HEIGHT)]
 
-    def _draw_cardinality(self, features: dict, thresholds: dict, production: Any) -> None:
+    def _draw_cardinality(
+        self, features: dict[str, FeatureDrift], thresholds: dict, production: Any
+    ) -> None:
         rows = []
         for name, f in features.items():
-            c = f.get("cardinality") or {}
-            if f.get("kind") == "high_cardinality" and theme.is_number(c.get("ratio")):
+            c = f.cardinality
+            if f.kind == "high_cardinality" and c is not None and theme.is_number(c.ratio):
                 rows.append(
                     {
                         "feature": name,
-                        "value": c["ratio"],
-                        "reference": theme.format_count(c.get("reference")),
-                        "production": theme.format_count(c.get("production")),
-                        "new_share": theme.format_share(c.get("new_value_share")),
+                        "value": c.ratio,
+                        "severity": f.severity,
+                        "reference": theme.format_count(c.reference),
+                        "production": theme.format_count(c.production),
+                        "new_share": theme.format_share(c.new_value_share),
                     }
                 )
         if not rows:
-            has_high = any(f.get("kind") == "high_cardinality" for f in features.values())
+            has_high = any(f.kind == "high_cardinality" for f in features.values())
             if has_high and not production:
                 self.cardinality_body.objects = [missing_production(self.monitor)]
             else:
@@ -275,20 +282,14 @@ class DriftMonitoring(MonitorPage):
             *(note_pane(line) for line in lines),
         ]
 
-    def _draw_prediction(self, prediction: dict, thresholds: dict) -> None:
-        level = thresholds["prediction_kl"]
-        kl, js = prediction.get("kl"), prediction.get("js")
+    def _draw_prediction(self, prediction: PredictionDrift) -> None:
+        kl, js = prediction.kl, prediction.js
         self.kl_card.show(
-            kl,
-            theme.format_metric(kl),
-            "reference vs production classes",
-            theme.severity(kl, level.critical, level.warning),
+            kl, theme.format_metric(kl), "reference vs production classes", prediction.severity
         )
         self.js_card.show(js, theme.format_metric(js), "Jensen–Shannon distance (base 2)")
-        chart = distribution_charts.class_share_bars(
-            prediction.get("reference"), prediction.get("production")
-        )
-        if chart is None or not prediction.get("production"):
+        chart = distribution_charts.class_share_bars(prediction.reference, prediction.production)
+        if chart is None or not prediction.production:
             self.prediction_body.objects = [
                 empty_state(
                     "No prediction drift to show.",
@@ -303,26 +304,23 @@ class DriftMonitoring(MonitorPage):
             charts.plot_pane(chart, charts.HEIGHT - 60),
         ]
 
-    def _draw_table(self, features: dict, thresholds: dict, production: Any) -> None:
-        level = thresholds["psi"]
+    def _draw_table(self, features: dict[str, FeatureDrift], production: Any) -> None:
         rows = []
         for name in self._order:
             f = features[name]
-            if f.get("kind") != "numerical":
+            if f.kind != "numerical":
                 continue
-            ks = f.get("ks") or {}
+            ks = f.ks or TestResult()
             rows.append(
                 {
                     "Feature": name,
-                    "Severity": psi_status(
-                        f.get("psi"), f.get("significant"), f.get("psi_floor"), level
-                    ),
-                    "PSI": _float(f.get("psi")),
-                    "KS D": _float(ks.get("statistic")),
-                    "KS p-value": theme.format_pvalue(ks.get("pvalue")),
-                    "Wasserstein (σ)": _float(f.get("wasserstein")),
-                    "Jensen–Shannon": _float(f.get("js")),
-                    "Note": f.get("reason") or "",
+                    "Severity": psi_status(f.severity, f.psi_floor),
+                    "PSI": _float(f.psi),
+                    "KS D": _float(ks.statistic),
+                    "KS p-value": theme.format_pvalue(ks.pvalue),
+                    "Wasserstein (σ)": _float(f.wasserstein),
+                    "Jensen–Shannon": _float(f.js),
+                    "Note": f.reason or "",
                 }
             )
         if not rows:
@@ -393,10 +391,10 @@ class DriftMonitoring(MonitorPage):
             self.select_window(charts.snap_to_buckets(*boundsx, self._buckets, self._width))
 
     # -- where did it drift ------------------------------------------------------------------------
-    def _draw_where(self, report: dict) -> None:
+    def _draw_where(self, report: Report) -> None:
         """The where-did-it-drift section: shown only when the report has segments."""
         self._report = report
-        self.where_card.visible = bool(report.get("segments"))
+        self.where_card.visible = bool(report.segments)
         if not self.where_card.visible:
             self.where_view.objects = [
                 empty_state(
@@ -435,21 +433,17 @@ class DriftMonitoring(MonitorPage):
                 )
             ]
             return
-        level = self.monitor.config.thresholds["psi"]
-        self.where_view.objects = where_it_drifted(self._report, name, level)
+        self.where_view.objects = where_it_drifted(self._report, name)
 
     def _draw_where_views(self, options: list[str], chosen: str) -> None:
         """Static export: the attribution of each feature (most contributing first), the chosen
         one shown; the browser switches between them."""
-        level = self.monitor.config.thresholds["psi"]
         names = options[:EXPORT_FEATURES]
         self.where_feature.param.update(
             options=names, value=chosen if chosen in names else names[0]
         )
         self.where_views = {
-            name: pn.Column(
-                *where_it_drifted(self._report, name, level), sizing_mode="stretch_width"
-            )
+            name: pn.Column(*where_it_drifted(self._report, name), sizing_mode="stretch_width")
             for name in names
         }
         self._show_chosen_where()

@@ -14,8 +14,9 @@ import panel as pn
 
 from app import theme
 from app.errors import DriftdeckError
+from app.feature_drift import FeatureDrift
 from app.pages.cards import METRIC_CELL, error_state
-from app.pages.significance import NOT_SIGNIFICANT, psi_severity
+from app.pages.significance import NOT_SIGNIFICANT
 
 log = logging.getLogger(__name__)
 
@@ -23,34 +24,15 @@ METRIC = METRIC_CELL
 """A drift measure in a table cell (``cards.METRIC_CELL``)."""
 
 
-def feature_severity(feature: dict, thresholds: dict) -> str | None:
-    """A feature's drift severity: PSI (``NOT_SIGNIFICANT`` under its sample-size floor), or
-    cardinality growth for high-cardinality features."""
-    if feature.get("kind") == "high_cardinality":
-        level = thresholds["cardinality_ratio"]
-        return theme.severity(
-            (feature.get("cardinality") or {}).get("ratio"), level.critical, level.warning
-        )
-    return psi_severity(feature.get("psi"), feature.get("significant"), thresholds["psi"])
-
-
-def drift_order(features: dict, thresholds: dict) -> list[str]:
-    """Feature names, most drifted first (severity, then PSI or cardinality ratio); a PSI that
-    is not significant ranks with the features that did not drift."""
+def drift_order(features: Mapping[str, FeatureDrift]) -> list[str]:
+    """Feature names, most drifted first (the report's severity, then PSI or cardinality ratio);
+    a PSI that is not significant ranks with the features that did not drift."""
     rank = {"critical": 0, "warning": 1, "ok": 2, NOT_SIGNIFICANT: 2, None: 3}
 
     def key(name: str) -> tuple:
         f = features[name]
-        score = (
-            f.get("psi")
-            if f.get("kind") != "high_cardinality"
-            else (f.get("cardinality") or {}).get("ratio")
-        )
-        return (
-            rank[feature_severity(f, thresholds)],
-            -(score if theme.is_number(score) else 0),
-            name,
-        )
+        score = f.score
+        return (rank[f.severity], -(score if theme.is_number(score) else 0), name)
 
     return sorted(features, key=key)
 

@@ -6,24 +6,14 @@ from __future__ import annotations
 from app import theme
 from app.pages import blocks, charts, timelines
 from app.pages.cards import KpiCard, empty_state
+from app.report_types import Report
 
 
-def _accuracy_alert(report: dict, feature: str) -> str | None:
-    """The severity of the report's active accuracy-drop alert on ``feature`` ("accuracy":
-    realized, "estimated_accuracy"), "ok" when the drop was measured without alert, else None."""
-    for alert in report.get("alerts") or []:
-        if alert.get("metric") == "accuracy_drop" and alert.get("feature") == feature:
-            return alert.get("severity")
-    accuracy = report.get("accuracy") or {}
-    drop = accuracy.get("estimated_drop" if feature == "estimated_accuracy" else "drop")
-    return "ok" if theme.is_number(drop) else None
-
-
-def estimated_accuracy(report: dict) -> tuple[dict[str, KpiCard], list]:
+def estimated_accuracy(report: Report) -> tuple[dict[str, KpiCard], list]:
     """Cards (estimated, realized, baseline, calibration) and the estimated-vs-realized chart of
     the report's ``estimated_performance``; without an estimate, what to log for one."""
-    estimate = report.get("estimated_performance") or {}
-    accuracy = report.get("accuracy") or {}
+    estimate = report.estimated_performance
+    accuracy = report.accuracy
     value = estimate.get("accuracy")
     if not theme.is_number(value):
         reason = str(estimate.get("reason") or "no estimate for this time window")
@@ -44,7 +34,7 @@ def estimated_accuracy(report: dict) -> tuple[dict[str, KpiCard], list]:
             f"95 % band {theme.format_share(estimate.get('lower'))}–"
             f"{theme.format_share(estimate.get('upper'))}, "
             f"{theme.format_count(estimate.get('rows'))} predictions",
-            _accuracy_alert(report, "estimated_accuracy"),
+            report.accuracy_severity("estimated_accuracy"),
         ),
         "realized": blocks.kpi(
             "Realized accuracy",
@@ -53,7 +43,7 @@ def estimated_accuracy(report: dict) -> tuple[dict[str, KpiCard], list]:
             f"{theme.format_count(labelled)} labelled predictions"
             if theme.is_number(realized)
             else "no labels in the time window yet",
-            _accuracy_alert(report, "accuracy"),
+            report.accuracy_severity("accuracy"),
         ),
         "baseline": blocks.kpi(
             "Accuracy baseline",

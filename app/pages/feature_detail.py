@@ -8,7 +8,9 @@ from typing import Any
 import panel as pn
 
 from app import theme
+from app.feature_drift import SCHEMA_SEVERITY, Cardinality, FeatureDrift
 from app.pages.cards import chips, note_pane, severity_label, stats_table, wrapping_row
+from app.report_types import Report
 
 NUMERICAL_STATS = (
     ("mean", "Mean"),
@@ -21,12 +23,12 @@ NUMERICAL_STATS = (
 )
 
 
-def side_summary(feature: dict, side: str) -> dict:
+def side_summary(feature: FeatureDrift | None, side: str) -> dict:
     """The summary of one side ("reference" or "production") of a feature's profile."""
-    return ((feature.get("summary") or {}).get(side)) or {}
+    return (feature.summary.get(side) if feature is not None else None) or {}
 
 
-def summary_statistics(feature: dict) -> Any:
+def summary_statistics(feature: FeatureDrift) -> Any:
     """The feature's statistics, reference beside production: rows, missing, distinct values, then
     the numerical statistics or the top categories."""
     ref, prod = side_summary(feature, "reference"), side_summary(feature, "production")
@@ -48,7 +50,7 @@ def summary_statistics(feature: dict) -> Any:
             theme.format_count(prod.get("distinct")),
         ],
     ]
-    if feature.get("kind") == "numerical":
+    if feature.kind == "numerical":
         rows += [
             [label, theme.format_number(ref.get(key)), theme.format_number(prod.get(key))]
             for key, label in NUMERICAL_STATS
@@ -70,63 +72,41 @@ def summary_statistics(feature: dict) -> Any:
     return stats_table(["Statistic", "Reference", "Production"], rows)
 
 
-def quality_findings(name: str, feature: dict, report: dict, thresholds: dict) -> list[Any]:
+def quality_findings(name: str, report: Report) -> list[Any]:
     """The feature's data-quality findings in ``report`` (schema, missing share, out of range,
-    unseen categories), each with its status under ``thresholds``."""
-    found = ((report.get("data_quality") or {}).get("features") or {}).get(name) or {}
-    schema = (report.get("data_quality") or {}).get("schema") or {}
-    rows = []
-    if name in (schema.get("only_in_reference") or []):
-        rows.append(
-            [
-                "Schema",
-                "only in the reference (not in production inputs)",
-                severity_label("warning"),
-            ]
-        )
-    if name in (schema.get("only_in_production") or []):
-        rows.append(
-            ["Schema", "only in production (not in the reference)", severity_label("warning")]
-        )
-    for change in schema.get("type_changes") or []:
-        if change.get("column") == name:
-            rows.append(
-                [
-                    "Type change",
-                    f"{change.get('reference')} → {change.get('production')}",
-                    severity_label("warning"),
-                ]
-            )
-    if feature.get("reason"):
-        rows.append(["Note", str(feature["reason"]), theme.NO_VALUE])
-    if found:
-        level = thresholds["missing_share_increase"]
-        increase = found.get("missing_share_increase")
+    unseen categories), each with the status the report judged."""
+    quality = report.data_quality
+    found = quality.features.get(name)
+    feature = report.features.get(name)
+    rows = [
+        [check, finding, severity_label(SCHEMA_SEVERITY)]
+        for check, finding in quality.schema_findings(name)
+    ]
+    if feature is not None and feature.reason:
+        rows.append(["Note", str(feature.reason), theme.NO_VALUE])
+    if found is not None:
         rows.append(
             [
                 "Missing share",
-                f"{theme.format_share(found.get('missing_share_reference'))} → {theme.format_share(found.get('missing_share_production'))}",
-                severity_label(theme.severity(increase, level.critical, level.warning)),
+                f"{theme.format_share(found.missing_share_reference)} → {theme.format_share(found.missing_share_production)}",
+                severity_label(found.missing_severity),
             ]
         )
-        if "out_of_range_share" in found:
+        if found.kind == "numerical":
             rows.append(
                 [
                     "Outside the reference range",
-                    theme.format_share(found.get("out_of_range_share"), 2),
+                    theme.format_share(found.out_of_range_share, 2),
                     theme.NO_VALUE,
                 ]
             )
-        if "unseen_share" in found:
-            level = thresholds["unseen_share"]
-            share = found.get("unseen_share")
-            judged = feature.get("kind") != "high_cardinality"
+        else:
             rows.append(
                 [
                     "Unseen categories",
-                    theme.format_share(share, 2),
-                    severity_label(theme.severity(share, level.critical, level.warning))
-                    if judged
+                    theme.format_share(found.unseen_share, 2),
+                    severity_label(found.unseen_severity)
+                    if found.kind != "high_cardinality"
                     else "by cardinality",
                 ]
             )
@@ -135,17 +115,17 @@ def quality_findings(name: str, feature: dict, report: dict, thresholds: dict) -
     return [stats_table(["Check", "Finding", "Status"], rows, raw_html_columns=(2,))]
 
 
-def new_categories(feature: dict) -> list[Any]:
+def new_categories(feature: FeatureDrift | None) -> list[Any]:
     """The production values a categorical feature never had in the reference, as chips with their
     share; for a high-cardinality feature, the share of rows with a new value."""
     unseen = side_summary(feature, "production").get("unseen") or []
     header = heading("New categories (never in the reference)")
-    if feature.get("kind") == "high_cardinality":
-        c = feature.get("cardinality") or {}
+    if feature is not None and feature.kind == "high_cardinality":
+        c = feature.cardinality or Cardinality()
         text = (
-            f"{theme.format_share(c.get('new_value_share'))} of production rows carry a value never seen in the "
-            f"reference ({theme.format_count(c.get('production'))} distinct values in production, "
-            f"{theme.format_count(c.get('reference'))} in the reference)."
+            f"{theme.format_share(c.new_value_share)} of production rows carry a value never seen in the "
+            f"reference ({theme.format_count(c.production)} distinct values in production, "
+            f"{theme.format_count(c.reference)} in the reference)."
         )
         return [header, note_pane(text)]
     if not unseen:

@@ -19,6 +19,7 @@ import panel as pn
 import param
 
 from app import theme
+from app.feature_drift import Cardinality, TestResult
 from app.pages import charts, distribution_charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
@@ -51,9 +52,9 @@ from app.pages.segments import ALL_ROWS, Segment, segment_choices, segment_windo
 from app.pages.significance import (
     NOT_SIGNIFICANT,
     not_significant_text,
-    psi_severity,
     status_style,
 )
+from app.report_types import Report
 from app.window import Window
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class FeatureStatistics(MonitorPage):
             "Feature detail", *self._detail_objects, min_height=charts.HEIGHT
         )
         self.table: pn.widgets.Tabulator | None = None
-        self._report: dict = {}
+        self._report: Report = Report()
         # Absent from a static file, and for a config without segments.
         segments = bool(self.monitor.config.columns.segments) and not self.static
         return [*([self.segment_row] if segments else []), table_card, detail_card]
@@ -176,7 +177,7 @@ class FeatureStatistics(MonitorPage):
         if not self._choosing:
             self.reload()
 
-    def _draw_reports(self, found: tuple[dict, dict | None]) -> None:
+    def _draw_reports(self, found: tuple[Report, Report | None]) -> None:
         """The segments to choose from (the report of all rows), then the chosen rows' report."""
         whole, chosen = found
         choices = segment_choices(whole)
@@ -199,64 +200,49 @@ class FeatureStatistics(MonitorPage):
     def feature_status(self, name: str) -> tuple[str | None, str | None]:
         """(drift status, data-quality status) of a feature from the report's alerts."""
         report = self._report
-        feature = (report.get("features") or {}).get(name) or {}
-        alerts = [a for a in report.get("alerts") or [] if a.get("feature") == name]
-        drift = worst([a["severity"] for a in alerts if a.get("metric") in DRIFT_METRICS])
-        quality = worst([a["severity"] for a in alerts if a.get("metric") in QUALITY_METRICS])
-        measured = theme.is_number(feature.get("psi")) or theme.is_number(
-            (feature.get("cardinality") or {}).get("ratio")
+        feature = report.features.get(name)
+        alerts = [a for a in report.alerts if a.feature == name]
+        drift = worst([a.severity for a in alerts if a.metric in DRIFT_METRICS])
+        quality = worst([a.severity for a in alerts if a.metric in QUALITY_METRICS])
+        measured = feature is not None and (
+            theme.is_number(feature.psi) or theme.is_number(feature.score)
         )
-        schema = (report.get("data_quality") or {}).get("schema") or {}
-        schema_issue = (
-            name in (schema.get("only_in_reference") or [])
-            or name in (schema.get("only_in_production") or [])
-            or any(c.get("column") == name for c in schema.get("type_changes") or [])
-        )
-        if drift is None and feature.get("significant") is False:
+        schema_issue = report.data_quality.schema_severity(name)
+        if drift is None and feature is not None and feature.significant is False:
             # Under its sample-size floor the PSI is noise: neither ok nor an alert.
             drift = NOT_SIGNIFICANT
         return (
             drift or ("ok" if measured else None),
-            quality or ("warning" if schema_issue else "ok" if measured else None),
+            quality or schema_issue or ("ok" if measured else None),
         )
 
     def rows(self) -> pd.DataFrame:
         """The table: one row per feature, most drifted first."""
-        features = self._report.get("features") or {}
+        features = self._report.features
         rows = []
-        for name in drift_order(features, self.monitor.config.thresholds):
+        for name in drift_order(features):
             f = features[name]
             ref, prod = side_summary(f, "reference"), side_summary(f, "production")
             drift, quality = self.feature_status(name)
-            kind = f.get("kind")
+            kind = f.kind
             if kind == "numerical":
-                test, stat, pvalue = (
-                    "KS",
-                    (f.get("ks") or {}).get("statistic"),
-                    (f.get("ks") or {}).get("pvalue"),
-                )
+                ks = f.ks or TestResult()
+                test, stat, pvalue = "KS", ks.statistic, ks.pvalue
             elif kind == "categorical":
-                test, stat, pvalue = (
-                    "χ²",
-                    (f.get("chi2") or {}).get("statistic"),
-                    (f.get("chi2") or {}).get("pvalue"),
-                )
+                chi2 = f.chi2 or TestResult()
+                test, stat, pvalue = "χ²", chi2.statistic, chi2.pvalue
             else:
-                test, stat, pvalue = (
-                    "cardinality ratio",
-                    (f.get("cardinality") or {}).get("ratio"),
-                    None,
-                )
+                test, stat, pvalue = "cardinality ratio", f.score, None
             numeric = kind == "numerical"
             rows.append(
                 {
                     "feature": name,
                     "type": KIND_LABELS.get(kind, str(kind)),
-                    "drift": not_significant_text(f.get("psi_floor"))
+                    "drift": not_significant_text(f.psi_floor)
                     if drift == NOT_SIGNIFICANT
                     else drift or theme.NO_VALUE,
                     "quality": quality or theme.NO_VALUE,
-                    "psi": _float(f.get("psi")),
+                    "psi": _float(f.psi),
                     "test": test,
                     "statistic": _float(stat),
                     "pvalue": theme.format_pvalue(pvalue),
@@ -284,7 +270,7 @@ class FeatureStatistics(MonitorPage):
             )
         return pd.DataFrame(rows)
 
-    def _draw_report(self, report: dict) -> None:
+    def _draw_report(self, report: Report) -> None:
         self._report = report
         frame = self.rows()
         if frame.empty:
@@ -342,14 +328,14 @@ class FeatureStatistics(MonitorPage):
         self.table.param.watch(self._row_selected, "selection")
         schema_note = self._schema_note()
         notes = [schema_note] if schema_note is not None else []
-        if not (report.get("rows") or {}).get("inputs"):
+        if not report.rows.get("inputs"):
             notes.insert(0, missing_production(self.monitor))
         self.table_body.objects = [*notes, self.table]
         options = list(frame["feature"])
         value = self.feature.value
         if value not in options:
-            features = report.get("features") or {}
-            readable = [n for n in options if features[n].get("kind") != "high_cardinality"]
+            features = report.features
+            readable = [n for n in options if features[n].kind != "high_cardinality"]
             value = (readable or options)[0]
         if self.static:
             self._load_details(options[:EXPORT_FEATURES], value)
@@ -362,7 +348,7 @@ class FeatureStatistics(MonitorPage):
 
     def _schema_note(self) -> Any:
         """Columns on one side only and type changes between reference and production."""
-        schema = (self._report.get("data_quality") or {}).get("schema") or {}
+        schema = self._report.data_quality.schema
         parts = []
         if schema.get("only_in_reference"):
             parts.append(
@@ -428,11 +414,11 @@ class FeatureStatistics(MonitorPage):
                 if ecdf is not None
                 else empty_state("No values to accumulate."),
             ]
-        return distribution, new_categories((self._report.get("features") or {}).get(name) or {})
+        return distribution, new_categories(self._report.features.get(name))
 
     def _draw_detail(self) -> None:
         name = self.feature.value
-        if not name or name not in (self._report.get("features") or {}):
+        if not name or name not in self._report.features:
             return
         cards, summary, quality = self._detail_parts(name)
         self.detail_cards.objects = cards
@@ -441,71 +427,67 @@ class FeatureStatistics(MonitorPage):
 
     def _detail_parts(self, name: str) -> tuple[list[Any], list[Any], list[Any]]:
         """The status and drift cards, the summary statistics and the data-quality findings."""
-        feature = self._report["features"][name]
-        thresholds = self.monitor.config.thresholds
+        feature = self._report.features[name]
         drift, quality = self.feature_status(name)
-        kind = feature.get("kind")
+        kind = feature.kind
         cards = [KpiCard("Drift status"), KpiCard("Data quality")]
         cards[0].show(drift, drift or theme.NO_VALUE, KIND_LABELS.get(kind, str(kind)), drift)
         cards[1].show(quality, quality or theme.NO_VALUE, "see findings below", quality)
         if kind == "high_cardinality":
-            c = feature.get("cardinality") or {}
-            level = thresholds["cardinality_ratio"]
+            c = feature.cardinality or Cardinality()
             ratio = KpiCard("Cardinality ratio")
             ratio.show(
-                c.get("ratio"),
-                theme.format_ratio(c.get("ratio")),
-                f"{theme.format_count(c.get('reference'))} → {theme.format_count(c.get('production'))} distinct",
-                theme.severity(c.get("ratio"), level.critical, level.warning),
+                c.ratio,
+                theme.format_ratio(c.ratio),
+                f"{theme.format_count(c.reference)} → {theme.format_count(c.production)} distinct",
+                feature.severity,
             )
             new = KpiCard("New-value share")
             new.show(
-                c.get("new_value_share"),
-                theme.format_share(c.get("new_value_share")),
+                c.new_value_share,
+                theme.format_share(c.new_value_share),
                 "production rows with unseen values",
             )
             cards += [ratio, new]
         else:
-            level = thresholds["psi"]
             psi = KpiCard("PSI")
-            significant = feature.get("significant") is not False
             psi.show(
-                feature.get("psi"),
-                theme.format_metric(feature.get("psi")),
-                f"Jensen–Shannon {theme.format_metric(feature.get('js'))}"
-                if significant
-                else not_significant_text(feature.get("psi_floor")),
-                psi_severity(feature.get("psi"), feature.get("significant"), level),
+                feature.psi,
+                theme.format_metric(feature.psi),
+                f"Jensen–Shannon {theme.format_metric(feature.js)}"
+                if feature.significant is not False
+                else not_significant_text(feature.psi_floor),
+                feature.severity,
             )
             cards.append(psi)
             if kind == "numerical":
-                ks = feature.get("ks") or {}
+                ks = feature.ks or TestResult()
                 test = KpiCard("KS statistic D")
                 test.show(
-                    ks.get("statistic"),
-                    theme.format_metric(ks.get("statistic")),
-                    f"p-value {theme.format_pvalue(ks.get('pvalue'))}",
+                    ks.statistic,
+                    theme.format_metric(ks.statistic),
+                    f"p-value {theme.format_pvalue(ks.pvalue)}",
                 )
                 wasserstein = KpiCard("Wasserstein")
                 wasserstein.show(
-                    feature.get("wasserstein"),
-                    theme.format_metric(feature.get("wasserstein")),
+                    feature.wasserstein,
+                    theme.format_metric(feature.wasserstein),
                     "in reference standard deviations",
                 )
                 cards += [test, wasserstein]
             else:
-                chi2 = feature.get("chi2") or {}
+                chi2 = feature.chi2 or TestResult()
                 test = KpiCard("Chi-square")
                 test.show(
-                    chi2.get("statistic"),
-                    theme.format_number(chi2.get("statistic")),
-                    f"p-value {theme.format_pvalue(chi2.get('pvalue'))}",
+                    chi2.statistic,
+                    theme.format_number(chi2.statistic),
+                    f"p-value {theme.format_pvalue(chi2.pvalue)}",
                 )
                 cards.append(test)
         return (
             [card.pane for card in cards],
             [summary_statistics(feature)],
-            quality_findings(name, feature, self._report, self.monitor.config.thresholds),
+            quality_findings(name, self._report),
         )
 
     # -- the static detail ---------------------------------------------------------------------
@@ -539,7 +521,7 @@ class FeatureStatistics(MonitorPage):
                 sizing_mode="stretch_width",
             )
         self._show_chosen()
-        names, total = list(self.details), len(self._report.get("features") or {})
+        names, total = list(self.details), len(self._report.features)
         notes = []
         if total > len(names):
             notes.append(
@@ -580,14 +562,16 @@ def _grey_insignificant_psi(frame: pd.DataFrame) -> pd.DataFrame:
     return styles
 
 
-def reports(monitor: Any, segment: Segment | None) -> tuple[dict, dict | None]:
+def reports(monitor: Any, segment: Segment | None) -> tuple[Report, Report | None]:
     """The report of the Monitor's window, and of ``segment``'s rows in it when that segment is
     one of the report's (None otherwise): the first lists the segments to choose from."""
-    from app.report import full_report
+    from app.report import shared_report
 
     whole = data_report(monitor)
     if segment is None or segment not in segment_choices(whole).values():
         return whole, None
     window = segment_window(monitor.window, segment)
-    chosen = full_report(monitor.engine, window, monitor.config, mlflow=False, mlflow_baseline=True)
+    chosen = shared_report(
+        monitor.engine, window, monitor.config, mlflow=False, mlflow_baseline=True
+    )
     return whole, chosen

@@ -36,7 +36,7 @@ MAX_PSI_FLAGS = 4
 """Inputs flagged per version; the rest (never a significant one) are counted in one more flag."""
 
 
-def psi_flags(input_psi: dict, level: Any) -> str:
+def psi_flags(input_psi: dict) -> str:
     """Each input's PSI against the inputs the other versions served as HTML flags: the
     significant ones first, in their severity colour, then the highest of the rest greyed (under
     their sample-size floor), up to ``MAX_PSI_FLAGS``; the others in one "+N more" flag whose
@@ -56,7 +56,7 @@ def psi_flags(input_psi: dict, level: Any) -> str:
     for name, entry in shown:
         psi, floor = entry.get("psi"), entry.get("psi_floor")
         if entry.get("significant"):
-            color = theme.severity_color(theme.severity(psi, level.critical, level.warning))
+            color = theme.severity_color(entry.get("severity"))
             kind, title = "dd-flag", f"significant (floor {theme.format_metric(floor)})"
         else:
             color = theme.MISSING_COLOR
@@ -75,7 +75,7 @@ def psi_flags(input_psi: dict, level: Any) -> str:
     return "".join(flags)
 
 
-def versions_view(versions: dict, registry: Any, level: Any) -> list:
+def versions_view(versions: dict, registry: Any) -> list:
     """One row per version: its traffic, accuracy realized and estimated, prediction KL and the
     PSI of the inputs it served, beside the aliases and metrics the registry holds for it."""
     joined = registry is not None and not isinstance(registry, MLflowUnavailable) and len(registry)
@@ -111,7 +111,7 @@ def versions_view(versions: dict, registry: Any, level: Any) -> list:
                     theme.format_metric(finite_number(row.get(m)) if row is not None else None)
                     for m in metrics
                 ),
-                psi_flags(entry.get("input_psi") or {}, level),
+                psi_flags(entry.get("input_psi") or {}),
             ]
         )
     objects: list = [

@@ -22,6 +22,7 @@ from app.pages.cards import (
     wrapping_row,
 )
 from app.pages.training import training_scores
+from app.report_types import Alert, Report
 from app.window import ALL_ROWS
 
 SEVERITY_ORDER = ("critical", "warning", "ok")
@@ -92,9 +93,9 @@ class Overview(MonitorPage):
         )
 
     # -- KPI cards and class mix ----------------------------------------------------------
-    def _draw_report(self, report: dict) -> None:
+    def _draw_report(self, report: Report) -> None:
         thresholds = self.monitor.config.thresholds
-        rows = report.get("rows") or {}
+        rows = report.rows
         scope = window_scope(self.monitor)
         predictions, inputs = rows.get("predictions"), rows.get("inputs")
         card = self.kpis["predictions"]
@@ -116,71 +117,62 @@ class Overview(MonitorPage):
             card.show(None, theme.NO_VALUE, "No production data yet")
 
         has_data = predictions is not None or inputs is not None
-        alerts = report.get("alerts") or []
-        critical = [a for a in alerts if a.get("severity") == "critical"]
-        warnings = [a for a in alerts if a.get("severity") == "warning"]
+        alerts = report.alerts
+        critical = [a for a in alerts if a.severity == "critical"]
+        warnings = [a for a in alerts if a.severity == "warning"]
         self.kpis["critical"].show(
             len(critical),
             str(len(critical)),
-            "retraining recommended"
-            if report.get("retraining_recommended")
-            else _features(critical),
+            "retraining recommended" if report.retraining_recommended else _features(critical),
             "critical" if critical else "ok" if has_data else None,
-            tooltip="; ".join(a.get("message", "") for a in critical),
+            tooltip="; ".join(a.message or "" for a in critical),
         )
         self.kpis["warnings"].show(
             len(warnings),
             str(len(warnings)),
             _features(warnings),
             "warning" if warnings else "ok" if has_data else None,
-            tooltip="; ".join(a.get("message", "") for a in warnings),
+            tooltip="; ".join(a.message or "" for a in warnings),
         )
 
-        drift = report.get("dataset_drift") or {}
-        judged, drifted = drift.get("judged_features") or 0, drift.get("drifted_features") or 0
+        drift = report.dataset_drift
+        judged, drifted = drift.judged_features or 0, drift.drifted_features or 0
         psi_level = thresholds["psi"]
         self.kpis["dataset_drift"].show(
-            drift.get("share"),
-            theme.format_dataset_drift(drift),
+            drift.share,
+            theme.format_share(drift.share),
             f"{drifted} of {judged} features at PSI ≥ {theme.format_metric(psi_level.critical, 2)}"
             if judged
             else "no features to compare",
-            theme.dataset_drift_severity(drift),
+            drift.severity,
         )
 
-        psis = [
-            (name, f["psi"])
-            for name, f in (report.get("features") or {}).items()
-            if theme.is_number(f.get("psi"))
-        ]
-        if psis:
-            name, value = max(psis, key=lambda item: item[1])
+        measured = [f for f in report.features.values() if theme.is_number(f.psi)]
+        if measured:
+            top = max(measured, key=lambda f: f.psi)
             self.kpis["max_psi"].show(
-                value,
-                theme.format_metric(value),
-                f"feature “{name}”",
-                theme.severity(value, psi_level.critical, psi_level.warning),
+                top.psi, theme.format_metric(top.psi), f"feature “{top.name}”", top.severity
             )
         else:
             self.kpis["max_psi"].show(None, theme.NO_VALUE, "no feature on both sides")
 
-        prediction = report.get("prediction_drift") or {}
-        kl = prediction.get("kl")
+        prediction = report.prediction_drift
+        kl = prediction.kl
         kl_level = thresholds["prediction_kl"]
         self.kpis["prediction_kl"].show(
             kl,
             theme.format_metric(kl),
-            f"JS {theme.format_metric(prediction.get('js'))} · warn at {theme.format_metric(kl_level.warning, 2)}"
+            f"JS {theme.format_metric(prediction.js)} · warn at {theme.format_metric(kl_level.warning, 2)}"
             if theme.is_number(kl)
             else "no predictions to compare",
-            theme.severity(kl, kl_level.critical, kl_level.warning),
+            prediction.severity,
         )
         self.kpis["accuracy"].show(**accuracy_now(report, scope))
 
         if not rows.get("inputs") and not rows.get("predictions"):
             self.classes_body.objects = [missing_production(self.monitor)]
             return
-        production = prediction.get("production")
+        production = prediction.production
         if not production:
             self.classes_body.objects = [
                 empty_state(
@@ -191,7 +183,7 @@ class Overview(MonitorPage):
                 )
             ]
             return
-        reference = prediction.get("reference") or {}
+        reference = prediction.reference or {}
         plot = distribution_charts.donut(production, reference)
         self.classes_body.objects = [pn.pane.Bokeh(plot, align="center")]
 
@@ -233,7 +225,7 @@ class Overview(MonitorPage):
         self.trend_body.objects = [*where, charts.plot_pane(chart, charts.HEIGHT)]
 
 
-def accuracy_now(report: dict, scope: str) -> dict[str, Any]:
+def accuracy_now(report: Report, scope: str) -> dict[str, Any]:
     """What the "Model accuracy" card shows (``KpiCard.show`` arguments), from the report alone.
 
     The estimated accuracy (CBPE) of the window with its 95 % band when the predictions log a
@@ -242,8 +234,8 @@ def accuracy_now(report: dict, scope: str) -> dict[str, Any]:
     ``accuracy_drop`` alert's (docs/metrics.md, "Accuracy now"); when there is none and a drop
     could be measured, ok. Without either accuracy the card says what to log.
     """
-    accuracy = report.get("accuracy") or {}
-    estimate = report.get("estimated_performance") or {}
+    accuracy = report.accuracy
+    estimate = report.estimated_performance
     estimated, realized = estimate.get("accuracy"), accuracy.get("realized")
     labelled = accuracy.get("labelled_rows")
     baseline = accuracy.get("baseline")
@@ -289,17 +281,11 @@ def accuracy_now(report: dict, scope: str) -> dict[str, Any]:
             )
     elif accuracy.get("reason"):
         details.append(str(accuracy["reason"]))
-    alerts = [a for a in report.get("alerts") or [] if a.get("metric") == "accuracy_drop"]
-    severity = next(
-        (level for level in SEVERITY_ORDER[:2] if any(a.get("severity") == level for a in alerts)),
-        None,
-    )
-    measured = any(theme.is_number(accuracy.get(key)) for key in ("drop", "estimated_drop"))
-    if severity is None and measured:
-        severity = "ok"
-    for alert in report.get("silenced") or []:
-        if alert.get("metric") == "accuracy_drop":
-            until = (alert.get("silenced") or {}).get("until")
+    alerts = [a for a in report.alerts if a.metric == "accuracy_drop"]
+    severity = report.accuracy_severity()
+    for alert in report.silenced:
+        if alert.metric == "accuracy_drop":
+            until = (alert.silenced or {}).get("until")
             details.append(
                 f"{_alert_subject(alert)} alert silenced until {theme.format_timestamp(until)}"
             )
@@ -308,7 +294,7 @@ def accuracy_now(report: dict, scope: str) -> dict[str, Any]:
         "text": theme.format_share(value),
         "caption": caption,
         "severity": severity,
-        "tooltip": "; ".join(a.get("message", "") for a in alerts),
+        "tooltip": "; ".join(a.message or "" for a in alerts),
         "details": details,
     }
 
@@ -332,16 +318,16 @@ def window_scope(monitor: Any) -> str:
     return "in the selected window"
 
 
-def _alert_subject(alert: dict) -> str | None:
+def _alert_subject(alert: Alert) -> str | None:
     """What an alert is about: its feature, or in words what dropped for an accuracy drop
     (its "feature" names the accuracy: realized, or estimated without labels)."""
-    feature = alert.get("feature")
-    if alert.get("metric") == "accuracy_drop":
+    feature = alert.feature
+    if alert.metric == "accuracy_drop":
         return f"{str(feature or 'accuracy').replace('_', ' ')} drop"
     return str(feature) if feature else None
 
 
-def _features(alerts: list[dict]) -> str:
+def _features(alerts: list[Alert]) -> str:
     names = list(dict.fromkeys(s for s in map(_alert_subject, alerts) if s))
     if not names:
         return "none active"

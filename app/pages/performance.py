@@ -35,6 +35,7 @@ from app.pages.estimated_accuracy import estimated_accuracy
 from app.pages.mlflow_cache import MLflowCache, unavailable_note
 from app.pages.mlflow_sections import latest_model, registry_view, run_trends, runs_table
 from app.pages.model_versions import ab_tests_view, version_name, versions_view
+from app.report_types import PredictionDrift, Report
 from app.window import Window
 
 TABLE_WIDTH = 360
@@ -180,8 +181,8 @@ class PerformanceMetrics(MonitorPage):
         report = data_report(self.monitor)
         over_time = history_over_time(self.monitor)
         return {
-            "drift": report.get("prediction_drift") or {},
-            "rows": report.get("rows") or {},
+            "drift": report.prediction_drift,
+            "rows": report.rows,
             "over_time": over_time,
             "level": self.monitor.config.thresholds["prediction_kl"],
         }
@@ -226,15 +227,15 @@ class PerformanceMetrics(MonitorPage):
             result["extent"],
         )
 
-    def _draw_estimated(self, report: dict) -> None:
+    def _draw_estimated(self, report: Report) -> None:
         self.estimated_cards, self.estimated_body.objects = estimated_accuracy(report)
 
     # -- model versions -------------------------------------------------------------------
     def _read_versions(self) -> dict:
         report = data_report(self.monitor)
         out: dict[str, Any] = {
-            "versions": report.get("versions") or {},
-            "ab_tests": list(report.get("ab_tests") or []),
+            "versions": report.versions,
+            "ab_tests": list(report.sections.get("ab_tests") or []),
             "traffic": None,
             "registry": None,
         }
@@ -284,8 +285,7 @@ class PerformanceMetrics(MonitorPage):
                 self.traffic_stream.add_subscriber(self._traffic_selected)
             objects.append(blocks.subheading("Traffic share per time bucket"))
             objects.append(charts.plot_pane(chart, charts.HEIGHT))
-        level = self.monitor.config.thresholds["psi"]
-        objects += versions_view(versions, result["registry"], level)
+        objects += versions_view(versions, result["registry"])
         objects += ab_tests_view(versions, result["ab_tests"])
         self.versions_body.objects = objects
         self.versions_card.visible = True
@@ -310,9 +310,10 @@ def version_traffic_history(monitor: Any) -> dict | None:
 
 def prediction_statistics(result: dict, monitor: Any) -> tuple[dict[str, KpiCard], list]:
     """KPI cards (rows, KL, JS, top class), class shares against the reference, and a table."""
-    drift, rows = result["drift"], result["rows"]
-    production = drift.get("production") or {}
-    reference = drift.get("reference") or {}
+    drift: PredictionDrift = result["drift"]
+    rows = result["rows"]
+    production = drift.production or {}
+    reference = drift.reference or {}
     if not rows.get("inputs") and not rows.get("predictions"):
         return {}, [missing_production(monitor)]
     if not production:
@@ -325,7 +326,7 @@ def prediction_statistics(result: dict, monitor: Any) -> tuple[dict[str, KpiCard
             )
         ]
     level = result["level"]
-    kl = drift.get("kl")
+    kl = drift.kl
     top = max(production.items(), key=lambda kv: kv[1])
     predictions = rows.get("predictions")
     cards = {
@@ -337,12 +338,12 @@ def prediction_statistics(result: dict, monitor: Any) -> tuple[dict[str, KpiCard
             kl,
             theme.format_metric(kl),
             f"warning at {level.warning:g}, critical at {level.critical:g}",
-            theme.severity(kl, level.critical, level.warning),
+            drift.severity,
         ),
         "js": blocks.kpi(
             "Jensen–Shannon",
-            drift.get("js"),
-            theme.format_metric(drift.get("js")),
+            drift.js,
+            theme.format_metric(drift.js),
             "reference vs production",
         ),
         "top_class": blocks.kpi(

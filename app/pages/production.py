@@ -20,6 +20,7 @@ import param
 from bokeh.models import ColumnDataSource
 
 from app import theme
+from app.feature_drift import Cardinality, FeatureDrift
 from app.pages import blocks, charts, distribution_charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
@@ -39,6 +40,7 @@ from app.pages.drifted_features import (
     drift_order,
     show_chosen_in_browser,
 )
+from app.report_types import Status
 
 PAGE_SIZE = 25
 EXPORT_ROWS = 500
@@ -122,7 +124,7 @@ class ProductionData(MonitorPage):
         self.feature = pn.widgets.Select(label="Feature", options={}, width=300, margin=(5, 10))
         self.feature.param.watch(self._feature_changed, "value")
         self.distribution = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
-        self._features: dict[str, dict] = {}
+        self._features: dict[str, FeatureDrift] = {}
         self._choosing = False
         # Static export: each explored feature's distribution, shown one at a time in the browser.
         self.explorer_views: dict[str, pn.Column] = {}  # by feature name
@@ -137,7 +139,7 @@ class ProductionData(MonitorPage):
     # -- counts and freshness -------------------------------------------------------------
     def _read_counts(self) -> dict:
         report = data_report(self.monitor)
-        return {"status": report.get("status") or [], "rows": report.get("rows") or {}}
+        return {"status": report.status, "rows": report.rows}
 
     def _draw_counts(self, result: dict) -> None:
         self.count_cards, self.counts_body.objects = freshness(result["status"], result["rows"])
@@ -225,9 +227,9 @@ class ProductionData(MonitorPage):
 
     # -- distribution explorer ------------------------------------------------------------
     def _read_features(self) -> dict:
-        features = data_report(self.monitor).get("features") or {}
+        features = data_report(self.monitor).features
         if self.static:
-            explored = drift_order(features, self.monitor.config.thresholds)[:EXPORT_FEATURES]
+            explored = drift_order(features)[:EXPORT_FEATURES]
             kept = {name: f for name, f in features.items() if name in explored}
             return {
                 "features": kept,
@@ -256,7 +258,7 @@ class ProductionData(MonitorPage):
                 )
             ]
             return
-        options = {f"{name} ({entry.get('kind', '?')})": name for name, entry in features.items()}
+        options = {f"{name} ({entry.kind or '?'})": name for name, entry in features.items()}
         self._choosing = True  # new options are not the user's choice
         try:
             self.feature.param.update(options=options, value=result["chosen"])
@@ -270,14 +272,13 @@ class ProductionData(MonitorPage):
 
     def _draw_explorer_views(self, result: dict, options: dict[str, str]) -> None:
         """Static export: one view per explored feature, the one picked shown by the browser."""
-        thresholds = self.monitor.config.thresholds
         self.explorer_views = {}
         for name in options.values():
             dist = result["distributions"][name]
             objects = (
                 [distribution_failed(dist)]
                 if isinstance(dist, Exception)
-                else distribution_view(dist, self._features[name], thresholds)
+                else distribution_view(dist, self._features[name])
             )
             self.explorer_views[name] = pn.Column(
                 *objects, sizing_mode="stretch_width", min_height=charts.HEIGHT
@@ -317,30 +318,28 @@ class ProductionData(MonitorPage):
 
     def _draw_distribution(self, result: dict | None) -> None:
         name = (result or {}).get("feature")
-        self.distribution.objects = distribution_view(
-            result or {}, self._features.get(name, {}), self.monitor.config.thresholds
-        )
+        self.distribution.objects = distribution_view(result or {}, self._features.get(name))
 
 
 # -- blocks ---------------------------------------------------------------------------------
 
 
-def freshness(status: list[dict], rows: dict) -> tuple[dict[str, KpiCard], list]:
+def freshness(status: list[Status], rows: dict) -> tuple[dict[str, KpiCard], list]:
     """One card per data file (rows, newest row, age), rows in the window, and the details.
 
     Returns the cards by name (data role, or ``window`` for the rows in the time window) and the
     objects to show.
     """
-    entries = {s.get("component"): s for s in status if s.get("component") in DATA_COMPONENTS}
+    entries = {s.component: s for s in status if s.component in DATA_COMPONENTS}
     if not entries:
         return {}, [empty_state("No data status available.", "The report returned no status.")]
     cards: dict[str, KpiCard] = {}
     table_rows, colors = [], []
     for component in DATA_COMPONENTS:
-        entry = entries.get(component)
-        if entry is None:
+        check = entries.get(component)
+        if check is None:
             continue
-        ok = bool(entry.get("ok"))
+        ok, entry = bool(check.ok), check.details
         count = entry.get("rows") if theme.is_number(entry.get("rows")) else None
         optional_missing = component == "labels" and ok and count is None
         severity = None if optional_missing else "ok" if ok else "critical"
@@ -352,9 +351,7 @@ def freshness(status: list[dict], rows: dict) -> tuple[dict[str, KpiCard], list]
         elif entry.get("newest"):
             caption = f"newest {newest} · {age_text} old"
         else:
-            caption = (
-                "optional, none yet" if optional_missing else entry.get("message") or "no rows"
-            )
+            caption = "optional, none yet" if optional_missing else check.message or "no rows"
         text = theme.format_count(count) if count is not None else "none"
         cards[component] = blocks.kpi(
             f"{COMPONENT_TITLES[component]} rows", count, text, caption, severity
@@ -367,7 +364,7 @@ def freshness(status: list[dict], rows: dict) -> tuple[dict[str, KpiCard], list]
                 newest,
                 age_text,
                 entry.get("location") or "",
-                entry.get("message") or "",
+                check.message or "",
             ]
         )
         colors.append(theme.severity_color(severity))
@@ -409,10 +406,10 @@ def display_page(page: pd.DataFrame, offset: int, first: Sequence[str] = ()) -> 
     return frame
 
 
-def distribution_view(result: dict, feature: dict, thresholds: dict) -> list:
+def distribution_view(result: dict, feature: FeatureDrift | None) -> list:
     """Drift figures of one feature, then its reference vs production distribution."""
     name = result.get("feature")
-    cards = blocks.kpi_row(feature_cards(feature, thresholds))
+    cards = blocks.kpi_row(feature_cards(feature or FeatureDrift(name=name or "", kind=None)))
     chart = distribution_charts.distribution_chart(result) if result else None
     if chart is None:
         return [
@@ -426,24 +423,23 @@ def distribution_view(result: dict, feature: dict, thresholds: dict) -> list:
     return [cards, charts.plot_pane(chart)]
 
 
-def feature_cards(feature: dict, thresholds: dict) -> list:
+def feature_cards(feature: FeatureDrift) -> list:
     """PSI (or cardinality growth) in its severity colour, then rows and missing share per side."""
-    kind = feature.get("kind")
+    kind = feature.kind
     cards = []
     if kind == "high_cardinality":
-        growth = feature.get("cardinality") or {}
-        level, ratio = thresholds.get("cardinality_ratio"), growth.get("ratio")
-        severity = theme.severity(ratio, level.critical, level.warning) if level else None
+        growth = feature.cardinality or Cardinality()
+        ratio = growth.ratio
         cards.append(
             blocks.kpi(
                 "Cardinality ratio",
                 ratio,
                 theme.format_ratio(ratio),
                 "distinct production / reference",
-                severity,
+                feature.severity,
             )
         )
-        share = growth.get("new_value_share")
+        share = growth.new_value_share
         cards.append(
             blocks.kpi(
                 "New-value share",
@@ -453,12 +449,13 @@ def feature_cards(feature: dict, thresholds: dict) -> list:
             )
         )
     else:
-        level, psi = thresholds.get("psi"), feature.get("psi")
-        severity = theme.severity(psi, level.critical, level.warning) if level else None
+        psi = feature.psi
         cards.append(
-            blocks.kpi("PSI", psi, theme.format_metric(psi), "reference vs production", severity)
+            blocks.kpi(
+                "PSI", psi, theme.format_metric(psi), "reference vs production", feature.severity
+            )
         )
-    summary = feature.get("summary") or {}
+    summary = feature.summary
     for side in ("reference", "production"):
         side_summary = summary.get(side) or {}
         caption = f"{theme.format_share(side_summary.get('missing_share'))} missing"
@@ -468,6 +465,6 @@ def feature_cards(feature: dict, thresholds: dict) -> list:
             caption += f" · {theme.format_count(side_summary.get('distinct'))} distinct"
         rows = side_summary.get("rows")
         cards.append(blocks.kpi(f"{side.title()} rows", rows, theme.format_count(rows), caption))
-    if feature.get("reason"):
-        cards.append(blocks.kpi("Note", None, theme.NO_VALUE, str(feature["reason"])))
+    if feature.reason:
+        cards.append(blocks.kpi("Note", None, theme.NO_VALUE, str(feature.reason)))
     return cards

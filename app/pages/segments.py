@@ -15,7 +15,6 @@ import pandas as pd
 import panel as pn
 
 from app import theme
-from app.config import Level
 from app.pages import charts
 from app.pages.cards import (
     NOTE_CSS,
@@ -25,7 +24,8 @@ from app.pages.cards import (
     stats_table,
     wrapping_row,
 )
-from app.pages.significance import psi_severity, psi_status
+from app.pages.significance import psi_status
+from app.report_types import Report
 from app.window import Window
 
 TOP_SEGMENTS = 10
@@ -38,9 +38,9 @@ Segment = tuple[str, str]
 
 
 # -- where did it drift ---------------------------------------------------------------------------
-def attributed_features(report: Mapping[str, Any]) -> list[str]:
+def attributed_features(report: Report) -> list[str]:
     """The features with a drift attribution, the one whose top segment contributes most first."""
-    attribution = report.get("drift_attribution") or {}
+    attribution = report.drift_attribution
 
     def top(name: str) -> float:
         entries = attribution[name] or [{}]
@@ -55,7 +55,7 @@ def segment_label(entry: Mapping[str, Any]) -> str:
     return f"{entry.get('segment')} = {entry.get('value')}"
 
 
-def attribution_bars(entries: Sequence[Mapping[str, Any]], level: Level) -> hv.Bars | None:
+def attribution_bars(entries: Sequence[Mapping[str, Any]]) -> hv.Bars | None:
     """The segments of a feature's drift attribution, largest contribution on top, coloured by
     the severity of the PSI inside each segment (grey when not significant)."""
     rows = [
@@ -64,9 +64,9 @@ def attribution_bars(entries: Sequence[Mapping[str, Any]], level: Level) -> hv.B
             "contribution": float(e["contribution"]),
             "contribution_text": theme.format_metric(e["contribution"]),
             "psi_text": theme.format_metric(e.get("psi")),
-            "status": psi_status(e.get("psi"), e.get("significant"), e.get("psi_floor"), level),
+            "status": psi_status(e.get("severity"), e.get("psi_floor")),
             "share": theme.format_share(e.get("production_share")),
-            "color": theme.severity_color(psi_severity(e.get("psi"), e.get("significant"), level)),
+            "color": theme.severity_color(e.get("severity")),
         }
         for e in entries
         if theme.is_number(e.get("contribution"))
@@ -119,16 +119,16 @@ def verdict_pane(text: str | None) -> pn.pane.HTML:
     )
 
 
-def mix_shift_view(mix_shift: Mapping[str, Any], level: Level) -> pn.Column:
+def mix_shift_view(report: Report) -> pn.Column:
     """The mix shift of each segment column: the PSI of the column itself, how much the mix of its
     segments changed between the reference and production."""
     rows = [
         [
             str(column),
             theme.format_metric(psi),
-            severity_label(theme.severity(psi, level.critical, level.warning)),
+            severity_label(report.mix_shift_severity.get(column)),
         ]
-        for column, psi in mix_shift.items()
+        for column, psi in report.mix_shift.items()
     ]
     return pn.Column(
         _heading("Mix shift"),
@@ -138,14 +138,14 @@ def mix_shift_view(mix_shift: Mapping[str, Any], level: Level) -> pn.Column:
     )
 
 
-def ranked_table(entries: Sequence[Mapping[str, Any]], level: Level) -> pn.pane.HTML:
+def ranked_table(entries: Sequence[Mapping[str, Any]]) -> pn.pane.HTML:
     """The ranked segments as text: PSI inside each (in its severity colour; grey, with the
     floor, when not significant), production share and contribution."""
 
     def psi_cell(entry: Mapping[str, Any]) -> str:
-        psi, significant = entry.get("psi"), entry.get("significant")
-        color = theme.severity_color(psi_severity(psi, significant, level))
-        status = psi_status(psi, significant, entry.get("psi_floor"), level)
+        psi, severity = entry.get("psi"), entry.get("severity")
+        color = theme.severity_color(severity)
+        status = psi_status(severity, entry.get("psi_floor"))
         return (
             f'<span style="color: {color}" title="{escape(status)}">'
             f"{escape(theme.format_metric(psi))}</span>"
@@ -167,16 +167,16 @@ def ranked_table(entries: Sequence[Mapping[str, Any]], level: Level) -> pn.pane.
     )
 
 
-def where_it_drifted(report: Mapping[str, Any], feature: str, level: Level) -> list[Any]:
+def where_it_drifted(report: Report, feature: str) -> list[Any]:
     """The verdict, the ranked segments (chart and table) and the mix shift of one feature."""
-    entries = list((report.get("drift_attribution") or {}).get(feature) or [])
-    segments = report.get("segments") or {}
+    entries = list(report.drift_attribution.get(feature) or [])
+    segments = report.segments
     shown = [
         # The floor the segment's PSI was judged by, from the segment itself.
         {**e, "psi_floor": _inside(segments, e, feature).get("psi_floor")}
         for e in entries[:TOP_SEGMENTS]
     ]
-    chart = attribution_bars(shown, level)
+    chart = attribution_bars(shown)
     if chart is None:
         ranked: list[Any] = [note_pane("No segment of this feature has a PSI in this window.")]
     else:
@@ -185,14 +185,14 @@ def where_it_drifted(report: Mapping[str, Any], feature: str, level: Level) -> l
             ranked.append(
                 note_pane(f"The {len(shown)} largest contributions of {len(entries)} segments.")
             )
-    verdict = (report.get("attribution_verdicts") or {}).get(feature)
+    verdict = report.attribution_verdicts.get(feature)
     return [
         verdict_pane(verdict),
         wrapping_row(
             pn.Column(_heading("Segments by contribution"), *ranked, sizing_mode="stretch_width"),
             pn.Column(
-                *([ranked_table(shown, level)] if shown else []),
-                mix_shift_view(report.get("mix_shift") or {}, level),
+                *([ranked_table(shown)] if shown else []),
+                mix_shift_view(report),
                 sizing_mode="stretch_width",
             ),
             min_width=(420, 360),
@@ -201,10 +201,10 @@ def where_it_drifted(report: Mapping[str, Any], feature: str, level: Level) -> l
 
 
 # -- one segment's rows -----------------------------------------------------------------------------
-def segment_choices(report: Mapping[str, Any]) -> dict[str, Segment | None]:
+def segment_choices(report: Report) -> dict[str, Segment | None]:
     """``All rows`` and each segment of the report, as options of a Select (label: segment)."""
     choices: dict[str, Segment | None] = {ALL_ROWS: None}
-    for column, values in (report.get("segments") or {}).items():
+    for column, values in report.segments.items():
         for value in values:
             if value != OTHER:
                 choices[f"{column} = {value}"] = (column, value)

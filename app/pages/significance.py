@@ -2,8 +2,9 @@
 the floor the report calls it not significant (noise at these sample sizes), and the pages draw it
 grey, never in an alert colour.
 
-The judgement is the report's (``significant`` and ``psi_floor`` beside each PSI, per feature,
-segment and time bucket); these helpers only turn it into a colour and words.
+The judgement is the report's (``severity``, ``significant`` and ``psi_floor`` beside each PSI,
+per feature, segment and time bucket, made by ``app.severity``); these helpers only turn it into
+a colour and words.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import pandas as pd
 from app import theme
 from app.config import Level
 from app.pages import charts
+from app.severity import NOT_SIGNIFICANT
 
-NOT_SIGNIFICANT = "not significant"
-"""The status of a PSI under its sample-size floor (drawn in ``theme.MISSING_COLOR``)."""
+__all__ = ["NOT_SIGNIFICANT"]
 
 
 def not_significant_text(floor: Any) -> str:
@@ -29,20 +30,11 @@ def not_significant_text(floor: Any) -> str:
     return f"{NOT_SIGNIFICANT} at this sample size"
 
 
-def psi_severity(psi: Any, significant: Any, level: Level) -> str | None:
-    """The status a PSI is drawn in: ``NOT_SIGNIFICANT`` when the report says it is under its
-    floor, else its severity against the thresholds (None without a PSI)."""
-    if significant is False and theme.is_number(psi):
-        return NOT_SIGNIFICANT
-    return theme.severity(psi, level.critical, level.warning)
-
-
-def psi_status(psi: Any, significant: Any, floor: Any, level: Level) -> str:
-    """A PSI's status in words for a table cell or a tooltip."""
-    status = psi_severity(psi, significant, level)
-    if status == NOT_SIGNIFICANT:
+def psi_status(severity: str | None, floor: Any) -> str:
+    """A PSI's status (the report's ``severity``) in words for a table cell or a tooltip."""
+    if severity == NOT_SIGNIFICANT:
         return not_significant_text(floor)
-    return status or theme.NO_VALUE
+    return severity or theme.NO_VALUE
 
 
 def status_style(value: Any) -> str:
@@ -59,20 +51,16 @@ def psi_bars(
     level: Level,
     extra_hover: Sequence[tuple[str, str]] = (),
 ) -> hv.Bars:
-    """One bar per feature (``rows``: feature, psi, significant, psi_floor and extra columns)
-    in its severity colour, grey when not significant, with the thresholds as dashed lines."""
+    """One bar per feature (``rows``: feature, psi, severity, psi_floor and extra columns) in
+    its severity colour, grey when not significant, with the thresholds as dashed lines."""
     frame = pd.DataFrame(list(rows))
-    frame["severity"] = [
-        psi_severity(p, s, level) or "n/a"
-        for p, s in zip(frame["psi"], frame["significant"], strict=True)
-    ]
     frame["status"] = [
-        psi_status(p, s, f, level)
-        for p, s, f in zip(frame["psi"], frame["significant"], frame["psi_floor"], strict=True)
+        psi_status(s, f) for s, f in zip(frame["severity"], frame["psi_floor"], strict=True)
     ]
+    frame["severity"] = [s or "n/a" for s in frame["severity"]]
     frame["color"] = [theme.severity_color(s) for s in frame["severity"]]
     frame["text"] = [theme.format_metric(v) for v in frame["psi"]]
-    frame = frame.drop(columns=["significant", "psi_floor"])
+    frame = frame.drop(columns=["psi_floor"])
     extra = [c for c in frame.columns if c not in ("feature", "psi")]
     top = max([level.critical * 1.2, *[v * 1.08 for v in frame["psi"] if theme.is_number(v)]])
     bars = hv.Bars(
@@ -112,22 +100,22 @@ def psi_heatmap(over_time: Mapping[str, Any], level: Level) -> hv.HeatMap | None
     if not buckets or not features:
         return None
     floors = dict(over_time.get("psi_floor") or {})
-    significance = dict(over_time.get("significant") or {})
+    severities = dict(over_time.get("severity") or {})
 
     def cells(name: str) -> Any:
-        """(bucket, PSI, floor, significant) of each time bucket of a feature."""
+        """(bucket, PSI, floor, severity) of each time bucket of a feature."""
         none = [None] * len(buckets)
         return zip(
             buckets,
             features[name],
             floors.get(name) or none,
-            significance.get(name) or none,
+            severities.get(name) or none,
             strict=False,
         )
 
-    def judged(bucket: dict, psi: Any, significant: Any) -> float:
+    def judged(bucket: dict, psi: Any, severity: Any) -> float:
         small = bucket["rows"] < charts.MIN_BUCKET_ROWS
-        if small or significant is False or not theme.is_number(psi):
+        if small or severity == NOT_SIGNIFICANT or not theme.is_number(psi):
             return float("nan")
         return float(psi)
 
@@ -139,13 +127,13 @@ def psi_heatmap(over_time: Mapping[str, Any], level: Level) -> hv.HeatMap | None
     width = charts.bucket_width(over_time.get("width"))
     rows = []
     for name in names:
-        for bucket, psi, floor, significant in cells(name):
+        for bucket, psi, floor, severity in cells(name):
             small = bucket["rows"] < charts.MIN_BUCKET_ROWS
-            value = judged(bucket, psi, significant)
+            value = judged(bucket, psi, severity)
             if small:
                 status = f"too few rows ({bucket['rows']})"
             else:
-                status = psi_status(psi, significant, floor, level)
+                status = psi_status(severity, floor)
             rows.append(
                 {
                     "start": charts.naive_utc(bucket["start"]) + width / 2,
