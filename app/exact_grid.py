@@ -106,9 +106,14 @@ class ReferenceProfile:
         return self.infinite > 0
 
 
-def _values_sql(side: Side) -> str:
+def _values_sql(side: Side, carry: str = "") -> str:
+    """queries/exact_values.sql for a side; ``carry`` names a quoted column kept beside each value."""
     return render(
-        "exact_values", column=ident(side.column), view=ident(side.view), where=side.where
+        "exact_values",
+        column=ident(side.column),
+        view=ident(side.view),
+        where=side.where,
+        carry=f", {carry}" if carry else "",
     )
 
 
