@@ -81,9 +81,9 @@ def _split(root: Path, config, cuts: list[int]):
 def test_any_split_append_and_removal_gives_the_one_file_report(
     tmp_path_factory, cuts, removed, whole
 ):
-    """The same rows in random files, in the monitoring window (which cuts files) or all rows:
-    cold, warm and incremental reports equal the report of the rows in one file, every exact
-    metric to 1e-12 (means, stds and Wasserstein to 1e-9)."""
+    """The same rows in random files, in the monitoring window (which cuts files) and all rows,
+    in either order on one store: cold, warm and incremental reports equal the report of the rows
+    in one file, every exact metric to 1e-12 (means, stds and Wasserstein to 1e-9)."""
     root = tmp_path_factory.mktemp("split")
     single = make_world(root / "single")
     config = make_world(root / "files")
@@ -102,29 +102,38 @@ def test_any_split_append_and_removal_gives_the_one_file_report(
 
     for i in range(len(parts["inputs"]) - 1):
         put(i)
-    window = Window() if whole else Engine(single).monitoring_window()
-    # A first run on all files but the last fills the store.
-    _report(config, window)
+    # Both windows on one store: the monitoring window cuts files (their rows in it are read),
+    # all rows holds every file whole.
+    windows = [Window(), Engine(single).monitoring_window()]
+    if not whole:
+        windows.reverse()
+
+    def one_file() -> list[dict]:
+        return [_report(replace(single, store=None), w)[0] for w in windows]
+
+    for window in windows:  # a first run on all files but the last fills the store
+        _report(config, window)
     put(len(parts["inputs"]) - 1)  # the last file lands
-    incremental, engine = _report(config, window)
-    one_file, _ = _report(replace(single, store=None), window)
-    _assert_same_metrics(incremental, one_file)
-    warm, warm_engine = _report(config, window)
-    assert sum(warm_engine.computations.values()) == 0
-    assert warm == incremental
-    cold, _ = _report(replace(config, store=None), window)
-    _assert_same_metrics(cold, one_file)
+    expected = one_file()
+    for window, wanted in zip(windows, expected, strict=True):
+        incremental, _ = _report(config, window)
+        _assert_same_metrics(incremental, wanted)
+        warm, warm_engine = _report(config, window)
+        assert sum(warm_engine.computations.values()) == 0
+        assert warm == incremental
+        cold, _ = _report(replace(config, store=None), window)
+        _assert_same_metrics(cold, wanted)
     # A file is removed: its partials drop out; the report is that of the remaining rows.
     gone = removed % len(parts["inputs"])
     for folder in folders.values():
         (folder / f"part-{gone}.parquet").unlink()
-    after, _ = _report(config, window)
     rest = {
         role: pd.concat([p for i, p in enumerate(ps) if i != gone]) for role, ps in parts.items()
     }
     write(Path(single.path("inputs")), rest["inputs"])
     write(Path(single.path("predictions")), rest["predictions"])
-    _assert_same_metrics(after, _report(replace(single, store=None), window)[0])
+    for window, wanted in zip(windows, one_file(), strict=True):
+        _assert_same_metrics(_report(config, window)[0], wanted)
 
 
 def test_only_a_new_file_is_scanned_for_the_profile(tmp_path, monkeypatch):
