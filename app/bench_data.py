@@ -190,8 +190,15 @@ def append_set(out: Path, rows: int, progress: Progress) -> tuple[Path, dict[str
         original = source / "production" / f"{role}.parquet"
         os.link(original, folder / role / "day-000.parquet")
         whole = pq.ParquetFile(original)
-        count = max(1, int(whole.metadata.num_rows * APPEND_SHARE))
-        last = pq.read_table(original).slice(whole.metadata.num_rows - count)
+        total = whole.metadata.num_rows
+        count = max(1, int(total * APPEND_SHARE))
+        # Only the row groups holding the last rows are read (memory stays flat at 100M).
+        first, before = whole.metadata.num_row_groups, total
+        while first > 0 and total - before < count:
+            first -= 1
+            before -= whole.metadata.row_group(first).num_rows
+        groups = whole.read_row_groups(range(first, whole.metadata.num_row_groups))
+        last = groups.slice(len(groups) - count)
         day = pa.scalar(86_400_000_000, pa.duration("us"))
         column = last.schema.get_field_index("timestamp")
         last = last.set_column(column, "timestamp", pc.add(last["timestamp"], day))

@@ -106,14 +106,9 @@ class ReferenceProfile:
         return self.infinite > 0
 
 
-def _values_sql(side: Side, carry: str = "") -> str:
-    """queries/exact_values.sql for a side; ``carry`` names a quoted column kept beside each value."""
+def _values_sql(side: Side) -> str:
     return render(
-        "exact_values",
-        column=ident(side.column),
-        view=ident(side.view),
-        where=side.where,
-        carry=f", {carry}" if carry else "",
+        "exact_values", column=ident(side.column), view=ident(side.view), where=side.where
     )
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.exact_grid import Buckets, ReferenceProfile, Side, _grid_params, _values_sql
+from app.exact_grid import Buckets, Side, production_buckets
 from app.sources import FILE_COLUMN
 from app.sql_expressions import nan_to_null, text
 from queries import fragment, ident, render
@@ -95,15 +95,33 @@ def scan_files(
     where: str,
     params: dict,
 ) -> dict[str, FilePartial]:
-    """The partials of ``paths`` (files of ``role``) in one scan grouped by file plus one bucket
-    pass per numerical feature. ``numerical``: (feature, the reference mean as the shift);
-    ``categorical``: (feature, its production type)."""
+    """The partials of ``paths`` (files of ``role``), file by file: one scan of the moments, one
+    of the categories and one bucket pass per numerical feature, each reading that file only.
+    ``numerical``: (feature, the reference mean as the shift); ``categorical``: (feature, its
+    production type). A GROUP BY file would cost more than the scans: the groups multiply."""
+    return {
+        path: _scan_file(
+            sources, role, numerical, categorical, reference, *_one_file(path, where, params)
+        )
+        for path in paths
+    }
+
+
+def _one_file(path: str, where: str, params: dict) -> tuple[str, dict]:
+    """A window predicate narrowed to one file of the by-file view (DuckDB reads only it)."""
+    return f"({where}) AND {FILE} = $partial_file", {**params, "partial_file": path}
+
+
+def _scan_file(
+    sources: Sources,
+    role: str,
+    numerical: list[tuple[Feature, float]],
+    categorical: list[tuple[Feature, str | None]],
+    reference: dict,
+    where: str,
+    params: dict,
+) -> FilePartial:
     view = ident(sources.by_file(role))
-    where = f"({where}) AND {FILE} IN (SELECT unnest($partial_files))"
-    params = {**params, "partial_files": list(paths)}
-    rows: dict[str, int] = dict.fromkeys(paths, 0)
-    numbers: dict[str, dict[str, list]] = {p: {} for p in paths}
-    categories: dict[str, dict[str, CategoricalPart]] = {p: {} for p in paths}
     # Moments of the numerical columns, then the categories in a scan of their own (as the
     # whole-window profile does: their histograms beside the numerical sums cost memory).
     parts, projection, bound = [], [], {}
@@ -120,82 +138,41 @@ def scan_files(
         parts.append(fragment("categorical_summary", v=ident(name), column=name))
     if parts or not scans:
         scans.append((parts, projection, {}))
+    row: dict = {}
     for parts, projection, bound in scans:
         sql = render(
-            "profile_by_file",
-            file=FILE,
+            "profile",
             aggregates="".join(",\n" + a for a in parts),
             projection=", ".join(projection) or "1 AS one",
             view=view,
             where=where,
         )
-        for row in sources.fetchrecords(sql, _used(sql, {**params, **bound})):
-            path = row["file"]
-            rows[path] = int(row["rows"])
-            for i, (f, _shift) in enumerate(numerical):
-                name = f"n{i}"
-                if f"{name}:present" in row:
-                    numbers[path][f.name] = [
-                        int(row[f"{name}:present"]),
-                        row[f"{name}:total"],
-                        row[f"{name}:squares"],
-                    ]
-            for j, (f, _kind) in enumerate(categorical):
-                name = f"c{j}"
-                if f"{name}:missing" in row:
-                    counts = {str(k): int(v) for k, v in (row[f"{name}:counts"] or {}).items()}
-                    categories[path][f.name] = CategoricalPart(int(row[f"{name}:missing"]), counts)
-    buckets = {
-        f.name: _file_buckets(
-            sources, role, f.name, reference[f.name]["exact_profile"], where, params
+        row.update(sources.fetchrecords(sql, _used(sql, {**params, **bound}))[0])
+    numbers = {}
+    for i, (f, _shift) in enumerate(numerical):
+        name = f"n{i}"
+        side = Side(sources.by_file(role), f.name, where, params)
+        grid = production_buckets(
+            sources.fetchall, reference[f.name]["exact_profile"], side, sources.fetchnumpy
         )
-        for f, _shift in numerical
-    }
-    out = {}
-    for path in paths:
-        numerical_parts = {}
-        for f, _shift in numerical:
-            present, total, squares = numbers[path].get(f.name, (0, None, None))
-            empty = np.zeros(0, dtype=np.int64)
-            index, counts, sums, lows, highs, firsts = buckets[f.name].get(
-                path, (empty, empty, *(np.zeros(0) for _ in range(4)))
-            )
-            numerical_parts[f.name] = NumericalPart(
-                present, total, squares, index, counts, sums, lows, highs, firsts
-            )
-        categorical_parts = {
-            f.name: categories[path].get(f.name, CategoricalPart(0, {})) for f, _ in categorical
-        }
-        out[path] = FilePartial(rows[path], numerical_parts, categorical_parts)
-    return out
-
-
-def _file_buckets(
-    sources: Sources,
-    role: str,
-    column: str,
-    profile: ReferenceProfile,
-    where: str,
-    params: dict,
-) -> dict[str, tuple[np.ndarray, ...]]:
-    """Per file: its non-empty buckets of the reference grid (one GROUP BY file, bucket)."""
-    side = Side(sources.by_file(role), column, where, params)
-    sql = render("exact_file_buckets", file=FILE, values=_values_sql(side, carry=FILE))
-    columns = sources.fetchnumpy(sql, _used(sql, {**params, **_grid_params(profile)}))
-    files = np.asarray(columns["file"], dtype=object)
-    out = {}
-    if not len(files):
-        return out
-    index = np.asarray(columns["k"], dtype=np.int64) + 2
-    arrays = [
-        np.asarray(columns["n"], dtype=np.int64),
-        *(np.asarray(columns[name], dtype=np.float64) for name in ("f_sum", "lo", "hi", "first_f")),
-    ]
-    for path in set(files.tolist()):
-        mine = files == path
-        order = np.argsort(index[mine], kind="stable")
-        out[path] = (index[mine][order], *(a[mine][order] for a in arrays))
-    return out
+        filled = np.flatnonzero(grid.counts)
+        numbers[f.name] = NumericalPart(
+            int(row[f"{name}:present"]),
+            row[f"{name}:total"],
+            row[f"{name}:squares"],
+            filled,
+            grid.counts[filled],
+            grid.position_sums[filled],
+            grid.lows[filled],
+            grid.highs[filled],
+            grid.first_positions[filled],
+        )
+    categories = {}
+    for j, (f, _kind) in enumerate(categorical):
+        name = f"c{j}"
+        counts = {str(k): int(v) for k, v in (row[f"{name}:counts"] or {}).items()}
+        categories[f.name] = CategoricalPart(int(row[f"{name}:missing"]), counts)
+    return FilePartial(int(row["rows"]), numbers, categories)
 
 
 def merge(
@@ -258,23 +235,16 @@ def file_sketches(
     """Per file: the HyperLogLog registers (queries/distinct_sketch.sql) of a column expression."""
     from app.hyperloglog import REGISTERS
 
-    where = f"({where}) AND {FILE} IN (SELECT unnest($partial_files))"
-    params = {**params, "partial_files": list(paths)}
-    sql = render(
-        "distinct_sketch_by_file",
-        file=FILE,
-        column=column_sql,
-        view=ident(sources.by_file(role)),
-        where=where,
-    )
-    columns = sources.fetchnumpy(sql, _used(sql, params))
-    out = {path: np.zeros(REGISTERS, dtype=np.uint8) for path in paths}
-    files = np.asarray(columns["file"], dtype=object)
-    registers = np.asarray(columns["register"], dtype=np.int64)
-    ranks = np.asarray(columns["rank"], dtype=np.uint8)
-    for path in set(files.tolist()):
-        mine = files == path
-        out[path][registers[mine]] = ranks[mine]
+    out = {}
+    for path in paths:
+        narrowed, bound = _one_file(path, where, params)
+        sql = render(
+            "distinct_sketch", column=column_sql, view=ident(sources.by_file(role)), where=narrowed
+        )
+        registers = np.zeros(REGISTERS, dtype=np.uint8)
+        for register, rank in sources.fetchall(sql, _used(sql, bound)):
+            registers[int(register)] = rank
+        out[path] = registers
     return out
 
 

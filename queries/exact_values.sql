@@ -5,10 +5,8 @@
 -- distances keep their precision). Every pass over both sides uses this one text, so float rounding
 -- cannot place a value differently. CASE and integer arithmetic instead of least()/greatest(),
 -- which cost several times more per row.
--- {column}, {view}: quoted identifiers; {where}: the side's filter (quoted identifiers and $params only);
--- {carry}: empty, or ", <quoted column>" carried along beside x (the file of each row, for per-file
--- partials).
-SELECT x, k, t - (k + CAST(k < 0 AS INTEGER)) AS f{carry}
+-- {column}, {view}: quoted identifiers; {where}: the side's filter (quoted identifiers and $params only).
+SELECT x, k, t - (k + CAST(k < 0 AS INTEGER)) AS f
 FROM (
     SELECT
         x,
@@ -17,10 +15,10 @@ FROM (
             WHEN t < 0 THEN -1 - CAST(isinf(x) AS INTEGER)
             WHEN t >= $bucket_count THEN $bucket_count + CAST(isinf(x) AS INTEGER)
             ELSE CAST(floor(t) AS INTEGER)
-        END AS k{carry}
+        END AS k
     FROM (
-        SELECT x, (x - $bucket_lo) * $bucket_scale AS t{carry}
-        FROM (SELECT CAST({column} AS DOUBLE) AS x{carry} FROM {view} WHERE ({where}))
+        SELECT x, (x - $bucket_lo) * $bucket_scale AS t
+        FROM (SELECT CAST({column} AS DOUBLE) AS x FROM {view} WHERE ({where}))
         WHERE NOT isnan(x)
     )
 )
