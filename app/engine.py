@@ -22,10 +22,11 @@ import duckdb
 from app import estimated_accuracy, exploration, over_time
 from app.config import Config
 from app.errors import DriftdeckError, again_if_files_change
+from app.partials import sorted_counts
 from app.profile import Profiler
 from app.roles import Roles, infer_roles
 from app.single_flight import MISSING, SingleFlight
-from app.sources import FILE_COLUMN, Sources
+from app.sources import FILE_COLUMN, PER_FILE_ROLES, Sources
 from app.sql_expressions import text
 from app.store import Store
 from app.window import SEGMENT_MISSING, Window, trailing_window
@@ -125,6 +126,12 @@ class Engine:
             ts = self.roles().timestamp.get(role)
             if not self.sources.available(role):
                 return 0, None, None
+            if ts is not None and role in PER_FILE_ROLES:  # merged from each file's range
+                ranges = [r for r in self._file_time_ranges(role, ts) if r[1]]
+                rows = sum(r[0] for r in self._file_time_ranges(role, ts))
+                if not ranges:
+                    return rows, None, None
+                return rows, min(r[2] for r in ranges), max(r[3] for r in ranges)
             if ts is None:
                 rows = self.sources.fetchall(f"SELECT count(*) FROM {ident(role)}")[0][0]  # noqa: S608
                 return rows, None, None
@@ -227,21 +234,7 @@ class Engine:
         timestamp = self.roles().timestamp.get(role)
         if timestamp is None or (window.start is None and window.end is None):
             return [(state, False) for state in files]
-
-        def compute(paths: list[str], _where: str, _params: dict) -> dict[str, tuple]:
-            sql = render(
-                "file_time_range",
-                file=ident(FILE_COLUMN),
-                timestamp=ident(timestamp),
-                view=ident(self.sources.by_file(role)),
-            )
-            found = {
-                row["file"]: (row["rows"], row["stamped"], row["first"], row["last"])
-                for row in self.sources.fetchrecords(sql, {"files": paths})
-            }
-            return {p: found.get(p, (0, 0, None, None)) for p in paths}
-
-        ranges = self.file_partials(role, Window(), f"time_range:{timestamp}", None, compute)
+        ranges = self._file_time_ranges(role, timestamp)
         start, end = _naive_utc(window.start), _naive_utc(window.end)
         out = []
         for state, (rows, stamped, first, last) in zip(files, ranges, strict=True):
@@ -256,6 +249,24 @@ class Engine:
             )
             out.append((state, not whole))
         return out
+
+    def _file_time_ranges(self, role: str, timestamp: str) -> list[tuple]:
+        """Per file of ``role``: rows, rows with a time, the oldest and the newest time."""
+
+        def compute(paths: list[str], _where: str, _params: dict) -> dict[str, tuple]:
+            sql = render(
+                "file_time_range",
+                file=ident(FILE_COLUMN),
+                timestamp=ident(timestamp),
+                view=ident(self.sources.by_file(role)),
+            )
+            found = {
+                row["file"]: (row["rows"], row["stamped"], row["first"], row["last"])
+                for row in self.sources.fetchrecords(sql, {"files": paths})
+            }
+            return {p: found.get(p, (0, 0, None, None)) for p in paths}
+
+        return self.file_partials(role, Window(), f"time_range:{timestamp}", None, compute)
 
     # -- predictions -----------------------------------------------------------------------
     def class_counts(self, window: Window) -> dict:
@@ -279,21 +290,38 @@ class Engine:
                 out["reference_column"] = ref_col
             pred_schema = self.sources.schema("predictions")
             if roles.prediction and roles.prediction in pred_schema:
-                where, params = self.window_sql("predictions", window)
-                rows, hist = self.sources.fetchall(
-                    render(
-                        "class_counts",
-                        column=text(roles.prediction, pred_schema[roles.prediction]),
-                        view=ident("predictions"),
-                        where=where,
+                column = text(roles.prediction, pred_schema[roles.prediction])
+                found = self.file_partials(
+                    "predictions",
+                    window,
+                    "class_counts",
+                    column,
+                    lambda paths, where, params: self._file_class_counts(
+                        column, paths, where, params
                     ),
-                    params,
-                )[0]
-                out["production"] = {str(k): int(v) for k, v in (hist or {}).items()}
-                out["production_rows"] = int(rows)
+                )
+                counts: Counter[str] = Counter()
+                for _rows, hist in found:
+                    counts.update(hist)
+                out["production"] = sorted_counts(counts)
+                out["production_rows"] = sum(rows for rows, _hist in found)
             return out
 
         return self.cached("class_counts", (self.version, window), compute)
+
+    def _file_class_counts(self, column: str, paths: list[str], where: str, params: dict) -> dict:
+        """Per file of the predictions: its rows in the window and the count of each class."""
+        out = {}
+        for path in paths:
+            sql = render(
+                "class_counts",
+                column=column,
+                view=ident(self.sources.by_file("predictions")),
+                where=f"({where}) AND {ident(FILE_COLUMN)} = $partial_file",
+            )
+            rows, hist = self.sources.fetchall(sql, {**params, "partial_file": path})[0]
+            out[path] = (int(rows), {str(k): int(v) for k, v in (hist or {}).items()})
+        return out
 
     def window_rows_all(self) -> dict[str, int | None]:
         return self.window_rows(Window())

@@ -214,8 +214,13 @@ def merge(
             part = partial.categorical[name]
             missing += part.missing
             counts.update(part.counts)
-        cats[name] = CategoricalPart(missing, {k: v for k, v in counts.items() if v})
+        cats[name] = CategoricalPart(missing, sorted_counts(counts))
     return Merged(rows, present, sums, buckets, cats)
+
+
+def sorted_counts(counts: Counter) -> dict[str, int]:
+    """Merged counts in the order DuckDB's ``histogram`` gives one scan's (by value, bytewise)."""
+    return {k: counts[k] for k in sorted(counts, key=lambda k: k.encode()) if counts[k]}
 
 
 def _fsum(values: list) -> float | None:
