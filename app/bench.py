@@ -30,7 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.bench_check import check_monitor, cross_check, metric_differences, summarise_profile
-from app.bench_data import APPEND_SHARE, GENERATOR_VERSION, NUMERICAL, append_set, synthetic_set
+from app.bench_data import (
+    APPEND_SHARE,
+    GENERATOR_VERSION,
+    NUMERICAL,
+    append_set,
+    link_or_copy,
+    synthetic_set,
+)
 from app.bench_plan import MB, floor_sql, make_plan, memory_bytes, naive_decision
 from app.errors import DriftdeckError
 from app.progress import terminal_progress
@@ -248,7 +255,7 @@ def _append_step(
         if run.returncode not in (0, 3):
             raise _failure("monitor before the append", run)
         for role, path in landed.items():
-            os.link(new[role], path)
+            link_or_copy(new[role], path)
         progress(
             f"append: one new file of {APPEND_SHARE:.0%} of the rows, run {i + 1} of {repeats}"
         )

@@ -167,6 +167,14 @@ def synthetic_set(out: Path, rows: int, progress: Progress) -> Path:
     return config
 
 
+def link_or_copy(source: Path, target: Path) -> None:
+    """The same file under a second name (a copy where the file system has no hard links)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 APPEND_SHARE = 0.01
 """The append step's new file: this share of the production rows."""
 
@@ -183,12 +191,12 @@ def append_set(out: Path, rows: int, progress: Progress) -> tuple[Path, dict[str
         return config, new
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "new").mkdir(parents=True)
-    os.link(source / "reference" / "reference.parquet", folder / "reference.parquet")
+    link_or_copy(source / "reference" / "reference.parquet", folder / "reference.parquet")
     progress("the append step's new file")
     for role in ("inputs", "predictions"):
         (folder / role).mkdir()
         original = source / "production" / f"{role}.parquet"
-        os.link(original, folder / role / "day-000.parquet")
+        link_or_copy(original, folder / role / "day-000.parquet")
         whole = pq.ParquetFile(original)
         total = whole.metadata.num_rows
         count = max(1, int(total * APPEND_SHARE))

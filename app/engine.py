@@ -266,7 +266,12 @@ class Engine:
             }
             return {p: found.get(p, (0, 0, None, None)) for p in paths}
 
-        return self.file_partials(role, Window(), f"time_range:{timestamp}", None, compute)
+        # Asked by every windowed result: kept in memory too (the store holds each file's).
+        return self.cached(
+            "file_time_ranges",
+            (self.sources.state(role).files, timestamp),
+            lambda: self.file_partials(role, Window(), f"time_range:{timestamp}", None, compute),
+        )
 
     # -- predictions -----------------------------------------------------------------------
     def class_counts(self, window: Window) -> dict:
