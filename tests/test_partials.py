@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import exact_grid, partials
+from app import exact_grid
 from app.engine import Engine
 from app.report import full_report
 from app.report_json import to_json
@@ -163,6 +163,8 @@ def test_only_a_new_file_is_scanned_for_the_profile(tmp_path, monkeypatch):
 def test_merged_buckets_equal_the_buckets_of_one_scan(tmp_path):
     """Counts, smallest and largest values and first positions merge exactly; position sums to
     rounding."""
+    from app import partials
+
     config = make_world(tmp_path)
     parts = _split(tmp_path, config, [1234, 3000])
     Path(config.path("inputs")).unlink()
