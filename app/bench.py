@@ -29,8 +29,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.bench_check import check_monitor, cross_check, summarise_profile
-from app.bench_data import GENERATOR_VERSION, NUMERICAL, synthetic_set
+from app.bench_check import check_monitor, cross_check, metric_differences, summarise_profile
+from app.bench_data import (
+    APPEND_SHARE,
+    GENERATOR_VERSION,
+    NUMERICAL,
+    append_set,
+    link_or_copy,
+    synthetic_set,
+)
 from app.bench_plan import MB, floor_sql, make_plan, memory_bytes, naive_decision
 from app.errors import DriftdeckError
 from app.progress import terminal_progress
@@ -40,6 +47,7 @@ __all__ = ["NUMERICAL", "floor_sql", "make_plan", "run_bench", "synthetic_set"]
 TARGET_RATIO = 3.0  # monitor wall time ≤ 3 × the scan floor
 TARGET_RSS_BYTES = 1.5e9  # monitor peak RSS ≤ 1.5 GB
 TARGET_WARM_RATIO = 0.5  # the same monitor again, results from the store: ≤ 0.5 × the scan floor
+TARGET_APPEND_RATIO = 0.5  # after one new file of 1 % of the rows: ≤ 0.5 × the scan floor
 
 
 @dataclass
@@ -148,10 +156,11 @@ def _table(result: dict) -> str:
         "floor": "scan floor (1 DuckDB query)",
         "monitor": "driftdeck monitor",
         "warm": "monitor again (warm)",
+        "append": f"append ({APPEND_SHARE:.0%} new file)",
         "naive": "naive pandas+scipy",
     }
     for key, label in names.items():
-        step = result["steps"][key]
+        step = result["steps"].get(key) or {"skipped": "not measured"}
         if "seconds" not in step:
             lines.append(f"{label:<26} {step.get('skipped') or step.get('failed')}")
             continue
@@ -168,10 +177,24 @@ def _table(result: dict) -> str:
         if result["steps"]["warm"]["same_metrics"]
         else "; its metrics DIFFER from the cold run's"
     )
+    append = verdict.get("append_over_floor")
+    appended = []
+    if append:
+        differs = result["steps"]["append"]["differences_from_cold"]
+        same = (
+            f"; {len(differs)} metrics DIFFER from a cold run's"
+            if differs
+            else ", same metrics as cold"
+        )
+        appended.append(
+            f"append ≤ {append['target']:g}× floor: {'met' if append['met'] else 'NOT met'} "
+            f"({append['value']:.2f}×{same})"
+        )
     lines += [
         "",
         f"monitor ≤ {ratio['target']:g}× floor: {'met' if ratio['met'] else 'NOT met'} ({ratio['value']:.2f}×)",
         f"warm monitor ≤ {warm['target']:g}× floor: {'met' if warm['met'] else 'NOT met'} ({warm['value']:.2f}×{same})",
+        *appended,
         f"monitor peak RSS ≤ {rss['target']:,.0f} MB: {'met' if rss['met'] else 'NOT met'} ({rss['value']:,.0f} MB)",
     ]
     if len(result["monitor_rss_by_rows"]) > 1:
@@ -204,6 +227,59 @@ def _table(result: dict) -> str:
         for c in profile["by_caller"][:12]:
             lines.append(f"  {c['seconds']:>8.2f} s {c['queries']:>4} × {c['caller']}")
     return "\n".join(lines)
+
+
+def _append_step(
+    out: Path, rows: int, monitor_cmd: list[str], repeats: int, floor: float, progress
+) -> dict:
+    """The monitor after one new file of 1 % of the rows lands beside the set (in folders, the
+    store holding the first day's partials), and whether it prints what a cold run prints."""
+    config, new = append_set(out, rows, progress)
+    from app.config import load_config
+
+    store = load_config(config).store_path
+    cmd = [*monitor_cmd[: monitor_cmd.index("--config") + 1], str(config)]
+    landed = {role: config.parent / role / "day-001.parquet" for role in new}
+    appended_out, cold_out = (
+        out / f"monitor-{rows}-append.json",
+        out / f"monitor-{rows}-append-cold.json",
+    )
+    runs = []
+    for i in range(repeats):
+        for path in landed.values():
+            path.unlink(missing_ok=True)
+        if store:
+            shutil.rmtree(store, ignore_errors=True)
+        progress(f"append: the first day into the store (not timed), run {i + 1} of {repeats}")
+        run = measure(cmd)
+        if run.returncode not in (0, 3):
+            raise _failure("monitor before the append", run)
+        for role, path in landed.items():
+            link_or_copy(new[role], path)
+        progress(
+            f"append: one new file of {APPEND_SHARE:.0%} of the rows, run {i + 1} of {repeats}"
+        )
+        run = measure(cmd, stdout=appended_out)
+        if run.returncode not in (0, 3):
+            raise _failure("monitor after the append", run)
+        runs.append(run)
+    progress("append: the same files cold (no store), to compare")
+    if store:
+        shutil.rmtree(store, ignore_errors=True)
+    cold = measure(cmd, stdout=cold_out)
+    if cold.returncode not in (0, 3):
+        raise _failure("cold monitor after the append", cold)
+    step = _step(runs, floor)
+    step["cold_seconds"] = cold.seconds
+    try:
+        appended = json.loads(appended_out.read_text(encoding="utf-8"))
+        cold_report = json.loads(cold_out.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DriftdeckError(f"monitor printed no valid JSON ({exc})") from None
+    step["differences_from_cold"] = metric_differences(
+        _without_run_details(appended), _without_run_details(cold_report)
+    )[:20]
+    return step
 
 
 def run_bench(args) -> int:
@@ -279,6 +355,12 @@ def run_bench(args) -> int:
     warm = _step(warms, floor["seconds"])
     warm["same_metrics"] = _without_run_details(warm_report) == _without_run_details(report)
 
+    append = (
+        None
+        if args.config
+        else _append_step(out, args.rows, monitor_cmd, repeats, floor["seconds"], progress)
+    )
+
     naive: dict = {}
     cross = None
     skipped = naive_decision(plan, args.naive_max_rows)
@@ -324,7 +406,13 @@ def run_bench(args) -> int:
         "machine": machine,
         "duckdb_version": machine["duckdb"],
         "repeats": repeats,
-        "steps": {"floor": floor, "monitor": monitor, "warm": warm, "naive": naive},
+        "steps": {
+            "floor": floor,
+            "monitor": monitor,
+            "warm": warm,
+            **({"append": append} if append else {}),
+            "naive": naive,
+        },
         "verdict": {
             "monitor_over_floor": {
                 "target": TARGET_RATIO,
@@ -350,9 +438,17 @@ def run_bench(args) -> int:
         "floor_sql": str(floor_file),
     }
     verdict = result["verdict"]
+    if append:
+        verdict["append_over_floor"] = {
+            "target": TARGET_APPEND_RATIO,
+            "value": append["ratio_to_floor"],
+            "met": append["ratio_to_floor"] <= TARGET_APPEND_RATIO
+            and not append["differences_from_cold"],
+        }
     verdict["met"] = (
         verdict["monitor_over_floor"]["met"]
         and verdict["warm_over_floor"]["met"]
+        and verdict.get("append_over_floor", {"met": True})["met"]
         and verdict["monitor_peak_rss_mb"]["met"]
         and not result["monitor_problems"]
     )

@@ -99,3 +99,31 @@ def summarise_profile(profile: dict) -> dict:
         "by_caller": callers,
         "slowest_queries": slowest,
     }
+
+
+FLOAT_SUMS = ("mean", "std", "std_pop", "wasserstein")
+"""Metrics computed from float sums: equal to 1e-9 relative between runs (the order of addition
+differs); every other number to 1e-12 relative (docs/metrics.md, "The store")."""
+
+
+def metric_differences(a: object, b: object, path: str = "") -> list[str]:
+    """Where two monitor reports differ beyond the tolerances of ``FLOAT_SUMS`` (paths)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return [f"{path}: keys {sorted(set(a) ^ set(b))}"]
+        return [d for key in a for d in metric_differences(a[key], b[key], f"{path}/{key}")]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} vs {len(b)} items"]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in metric_differences(x, y, f"{path}[{i}]")
+        ]
+    if isinstance(a, float) and isinstance(b, float):
+        loose = any(part in FLOAT_SUMS for part in path.split("/"))
+        if a == b or abs(a - b) <= (1e-9 if loose else 1e-12) * max(abs(a), abs(b)) + 1e-15:
+            return []
+    elif a == b:
+        return []
+    return [f"{path}: {a!r} vs {b!r}"]

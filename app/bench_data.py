@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from app import demo_market as demo
@@ -164,3 +165,58 @@ def synthetic_set(out: Path, rows: int, progress: Progress) -> Path:
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return config
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """The same file under a second name (a copy where the file system has no hard links)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+APPEND_SHARE = 0.01
+"""The append step's new file: this share of the production rows."""
+
+
+def append_set(out: Path, rows: int, progress: Progress) -> tuple[Path, dict[str, Path]]:
+    """The append step's world: the synthetic set's files as the first day in folders (linked,
+    not copied), and a new day of ``APPEND_SHARE`` of its rows to copy in (the set's last rows,
+    a day later). Returns its config and the new files by role folder (cached like the set)."""
+    source = synthetic_set(out, rows, progress).parent
+    folder = out / f"append-{rows}-g{GENERATOR_VERSION}"
+    config = folder / "driftdeck.toml"
+    new = {role: folder / "new" / f"{role}.parquet" for role in ("inputs", "predictions")}
+    if config.is_file():
+        return config, new
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "new").mkdir(parents=True)
+    link_or_copy(source / "reference" / "reference.parquet", folder / "reference.parquet")
+    progress("the append step's new file")
+    for role in ("inputs", "predictions"):
+        (folder / role).mkdir()
+        original = source / "production" / f"{role}.parquet"
+        link_or_copy(original, folder / role / "day-000.parquet")
+        whole = pq.ParquetFile(original)
+        total = whole.metadata.num_rows
+        count = max(1, int(total * APPEND_SHARE))
+        # Only the row groups holding the last rows are read (memory stays flat at 100M).
+        first, before = whole.metadata.num_row_groups, total
+        while first > 0 and total - before < count:
+            first -= 1
+            before -= whole.metadata.row_group(first).num_rows
+        groups = whole.read_row_groups(range(first, whole.metadata.num_row_groups))
+        last = groups.slice(len(groups) - count)
+        day = pa.scalar(86_400_000_000, pa.duration("us"))
+        column = last.schema.get_field_index("timestamp")
+        last = last.set_column(column, "timestamp", pc.add(last["timestamp"], day))
+        pq.write_table(last, new[role], row_group_size=ROW_GROUP_ROWS)
+    text = (source / "driftdeck.toml").read_text(encoding="utf-8")
+    for old, path in (
+        ("reference/reference.parquet", "reference.parquet"),
+        ("production/inputs.parquet", "inputs"),
+        ("production/predictions.parquet", "predictions"),
+    ):
+        text = text.replace(f'"{old}"', f'"{path}"')
+    config.write_text(text, encoding="utf-8")
+    return config, new

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Hashable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,11 @@ import duckdb
 from app import estimated_accuracy, exploration, over_time
 from app.config import Config
 from app.errors import DriftdeckError, again_if_files_change
+from app.partials import sorted_counts
 from app.profile import Profiler
 from app.roles import Roles, infer_roles
-from app.single_flight import SingleFlight
-from app.sources import Sources
+from app.single_flight import MISSING, SingleFlight
+from app.sources import FILE_COLUMN, PER_FILE_ROLES, Sources
 from app.sql_expressions import text
 from app.store import Store
 from app.window import SEGMENT_MISSING, Window, trailing_window
@@ -125,6 +126,12 @@ class Engine:
             ts = self.roles().timestamp.get(role)
             if not self.sources.available(role):
                 return 0, None, None
+            if ts is not None and role in PER_FILE_ROLES:  # merged from each file's range
+                ranges = [r for r in self._file_time_ranges(role, ts) if r[1]]
+                rows = sum(r[0] for r in self._file_time_ranges(role, ts))
+                if not ranges:
+                    return rows, None, None
+                return rows, min(r[2] for r in ranges), max(r[3] for r in ranges)
             if ts is None:
                 rows = self.sources.fetchall(f"SELECT count(*) FROM {ident(role)}")[0][0]  # noqa: S608
                 return rows, None, None
@@ -182,6 +189,90 @@ class Engine:
             lambda: self._profiler.profile("inputs", window, reference),
         )
 
+    # -- per-file partial aggregates (app/partials.py) ----------------------------------------
+    def file_partials(
+        self,
+        role: str,
+        window: Window,
+        what: str,
+        key: Hashable,
+        compute: Callable[[list[str], str, dict], dict[str, Any]],
+    ) -> list[Any]:
+        """Each file's partial ``what`` of ``role`` in ``window``, in file order: from the store
+        when kept under the file's fingerprint, else ``compute(paths, where, params)`` for all the
+        missing files of one kind at once (files the window holds whole, and files it cuts,
+        whose rows in the window are read). ``key`` names what else the partial depends on."""
+        out: dict[str, Any] = {}
+        todo: dict[bool, list] = {False: [], True: []}
+        for state, cut in self._files_in_window(role, window):
+            bounds = (window.start, window.end) if cut else None
+            full_key = (what, state, bounds, window.segment, key)
+            found = (
+                self.store.get("file_partial", self._stored_key(full_key))
+                if self.store
+                else MISSING
+            )
+            if found is MISSING:
+                todo[cut].append((state, full_key))
+            else:
+                out[state.path] = found
+        for cut, missing in todo.items():
+            if not missing:
+                continue
+            where, params = self.window_sql(role, window if cut else Window(segment=window.segment))
+            computed = compute([state.path for state, _ in missing], where, params)
+            for state, full_key in missing:
+                out[state.path] = computed[state.path]
+                self.computations.update(["file_partial"])
+                if self.store:
+                    self.store.put("file_partial", self._stored_key(full_key), computed[state.path])
+        return [out[state.path] for state in self.sources.state(role).files if state.path in out]
+
+    def _files_in_window(self, role: str, window: Window) -> list[tuple[Any, bool]]:
+        """(file, whether the window cuts it) for each file of ``role`` holding rows in it."""
+        files = self.sources.state(role).files
+        timestamp = self.roles().timestamp.get(role)
+        if timestamp is None or (window.start is None and window.end is None):
+            return [(state, False) for state in files]
+        ranges = self._file_time_ranges(role, timestamp)
+        start, end = _naive_utc(window.start), _naive_utc(window.end)
+        out = []
+        for state, (rows, stamped, first, last) in zip(files, ranges, strict=True):
+            if not stamped:
+                continue  # no row with a time: none is in a window with a bound
+            if (end is not None and first >= end) or (start is not None and last < start):
+                continue
+            whole = (
+                stamped == rows
+                and (start is None or first >= start)
+                and (end is None or last < end)
+            )
+            out.append((state, not whole))
+        return out
+
+    def _file_time_ranges(self, role: str, timestamp: str) -> list[tuple]:
+        """Per file of ``role``: rows, rows with a time, the oldest and the newest time."""
+
+        def compute(paths: list[str], _where: str, _params: dict) -> dict[str, tuple]:
+            sql = render(
+                "file_time_range",
+                file=ident(FILE_COLUMN),
+                timestamp=ident(timestamp),
+                view=ident(self.sources.by_file(role)),
+            )
+            found = {
+                row["file"]: (row["rows"], row["stamped"], row["first"], row["last"])
+                for row in self.sources.fetchrecords(sql, {"files": paths})
+            }
+            return {p: found.get(p, (0, 0, None, None)) for p in paths}
+
+        # Asked by every windowed result: kept in memory too (the store holds each file's).
+        return self.cached(
+            "file_time_ranges",
+            (self.sources.state(role).files, timestamp),
+            lambda: self.file_partials(role, Window(), f"time_range:{timestamp}", None, compute),
+        )
+
     # -- predictions -----------------------------------------------------------------------
     def class_counts(self, window: Window) -> dict:
         """Reference target (or reference prediction) classes vs production predicted classes."""
@@ -204,21 +295,38 @@ class Engine:
                 out["reference_column"] = ref_col
             pred_schema = self.sources.schema("predictions")
             if roles.prediction and roles.prediction in pred_schema:
-                where, params = self.window_sql("predictions", window)
-                rows, hist = self.sources.fetchall(
-                    render(
-                        "class_counts",
-                        column=text(roles.prediction, pred_schema[roles.prediction]),
-                        view=ident("predictions"),
-                        where=where,
+                column = text(roles.prediction, pred_schema[roles.prediction])
+                found = self.file_partials(
+                    "predictions",
+                    window,
+                    "class_counts",
+                    column,
+                    lambda paths, where, params: self._file_class_counts(
+                        column, paths, where, params
                     ),
-                    params,
-                )[0]
-                out["production"] = {str(k): int(v) for k, v in (hist or {}).items()}
-                out["production_rows"] = int(rows)
+                )
+                counts: Counter[str] = Counter()
+                for _rows, hist in found:
+                    counts.update(hist)
+                out["production"] = sorted_counts(counts)
+                out["production_rows"] = sum(rows for rows, _hist in found)
             return out
 
         return self.cached("class_counts", (self.version, window), compute)
+
+    def _file_class_counts(self, column: str, paths: list[str], where: str, params: dict) -> dict:
+        """Per file of the predictions: its rows in the window and the count of each class."""
+        out = {}
+        for path in paths:
+            sql = render(
+                "class_counts",
+                column=column,
+                view=ident(self.sources.by_file("predictions")),
+                where=f"({where}) AND {ident(FILE_COLUMN)} = $partial_file",
+            )
+            rows, hist = self.sources.fetchall(sql, {**params, "partial_file": path})[0]
+            out[path] = (int(rows), {str(k): int(v) for k, v in (hist or {}).items()})
+        return out
 
     def window_rows_all(self) -> dict[str, int | None]:
         return self.window_rows(Window())
@@ -319,6 +427,13 @@ class Engine:
     def production_rows(self, window: Window, offset: int = 0, limit: int = 50):
         """A page of the most recent production inputs (with predictions when joinable by id)."""
         return exploration.production_rows(self, window, offset, limit)
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
+    """A window bound as the views' timestamps are: plain UTC (as ``CAST(... AS TIMESTAMP)``)."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 _engines: dict[str, Engine] = {}

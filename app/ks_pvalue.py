@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import types
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -18,8 +21,6 @@ def ks_2samp_result(n1: int, n2: int, d: float) -> tuple[float, float]:
     A transcription of scipy 1.17's code path; in exact mode scipy reports the statistic as the
     rational h / lcm(n1, n2) it rounds d to.
     """
-    from scipy.stats import distributions
-
     prob = math.nan
     exact = False
     if max(n1, n2) <= MAX_EXACT_N:
@@ -27,8 +28,44 @@ def ks_2samp_result(n1: int, n2: int, d: float) -> tuple[float, float]:
     if not exact:
         m, n = sorted([float(n1), float(n2)], reverse=True)
         en = m * n / (m + n)
-        prob = distributions.kstwo.sf(d, np.round(en))
+        prob = _kstwo_sf(d, np.round(en))
     return float(d), float(np.clip(prob, 0, 1))
+
+
+def _kstwo_sf(d: float, n: float) -> float:
+    """``scipy.stats.kstwo.sf(d, n)`` for a whole n >= 1: 1 up to the support's start 0.5 / n,
+    0 from its end 1, between them scipy's ``kolmogn(n, d, cdf=False)``."""
+    if d <= 0.5 / n:
+        return 1.0
+    if d >= 1.0:
+        return 0.0
+    return float(_ksstats().kolmogn(n, d, cdf=False))
+
+
+@cache
+def _ksstats():
+    """scipy's ``scipy/stats/_ksstats.py`` (the Kolmogorov distribution), run from its own source
+    without importing the package ``scipy.stats`` (a second or more of start-up for every run
+    that computes a p-value). Its one import from scipy.stats, a numerical derivative, serves only
+    the density, which is never asked for here. Falls back to scipy.stats when the source is not
+    where scipy keeps it."""
+    import scipy
+
+    path = Path(scipy.__file__).parent / "stats" / "_ksstats.py"
+    needed = "from scipy.stats._finite_differences import _derivative"
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError:
+        source = ""
+    if needed not in source:
+        from scipy.stats import _ksstats
+
+        return _ksstats
+    module = types.ModuleType("driftdeck_ksstats")
+    module.__file__ = str(path)
+    code = compile(source.replace(needed, "_derivative = None"), str(path), "exec")
+    exec(code, module.__dict__)  # noqa: S102 - scipy's own installed source
+    return module
 
 
 def _attempt_exact(n1: int, n2: int, d: float) -> tuple[bool, float, float]:

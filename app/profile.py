@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from app.roles import NULL_TYPE, Feature, type_family
+from app.sources import PER_FILE_ROLES
 from app.sql_expressions import at_least, bins_from_cumulative, edge_counts, nan_to_null, text
 from app.window import Window
 from queries import fragment, ident, render
@@ -33,6 +35,11 @@ PRODUCTION_QUANTILES = (0.25, 0.5, 0.75)
 TOP_VALUES = 10
 
 SUMMARY = ("present", "mean", "std", "std_pop", "min", "max")
+
+
+def _grid_key(profile) -> tuple:
+    """What production's buckets depend on in the reference's exact-distance grid."""
+    return (profile.origin, profile.scale, profile.buckets)
 
 
 class Profiler:
@@ -66,6 +73,14 @@ class Profiler:
         ]
         categorical = [f for f in features if f.kind == "categorical"]
         high = [f for f in features if f.kind == "high_cardinality"]
+        merged = None
+        if not is_ref and role in PER_FILE_ROLES:
+            # Numerical features on the reference grid and every categorical one merge from
+            # per-file partials (app/partials.py); the rest are computed over the window.
+            on_grid = [f for f in numerical if self._moments_shift(f, reference) is not None]
+            merged = self._from_partials(role, window, reference, on_grid, categorical)
+            numerical = [f for f in numerical if f not in on_grid]
+            categorical = []
         # One scan for every feature's moments, ranges, PSI bins and category counts; then one
         # query per numerical feature for what needs the whole column in memory (the exact distinct
         # count, and the reference's quantiles), so peak memory stays flat with the features.
@@ -134,6 +149,12 @@ class Profiler:
             groups.insert(1, (parts, layout, projection))
         result: dict[str, dict] = {}
         summarised: list[Feature] = []  # mean and std from DuckDB's avg and stddev_samp
+        rows = None
+        if merged is not None:
+            result.update(merged[0])
+            rows = merged[1]
+            if not groups[0][0]:
+                groups.pop(0)  # every numerical feature came from the partials
         for parts, layout, projection in groups:
             row = self._scan(parts, projection, role, where, params)
             rows = row["rows"]
@@ -167,6 +188,65 @@ class Profiler:
             )
         self._exact(result, numerical, role, where, window_params, reference, sums)
         return result
+
+    def _from_partials(
+        self,
+        role: str,
+        window: Window,
+        reference: dict,
+        numerical: list[Feature],
+        categorical: list[Feature],
+    ) -> tuple[dict[str, dict], int]:
+        """The profile of these features merged from each file's partial aggregates (computed
+        for new files, read from the store for the rest), and the window's rows."""
+        from app import partials
+
+        shifts = [(f, reference[f.name]["mean"]) for f in numerical]
+        kinds = [(f, self._type(f, role)) for f in categorical]
+        grids = tuple(
+            (f.name, reference[f.name]["mean"], _grid_key(reference[f.name]["exact_profile"]))
+            for f in numerical
+        )
+        key = (grids, tuple((f.name, kind) for f, kind in kinds))
+        found = self.engine.file_partials(
+            role,
+            window,
+            "profile",
+            key,
+            lambda paths, where, params: partials.scan_files(
+                self.sources, role, paths, shifts, kinds, reference, where, params
+            ),
+        )
+        merged = partials.merge(
+            found, reference, [f.name for f in numerical], [f.name for f in categorical]
+        )
+        rows = merged.rows
+        result: dict[str, dict] = {}
+        for f in categorical:
+            part = merged.categorical[f.name]
+            entry = result[f.name] = {"kind": f.kind, "rows": rows}
+            entry.update(self._categorical_summary(part.missing, part.counts, rows))
+        sums = {}
+        for f in numerical:
+            entry = result[f.name] = {"kind": f.kind, "rows": rows}
+            entry.update(self._numerical_summary((merged.present[f.name], *[None] * 5), rows))
+            sums[f.name] = merged.sums[f.name]
+        where, params = self.engine.window_sql(role, window)
+
+        def sketch(f: Feature, column: str) -> list[tuple[int, int]]:
+            found = self.engine.file_partials(
+                role,
+                window,
+                "distinct_sketch",
+                (f.name, column),
+                lambda paths, where, params: partials.file_sketches(
+                    self.sources, role, column, paths, where, params
+                ),
+            )
+            return partials.merge_sketches(found)
+
+        self._exact(result, numerical, role, where, params, reference, sums, merged.buckets, sketch)
+        return result, rows
 
     def _scan(
         self, aggregates: list[str], projection: list[str], role: str, where: str, params: dict
@@ -316,8 +396,12 @@ class Profiler:
         params: dict,
         reference,
         sums: dict | None = None,
+        merged_buckets: dict | None = None,
+        sketch: Callable[[Feature, str], list] | None = None,
     ) -> None:
-        """Exact KS and Wasserstein per numerical feature (reference side: its cacheable profile)."""
+        """Exact KS and Wasserstein per numerical feature (reference side: its cacheable profile);
+        ``merged_buckets`` are production's buckets by feature when merged from partials, and
+        ``sketch(feature, column)`` their merged HyperLogLog registers."""
         from app import exact_distance, exact_grid, order_statistics
 
         for f in numerical:
@@ -344,9 +428,12 @@ class Profiler:
                 profile = reference[f.name]["exact_profile"]
                 ref_side = exact_grid.Side("reference", f.name, *reference[f.name]["rows_where"])
                 prod_side = exact_grid.Side(role, f.name, where, dict(params))
-                buckets = exact_grid.production_buckets(
-                    self.sources.fetchall, profile, prod_side, self.sources.fetchnumpy
-                )
+                if merged_buckets is not None and f.name in merged_buckets:
+                    buckets = merged_buckets[f.name]
+                else:
+                    buckets = exact_grid.production_buckets(
+                        self.sources.fetchall, profile, prod_side, self.sources.fetchnumpy
+                    )
                 if sums and f.name in sums:
                     self._summary_on_grid(
                         entry, buckets, sums[f.name], reference[f.name], f, role, where, params
@@ -361,7 +448,7 @@ class Profiler:
                 )
                 entry["p25"], entry["median"], entry["p75"] = quartiles
                 entry["bins"] = bins_from_cumulative(entry["present"], entry["missing"], at_least)
-                entry["distinct"] = self._distinct(buckets, f, role, where, params, entry)
+                entry["distinct"] = self._distinct(buckets, f, role, where, params, entry, sketch)
                 if entry["present"] and reference[f.name]["present"]:
                     exact = exact_distance.compare(
                         self.sources.fetchall,
@@ -421,7 +508,16 @@ class Profiler:
         entry["min"], entry["max"] = lowest, highest
         entry["out_of_range"] = out_of_range
 
-    def _distinct(self, grid, f: Feature, role: str, where: str, params: dict, entry: dict) -> int:
+    def _distinct(
+        self,
+        grid,
+        f: Feature,
+        role: str,
+        where: str,
+        params: dict,
+        entry: dict,
+        sketch: Callable[[Feature, str], list] | None = None,
+    ) -> int:
         """Distinct values of a numerical column: exact when free (every grid bucket holds one
         value, and the values are their doubles) or cheap (a small column), else estimated from
         a HyperLogLog sketch, and then ``entry["distinct_approx"]`` says so."""
@@ -435,8 +531,10 @@ class Profiler:
             return int(self.sources.fetchall(sql, params)[0][0])
         from app import hyperloglog
 
-        sql = render("distinct_sketch", column=column, view=ident(role), where=where)
         entry["distinct_approx"] = True
+        if sketch is not None and not merged:
+            return hyperloglog.estimate(sketch(f, column))
+        sql = render("distinct_sketch", column=column, view=ident(role), where=where)
         return hyperloglog.estimate(self.sources.fetchall(sql, params))
 
     def _merged_as_double(self, f: Feature, role: str, entry: dict) -> bool:

@@ -27,6 +27,11 @@ TIMESTAMP_NAMES = (
 )
 _TS_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE")
 
+FILE_COLUMN = "__driftdeck_file"
+"""The column of a role's by-file view (``Sources.by_file``) naming the file of each row."""
+PER_FILE_ROLES = ("inputs", "predictions")
+"""Roles whose aggregates are kept per file (app/partials.py): production logs that grow by files."""
+
 
 @dataclass(frozen=True)
 class FileState:
@@ -208,8 +213,10 @@ class Sources:
         self._schemas.pop(role, None)
         state = self._states[role]
         view = ident(role)
+        by_file = ident(self.by_file(role))
         if not state.files:
             self._con.execute(f"DROP VIEW IF EXISTS {view}")
+            self._con.execute(f"DROP VIEW IF EXISTS {by_file}")
             return
         for f in state.files[:1]:
             if object_storage.is_url(f.path):  # DuckDB reads s3://… through fsspec
@@ -227,12 +234,30 @@ class Sources:
                     render("view", view=view, files=files, hive=hive, replace=replace)
                 )
             self._schemas[role] = dict(self._con.execute(render("describe", view=view)).fetchall())
+            if role in PER_FILE_ROLES:
+                self._con.execute(
+                    render(
+                        "file_view",
+                        view=by_file,
+                        files=files,
+                        hive=hive,
+                        replace=replace,
+                        file_column_name=literal(FILE_COLUMN),
+                    )
+                )
         except duckdb.Error as exc:
             first = str(exc).splitlines()[0]
             self._states[role] = RoleState(
                 role, state.location, (), f"cannot be read: {first}", state.skipped
             )
             self._con.execute(f"DROP VIEW IF EXISTS {view}")
+            self._con.execute(f"DROP VIEW IF EXISTS {by_file}")
+
+    @staticmethod
+    def by_file(role: str) -> str:
+        """The name of the view of a production role whose rows carry their file's path in
+        ``FILE_COLUMN`` (the same columns as the role's view otherwise)."""
+        return f"{role}:by file"
 
     def _timestamp_replace(self, raw: dict[str, str]) -> str:
         """A ``REPLACE (...)`` clause turning every timestamp flavour into plain UTC TIMESTAMP."""

@@ -105,12 +105,19 @@ def test_bench_measures_floor_monitor_and_naive(bench_dir, capsys):
     assert steps["warm"]["same_metrics"] is True
     assert steps["warm"]["seconds"] < steps["monitor"]["seconds"]
     assert verdict["warm_over_floor"]["value"] == steps["warm"]["ratio_to_floor"]
+    # One new file of 1 % of the rows beside the set: the store's partials of the first day are
+    # merged with the new file's, and the report equals a cold run's on the same files.
+    append = steps["append"]
+    assert 0 < append["seconds"] < 600 and 20 < append["peak_rss_mb"] < 8000
+    assert append["differences_from_cold"] == []
+    assert verdict["append_over_floor"]["value"] == append["ratio_to_floor"]
 
     table = capsys.readouterr().out
     for label in (
         "scan floor",
         "driftdeck monitor",
         "monitor again (warm)",
+        "append (1% new file)",
         "naive pandas+scipy",
         "× floor",
     ):
