@@ -22,6 +22,7 @@ from app import exact_grid
 from app.engine import Engine
 from app.report import full_report
 from app.report_json import to_json
+from app.report_types import as_report
 from app.sources import Sources
 from app.window import Window
 from tests.worlds import make_world, write
@@ -56,7 +57,9 @@ def _assert_same_metrics(a: object, b: object, path: str = "") -> None:
 def _report(config, window: Window | None = None) -> tuple[dict, Engine]:
     engine = Engine(config)
     chosen = engine.monitoring_window() if window is None else window
-    return _metrics(full_report(engine, chosen, config, mlflow=False)), engine
+    # As ``monitor --json`` prints it: the typed report, with its judgements.
+    typed = as_report(full_report(engine, chosen, config, mlflow=False), config)
+    return _metrics(typed.as_dict()), engine
 
 
 def _split(root: Path, config, cuts: list[int]):
