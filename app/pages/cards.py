@@ -182,6 +182,32 @@ MIN_SECTION_WIDTH = 420
 labels and legend leave its data no room, so the row wraps and they stack instead."""
 
 
+def refill(body: pn.layout.ListLike, objects: Sequence[Any]) -> None:
+    """Show ``objects`` in ``body``, in place where it can: when ``body`` holds as many objects,
+    each either the same one or an HTML pane like the new one but for its text, the panes shown
+    only take the new texts (the browser patches them instead of building new elements)."""
+    current = list(body.objects)
+    if len(current) != len(objects) or not all(
+        old is new or _same_but_text(old, new) for old, new in zip(current, objects, strict=True)
+    ):
+        body.objects = list(objects)
+        return
+    for old, new in zip(current, objects, strict=True):
+        if old is not new:
+            old.object = new.object
+
+
+def _same_but_text(old: Any, new: Any) -> bool:
+    """Two HTML panes that differ at most in their text."""
+    if type(old) is not pn.pane.HTML or type(new) is not pn.pane.HTML:
+        return False
+    return all(
+        getattr(old, name) == getattr(new, name)
+        for name in old.param
+        if name not in ("object", "name")
+    )
+
+
 def wrapping_row(*objects: Any, min_width: int | Sequence[int] = MIN_SECTION_WIDTH) -> pn.Row:
     """``objects`` side by side, sharing the width, while each can have ``min_width`` pixels
     (one value, or one per object); stacked on narrower screens.

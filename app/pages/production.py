@@ -20,7 +20,7 @@ import param
 from bokeh.models import ColumnDataSource
 
 from app import theme
-from app.pages import blocks, charts, distribution_charts
+from app.pages import blocks, charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
     TABLE_CSS,
@@ -29,9 +29,11 @@ from app.pages.cards import (
     missing_production,
     note_pane,
     plain_titles,
+    refill,
     section,
     table_cells,
 )
+from app.pages.distribution_figures import DistributionFigure
 from app.pages.drifted_features import (
     EXPORT_FEATURES,
     distribution_failed,
@@ -122,6 +124,9 @@ class ProductionData(MonitorPage):
         self.feature = pn.widgets.Select(label="Feature", options={}, width=300, margin=(5, 10))
         self.feature.param.watch(self._feature_changed, "value")
         self.distribution = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
+        # Drawn once, redrawn in place for each feature picked (no new plot per choice).
+        self.distribution_figure = DistributionFigure()
+        self.feature_cards = pn.FlexBox(sizing_mode="stretch_width")
         self._features: dict[str, dict] = {}
         self._choosing = False
         # Static export: each explored feature's distribution, shown one at a time in the browser.
@@ -277,7 +282,7 @@ class ProductionData(MonitorPage):
             objects = (
                 [distribution_failed(dist)]
                 if isinstance(dist, Exception)
-                else distribution_view(dist, self._features[name], thresholds)
+                else distribution_view(dist, self._features[name], thresholds, DistributionFigure())
             )
             self.explorer_views[name] = pn.Column(
                 *objects, sizing_mode="stretch_width", min_height=charts.HEIGHT
@@ -317,9 +322,14 @@ class ProductionData(MonitorPage):
 
     def _draw_distribution(self, result: dict | None) -> None:
         name = (result or {}).get("feature")
-        self.distribution.objects = distribution_view(
-            result or {}, self._features.get(name, {}), self.monitor.config.thresholds
+        view = distribution_view(
+            result or {},
+            self._features.get(name, {}),
+            self.monitor.config.thresholds,
+            self.distribution_figure,
+            self.feature_cards,
         )
+        refill(self.distribution, view)
 
 
 # -- blocks ---------------------------------------------------------------------------------
@@ -409,12 +419,25 @@ def display_page(page: pd.DataFrame, offset: int, first: Sequence[str] = ()) -> 
     return frame
 
 
-def distribution_view(result: dict, feature: dict, thresholds: dict) -> list:
-    """Drift figures of one feature, then its reference vs production distribution."""
+def distribution_view(
+    result: dict,
+    feature: dict,
+    thresholds: dict,
+    figure: DistributionFigure,
+    cards: pn.FlexBox | None = None,
+) -> list:
+    """Drift figures of one feature, then its reference vs production distribution drawn in
+    ``figure``. A live page passes its own row of ``cards`` (refilled in place) and keeps both of
+    the figure's panes (the one not drawn hidden), so the next feature only changes their data."""
     name = result.get("feature")
-    cards = blocks.kpi_row(feature_cards(feature, thresholds))
-    chart = distribution_charts.distribution_chart(result) if result else None
-    if chart is None:
+    panes = [card.pane for card in feature_cards(feature, thresholds)]
+    live = cards is not None
+    if cards is None:
+        cards = pn.FlexBox(*panes, sizing_mode="stretch_width")
+    else:
+        refill(cards, panes)
+    shown = figure.show(result) if result else None
+    if shown is None:
         return [
             cards,
             empty_state(
@@ -422,8 +445,8 @@ def distribution_view(result: dict, feature: dict, thresholds: dict) -> list:
                 "The feature has no non-missing values on either side in this time window.",
             ),
         ]
-    # The chart's own height: a bar per value of a categorical feature needs more than the default.
-    return [cards, charts.plot_pane(chart)]
+    # The figure's own height: a bar per value of a categorical feature needs more than the default.
+    return [cards, *(figure.panes if live else [shown])]
 
 
 def feature_cards(feature: dict, thresholds: dict) -> list:
