@@ -29,6 +29,7 @@ from bokeh.models import (
     Range1d,
 )
 from bokeh.plotting import figure
+from panel.io.document import unlocked
 
 from app.pages.charts import HEIGHT
 from app.pages.distribution_charts import (
@@ -45,9 +46,11 @@ BAR_HEIGHT = 0.8
 
 
 def _figure(**params: Any) -> Any:
-    """A figure with the frame every chart shares: full width, the common height, three tools."""
+    """A figure with the frame every chart shares: full width, the common height, three tools;
+    hidden until something is drawn in it."""
     plot = figure(
         height=HEIGHT,
+        visible=False,
         sizing_mode="stretch_width",
         tools=TOOLS,
         toolbar_location="right",
@@ -58,8 +61,10 @@ def _figure(**params: Any) -> Any:
     return plot
 
 
-def _pane(plot: Any, visible: bool = True) -> pn.pane.Bokeh:
-    return pn.pane.Bokeh(plot, sizing_mode="stretch_width", height=plot.height, visible=visible)
+def _pane(plot: Any) -> pn.pane.Bokeh:
+    # Shown or hidden, and sized, by the figure's own properties: the pane passes the figure on
+    # as its model, and the figure is changed in place.
+    return pn.pane.Bokeh(plot, sizing_mode="stretch_width")
 
 
 def _legend(plot: Any, items: list[LegendItem], place: str, **params: Any) -> Legend:
@@ -112,7 +117,8 @@ class DistributionFigure:
             click_policy="mute",
         )
         # Categorical: one bar per value and side; inside each value, reference above production.
-        self._factors = FactorRange(factors=[], group_padding=1.4, factor_padding=0)
+        # Two levels from the start (value, side): the browser maps factors by their levels.
+        self._factors = FactorRange(factors=[("", SIDES[0])], group_padding=1.4, factor_padding=0)
         self.bars = _figure(x_range=DataRange1d(start=0), y_range=self._factors)
         self._values = {side: ColumnDataSource(_empty_values()) for side in SIDES}
         bar_items = []
@@ -152,8 +158,8 @@ class DistributionFigure:
             background_fill_alpha=0,
             margin=0,
         )
-        self.histogram_pane = _pane(self.histogram, visible=False)
-        self.bars_pane = _pane(self.bars, visible=False)
+        self.histogram_pane = _pane(self.histogram)
+        self.bars_pane = _pane(self.bars)
 
     @property
     def panes(self) -> tuple[pn.pane.Bokeh, pn.pane.Bokeh]:
@@ -165,12 +171,15 @@ class DistributionFigure:
         shows it (the other is hidden), or None (both hidden) when there is nothing to draw."""
         name = str(dist.get("feature", "value"))
         shown = None
-        if dist.get("kind") == "numerical":
-            shown = self._show_histogram(dist, name)
-        elif dist:
-            shown = self._show_bars(dist, name)
-        for pane in self.panes:
-            pane.visible = pane is shown
+        # Served, the figures are in the session's document: changed under its lock, and the
+        # changes sent to the browser as one patch.
+        with unlocked():
+            if dist.get("kind") == "numerical":
+                shown = self._show_histogram(dist, name)
+            elif dist:
+                shown = self._show_bars(dist, name)
+            for pane in self.panes:
+                pane.object.visible = pane is shown
         return shown
 
     def _show_histogram(self, dist: Mapping[str, Any], name: str) -> pn.pane.Bokeh | None:
@@ -199,15 +208,6 @@ class DistributionFigure:
         if found is None:
             return None
         rows, values, title = found
-        by_side = {side: [r for r in rows if r["side"] == side] for side in SIDES}
-        for side, side_rows in by_side.items():
-            self._values[side].data = {
-                "factor": [(r["value"], side) for r in side_rows],
-                "value": [r["value"] for r in side_rows],
-                "side": [side] * len(side_rows),
-                "share": [r["share"] for r in side_rows],
-                "text": [r["text"] for r in side_rows],
-            }
         present = {(r["value"], r["side"]) for r in rows}
         # The first factor is drawn lowest: the most frequent value goes last (on top), and inside
         # a value production before the reference (the reference above, as in the legend).
@@ -217,14 +217,21 @@ class DistributionFigure:
             for side in reversed(SIDES)
             if (value, side) in present
         ]
+        by_side = {side: [r for r in rows if r["side"] == side] for side in SIDES}
+        for side, side_rows in by_side.items():
+            self._values[side].data = {
+                "factor": [(r["value"], side) for r in side_rows],
+                "value": [r["value"] for r in side_rows],
+                "side": [side] * len(side_rows),
+                "share": [r["share"] for r in side_rows],
+                "text": [r["text"] for r in side_rows],
+            }
         self.bars.yaxis[0].major_label_overrides = {
             v: short_label(v) for v in values if short_label(v) != v
         }
         self.bars.title.text = title
         self.bars.yaxis.axis_label = None
-        height = max(HEIGHT, 90 + 26 * len(values))
-        self.bars.height = height
-        self.bars_pane.height = height
+        self.bars.height = max(HEIGHT, 90 + 26 * len(values))
         return self.bars_pane
 
 
@@ -233,7 +240,7 @@ class EcdfFigure:
 
     def __init__(self) -> None:
         self.plot = _figure(x_range=DataRange1d(), y_range=Range1d(0, 1.02))
-        self._lines = {side: ColumnDataSource({"x": [], "F": []}) for side in SIDES}
+        self._lines = {side: ColumnDataSource({"x": [], "F": [], "side": []}) for side in SIDES}
         items = []
         for side in SIDES:
             line = self.plot.line(
@@ -248,10 +255,16 @@ class EcdfFigure:
         self.pane = _pane(self.plot)
 
     def show(self, dist: Mapping[str, Any]) -> pn.pane.Bokeh | None:
-        """Draw ``dist`` in place; the pane, or None when the feature has no bins to accumulate."""
+        """Draw ``dist`` in place; the pane, or None (hidden) when the feature has no bins to
+        accumulate."""
         found = cumulative_shares(dist)
-        if not found:
-            return None
+        with unlocked():
+            self.plot.visible = bool(found)
+            if found:
+                self._draw(dist, found)
+        return self.pane if found else None
+
+    def _draw(self, dist: Mapping[str, Any], found: dict[str, list[float]]) -> None:
         edges = list(dist["edges"])
         name = str(dist.get("feature", "value"))
         for side in SIDES:
@@ -268,7 +281,6 @@ class EcdfFigure:
             ("Share at or below", "@F{0.0%}"),
         ]
         self.plot.xaxis.axis_label = name
-        return self.pane
 
 
 def _empty_bins() -> dict[str, list]:
