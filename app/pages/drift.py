@@ -538,16 +538,19 @@ class DriftMonitoring(MonitorPage):
 
 def _comparison(dist: dict, figure: DistributionFigure, live: bool = False) -> list[Any]:
     """The reference-vs-production chart of a feature's distribution drawn in ``figure``, or why
-    there is none. A live page keeps both of the figure's panes (the one not drawn hidden)."""
+    there is none. A live page keeps both of the figure's panes in its layout (hidden while they
+    draw nothing), so the next feature only changes their data."""
     shown = figure.show(dist)
+    kept = list(figure.panes) if live else []
     if shown is None:
         return [
             empty_state(
                 f"No values of “{dist.get('feature')}” to compare in this window.",
                 "The feature is missing on one side or has only missing values; widen the time window or check the inputs.",
-            )
+            ),
+            *kept,
         ]
-    return list(figure.panes) if live else [shown]
+    return kept or [shown]
 
 
 def _float(value: Any) -> float:

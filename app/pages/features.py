@@ -439,14 +439,22 @@ class FeatureStatistics(MonitorPage):
                 )
             ]
         else:
-            distribution = [headings[0], *(figure.panes if live else [shown])]
-        if dist.get("kind") == "numerical":
-            curve = ecdf.show(dist)
-            return distribution, [
-                headings[1],
-                curve if curve is not None else empty_state("No values to accumulate."),
-            ]
-        return distribution, new_categories((self._report.get("features") or {}).get(name) or {})
+            distribution = [headings[0], *([] if live else [shown])]
+        if live:
+            distribution += figure.panes  # hidden while they draw nothing
+        numerical = dist.get("kind") == "numerical"
+        curve = ecdf.show(dist if numerical else {})
+        if not numerical:
+            shown_below = new_categories((self._report.get("features") or {}).get(name) or {})
+        elif curve is None:
+            shown_below = [empty_state("No values to accumulate.")]
+        else:
+            shown_below = [] if live else [curve]
+        if live:
+            # The ECDF stays in the layout, hidden while the feature has none.
+            headings[1].visible = numerical
+            return distribution, [headings[1], ecdf.pane, *shown_below]
+        return distribution, [*([headings[1]] if numerical else []), *shown_below]
 
     def _draw_detail(self) -> None:
         name = self.feature.value

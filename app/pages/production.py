@@ -436,7 +436,8 @@ def distribution_view(
         cards = pn.FlexBox(*panes, sizing_mode="stretch_width")
     else:
         refill(cards, panes)
-    shown = figure.show(result) if result else None
+    shown = figure.show(result or {})
+    kept = list(figure.panes) if live else []  # hidden while they draw nothing
     if shown is None:
         return [
             cards,
@@ -444,9 +445,9 @@ def distribution_view(
                 f"No values of {name} to plot." if name else "No distribution to plot.",
                 "The feature has no non-missing values on either side in this time window.",
             ),
+            *kept,
         ]
-    # The figure's own height: a bar per value of a categorical feature needs more than the default.
-    return [cards, *(figure.panes if live else [shown])]
+    return [cards, *(kept or [shown])]
 
 
 def feature_cards(feature: dict, thresholds: dict) -> list:
