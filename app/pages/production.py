@@ -11,6 +11,7 @@ browser.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, ClassVar
 
 import holoviews.plotting.bokeh  # noqa: F401 - the Bokeh backend draws every plot
@@ -43,6 +44,8 @@ from app.pages.drifted_features import (
 )
 
 PAGE_SIZE = 25
+KEPT_PAGES = 6
+"""Pages of rows a served table keeps (the newest read): going back shows them at once."""
 EXPORT_ROWS = 500
 """Rows of the window a static export holds (the newest), paged in the browser."""
 DATA_COMPONENTS = ("reference", "inputs", "predictions", "labels")
@@ -70,6 +73,13 @@ class PagedTabulator(pn.widgets.Tabulator):
     @property
     def _length(self) -> int:
         return self.total
+
+    def _update_cds(self, *events: param.parameterized.Event) -> None:
+        # A new page number alone would send the page still held (the one before) to the browser
+        # again; the owner sets the new page's rows as ``value``, which sends them once.
+        if events and all(e.name == "page" for e in events):
+            return
+        super()._update_cds(*events)
 
     def _get_data(self) -> tuple[pd.DataFrame, dict]:
         if self.pagination != "remote" or self.value is None:
@@ -119,6 +129,7 @@ class ProductionData(MonitorPage):
             min_height=charts.HEIGHT,
         )
         self.table: pn.widgets.Tabulator | None = None
+        self._pages: dict[int, pd.DataFrame] = {}  # rows read, by offset, of the table shown
         self._first_columns: list[str] = []
         self.count_cards: dict[str, KpiCard] = {}
         self.feature = pn.widgets.Select(label="Feature", options={}, width=300, margin=(5, 10))
@@ -185,6 +196,9 @@ class ProductionData(MonitorPage):
             )
             table.param.watch(self._page_changed, "page")
         self.table = table
+        self._pages = {0: page}
+        if not self.static:
+            self._read_ahead(table, self.page_size)
         note = (
             f"{theme.format_count(total)} production rows in the window, newest first, "
             f"{self.page_size} per page."
@@ -218,15 +232,45 @@ class ProductionData(MonitorPage):
         if table is not self.table:
             return
         offset = (int(event.new) - 1) * self.page_size
+        if offset in self._pages:  # read ahead while the user read the page before
+            self._show_page(table, offset, self._pages[offset])
+            return
 
         def fetch() -> pd.DataFrame | None:
             return self.monitor.production_rows(offset, self.page_size)
 
         def draw(page: pd.DataFrame | None) -> None:
-            if table is self.table and page is not None:
-                table.value = display_page(page, offset, self._first_columns)
+            self._keep_page(table, offset, page)
+            self._show_page(table, offset, page)
 
         self.load("page", fetch, draw, table)
+
+    def _show_page(
+        self, table: pn.widgets.Tabulator, offset: int, page: pd.DataFrame | None
+    ) -> None:
+        if table is self.table and page is not None:
+            table.value = display_page(page, offset, self._first_columns)
+            self._read_ahead(table, offset + self.page_size)
+
+    def _keep_page(
+        self, table: pn.widgets.Tabulator, offset: int, page: pd.DataFrame | None
+    ) -> None:
+        if table is self.table and page is not None:
+            self._pages[offset] = page
+            while len(self._pages) > KEPT_PAGES:
+                self._pages.pop(next(iter(self._pages)))
+
+    def _read_ahead(self, table: pn.widgets.Tabulator, offset: int) -> None:
+        """Served: read the page after the one shown while the user reads it, so that "next"
+        shows it at once (no query, no loading indicator)."""
+        if not self.background or offset in self._pages or offset >= getattr(table, "total", 0):
+            return
+        monitor, size = self.monitor, self.page_size
+        self.load(
+            "next page",
+            lambda: monitor.production_rows(offset, size),
+            partial(self._keep_page, table, offset),
+        )
 
     # -- distribution explorer ------------------------------------------------------------
     def _read_features(self) -> dict:
