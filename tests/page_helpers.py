@@ -177,8 +177,9 @@ def render(page: pn.viewable.Viewer) -> pn.viewable.Viewable:
 
 
 def html_texts(layout: pn.viewable.Viewable) -> list[str]:
-    """The markup of every HTML and Markdown pane in the layout."""
-    panes = layout.select(lambda p: isinstance(p, pn.pane.HTML | pn.pane.Markdown))
+    """The markup of every HTML and Markdown pane in the layout that is not hidden itself (a
+    live page keeps panes it has no text for, hidden, for the next feature)."""
+    panes = layout.select(lambda p: isinstance(p, pn.pane.HTML | pn.pane.Markdown) and p.visible)
     return [str(p.object) for p in panes]
 
 
