@@ -76,3 +76,22 @@ def test_a_table_row_click_patches_the_detail(monitor):
     texts = [card.object for card in cards]
     page.table.selection = [int(frame.index[frame["feature"] == "age"][0])]
     assert [card.object for card in cards] != texts
+
+
+def test_next_page_sends_the_rows_once(monitor):
+    page = ProductionData(monitor=monitor)
+    doc, _ = drawn(page)
+    table = page.table
+    (model, _) = next(iter(table._models.values()))
+    sent = []
+    doc.on_change(
+        lambda event: (
+            sent.append(event)
+            if getattr(event, "model", None) is model.source and event.attr == "data"
+            else None
+        )
+    )
+    table.page = 2
+    # The new page's rows, once (a page number alone sent the page held before again).
+    assert len(sent) == 1
+    assert page.table is table and table.value.index[0] == page.page_size
