@@ -85,16 +85,17 @@ def start_server(
     log: Path,
     cwd: Path = REPO,
     timeout: float = SERVER_START_SECONDS,
+    checkout: Path = REPO,
 ) -> subprocess.Popen:
-    """Start ``command`` in ``cwd`` with ``config`` (and this checkout on the Python path); return
-    once ``url`` answers 200.
+    """Start ``command`` in ``cwd`` with ``config`` (and ``checkout``, by default this one, first on
+    the Python path: its ``app`` is served); return once ``url`` answers 200.
 
     Raises ``ServerError`` (with the end of the log) when the server exits or stays silent.
     """
     env = {**os.environ, "DRIFTDECK_CONFIG": str(config), "BOKEH_RESOURCES": "server"}
     env.pop("MLFLOW_TRACKING_URI", None)
     # This checkout's ``app``, whatever folder the server runs in and whatever is installed.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(checkout), env.get("PYTHONPATH")) if p)
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout

@@ -182,6 +182,41 @@ MIN_SECTION_WIDTH = 420
 labels and legend leave its data no room, so the row wraps and they stack instead."""
 
 
+def refill(body: pn.layout.ListLike, objects: Sequence[Any]) -> None:
+    """Show ``objects`` in ``body``, in place where it can: an object ``body`` already holds at
+    that position stays, an HTML pane there takes the new one's text and settings, and HTML panes
+    left over are hidden (kept for the next refill). Only when that fails (another kind of object,
+    or more objects than before) does ``body`` get new children: in a served page a new list of
+    children makes Bokeh walk the whole document again and the browser build new elements, where
+    a changed text is one small patch."""
+    current = list(body.objects)
+    reused = []
+    for index, new in enumerate(objects):
+        old = current[index] if index < len(current) else None
+        if old is not new and not _is_html(old, new):
+            body.objects = list(objects)
+            return
+        reused.append(old)
+    left = current[len(objects) :]
+    if not all(_is_html(old) for old in left):
+        body.objects = list(objects)
+        return
+    for old, new in zip(reused, objects, strict=True):
+        if old is not new:
+            changed = {
+                name: value
+                for name, value in new.param.values().items()
+                if name not in ("name", "visible") and getattr(old, name) != value
+            }
+            old.param.update(changed, visible=new.visible)
+    for old in left:
+        old.visible = False
+
+
+def _is_html(*panes: Any) -> bool:
+    return all(type(pane) is pn.pane.HTML for pane in panes)
+
+
 def wrapping_row(*objects: Any, min_width: int | Sequence[int] = MIN_SECTION_WIDTH) -> pn.Row:
     """``objects`` side by side, sharing the width, while each can have ``min_width`` pixels
     (one value, or one per object); stacked on narrower screens.

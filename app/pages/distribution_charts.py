@@ -1,7 +1,8 @@
-"""Charts of how values spread, reference beside production: a feature's distribution (bars or
-ECDF), the predicted classes' shares (bars and donut), and the features ranked by drift score
-in severity colours. Each takes a Monitor's small aggregated result; the shared frame (height,
-tools, threshold lines) is :mod:`app.pages.charts`."""
+"""Charts of how values spread, reference beside production: the predicted classes' shares (bars
+and donut), the features ranked by drift score in severity colours, and the shares a feature's
+distribution is drawn from (its figures, redrawn in place for each feature, are
+:mod:`app.pages.distribution_figures`). Each takes a Monitor's small aggregated result; the shared
+frame (height, tools, threshold lines) is :mod:`app.pages.charts`."""
 
 from __future__ import annotations
 
@@ -14,16 +15,18 @@ import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh backend for 
 import pandas as pd
 from bokeh.models import (
     ColumnDataSource,
-    NumeralTickFormatter,
 )
 from bokeh.plotting import figure
 from bokeh.transform import cumsum
 
 from app import theme
 from app.config import Level
-from app.pages.charts import BASE_OPTIONS, HEIGHT, threshold_spans
+from app.pages.charts import BASE_OPTIONS, threshold_spans
 
 DONUT_WIDTH, DONUT_HEIGHT = 380, 280
+SIDES = ("reference", "production")
+"""The order of the two sides in every legend, table and pair of bars: reference first."""
+SIDE_COLORS = {"reference": theme.REFERENCE_COLOR, "production": theme.PRODUCTION_COLOR}
 
 
 def severity_bars(
@@ -65,49 +68,39 @@ def severity_bars(
     return bars
 
 
-def distribution_chart(dist: Mapping[str, Any], top: int = 15) -> hv.Element | None:
-    """Reference vs production shares of one feature: overlaid histograms or grouped bars."""
-    name = str(dist.get("feature", "value"))
-    if dist.get("kind") == "numerical":
-        edges = list(dist.get("edges") or [])
-        if len(edges) < 2:
-            return None
-        layers = []
-        for side, color in SIDE_COLORS.items():
-            counts = list(dist.get(side) or [])
-            total = sum(counts)
-            if not total:
-                continue
-            shares = [c / total for c in counts]
-            hist = hv.Histogram(
-                (edges, shares),
-                kdims=[hv.Dimension("x", label=name)],
-                vdims=[hv.Dimension("share", label="Share of rows")],
-                label=side,
-            )
-            layers.append(
-                hist.opts(
-                    color=color,
-                    fill_alpha=0.45,
-                    line_color=color,
-                    hover_tooltips=[
-                        ("Side", side),
-                        ("From", "@left{0,0.[00]}"),
-                        ("To", "@right{0,0.[00]}"),
-                        ("Share", "@share{0.0%}"),
-                    ],
-                    **BASE_OPTIONS,
-                )
-            )
-        if not layers:
-            return None
-        return hv.Overlay(layers).opts(legend_position="top_right", yformatter="%.2f")
-    return _value_bars(dist, name, top)
+def histogram_shares(dist: Mapping[str, Any]) -> dict[str, list[float]] | None:
+    """Each side's share of its rows per bin of a numerical feature (``dist['edges']``), sides
+    without rows left out; None when there are no bins or no rows on either side."""
+    if len(dist.get("edges") or []) < 2:
+        return None
+    shares = {}
+    for side in SIDES:
+        counts = list(dist.get(side) or [])
+        total = sum(counts)
+        if total:
+            shares[side] = [c / total for c in counts]
+    return shares or None
 
 
-SIDES = ("reference", "production")
-"""The order of the two sides in every legend, table and pair of bars: reference first."""
-SIDE_COLORS = {"reference": theme.REFERENCE_COLOR, "production": theme.PRODUCTION_COLOR}
+def cumulative_shares(dist: Mapping[str, Any]) -> dict[str, list[float]] | None:
+    """Each side's share of its rows at or below each bin edge (the ECDF at the edges, from 0),
+    sides without rows left out; None when there are no bins or no rows on either side."""
+    if len(dist.get("edges") or []) < 2:
+        return None
+    found = {}
+    for side in SIDES:
+        counts = list(dist.get(side) or [])
+        total = sum(counts)
+        if not total:
+            continue
+        cumulative, running = [0.0], 0
+        for count in counts:
+            running += count
+            cumulative.append(running / total)
+        found[side] = cumulative
+    return found or None
+
+
 LABEL_CHARS = 24
 """Longest value label on a bar chart's axis; a longer value is cut with "…" (its hover is whole)."""
 
@@ -117,34 +110,12 @@ def short_label(value: str, size: int = LABEL_CHARS) -> str:
     return value if len(value) <= size else value[: size - 1].rstrip() + "…"
 
 
-def _value_axis(values: Sequence[str]) -> Any:
-    """A plot hook for bars of values: each axis factor (a value) shown by its
-    :func:`short_label` with no axis title (the chart's title names the feature), and the legend
-    in one line in the order of :data:`SIDES`."""
-    overrides = {v: short_label(v) for v in values if short_label(v) != v}
-
-    def shorten(plot: Any, _element: Any) -> None:
-        for axis in (*plot.state.xaxis, *plot.state.yaxis):
-            if axis.__class__.__name__ == "CategoricalAxis":
-                axis.major_label_overrides = overrides
-                axis.axis_label = None
-        for legend in plot.state.legend:
-            legend.orientation = "horizontal"
-        # Inside each value, reference above production as in the legend (the first factor of a
-        # horizontal bar chart is drawn lowest).
-        factors = list(getattr(plot.state.y_range, "factors", None) or [])
-        if factors and all(isinstance(f, tuple) and len(f) == 2 for f in factors):
-            groups = list(dict.fromkeys(f[0] for f in factors))
-            present = set(factors)
-            plot.state.y_range.factors = [
-                (g, side) for g in groups for side in reversed(SIDES) if (g, side) in present
-            ]
-
-    return shorten
-
-
-def _value_bars(dist: Mapping[str, Any], name: str, top: int) -> hv.Bars | None:
-    """Shares of the most frequent values on both sides, as horizontal grouped bars.
+def value_shares(
+    dist: Mapping[str, Any], top: int = 15
+) -> tuple[list[dict], list[str], str] | None:
+    """Shares of the most frequent values on both sides, for horizontal grouped bars: one row per
+    value and side (value, side, share, text), the values most frequent first, and the title;
+    None when neither side has a value.
 
     A share is of all the side's non-missing rows (``dist['present']``), not of the values the
     engine listed. When the engine counted every value it lists on both sides (``dist['values']``:
@@ -205,78 +176,18 @@ def _value_bars(dist: Mapping[str, Any], name: str, top: int) -> hv.Bars | None:
     peak = max(max(shares[v].values()) for v in values)
     # Enough decimals that the shares of a high-cardinality feature (hundredths of a percent) read.
     digits = 1 if peak >= 0.01 else 2 if peak >= 0.001 else 3
-    rows = []
-    # Horizontal bars, most frequent value on top and, inside each value, reference above
-    # production (the legend's order): long category names stay readable at any width.
-    for value in reversed(values):
-        for side in SIDES:
-            if side in shares[value]:
-                share = shares[value][side]
-                text = theme.format_share(share, digits)
-                rows.append({"value": value, "side": side, "share": share, "text": text})
-    frame = pd.DataFrame(rows)
-    bars = hv.Bars(
-        frame,
-        [hv.Dimension("value", label=name), hv.Dimension("side", label="Side", values=list(SIDES))],
-        [hv.Dimension("share", label="Share of all non-missing rows"), "text"],
-    )
-    return bars.opts(
-        cmap=SIDE_COLORS,
-        multi_level=False,
-        invert_axes=True,
-        line_color=None,
-        hover_tooltips=[("Value", "@value"), ("Side", "@side"), ("Share", "@text")],
-        # Above the bars, outside them: a legend inside the frame covers a bar at any width.
-        legend_position="top",
-        legend_opts={"border_line_alpha": 0, "background_fill_alpha": 0, "margin": 0},
-        title=title,
-        xformatter=NumeralTickFormatter(format="0.[000]%"),
-        xrotation=0,
-        hooks=[_value_axis(values)],
-        **{**BASE_OPTIONS, "height": max(HEIGHT, 90 + 26 * len(values))},
-    )
-
-
-def ecdf_chart(dist: Mapping[str, Any]) -> hv.Overlay | None:
-    """Cumulative share of rows at each bin edge, per side (numerical features)."""
-    edges = list(dist.get("edges") or [])
-    if len(edges) < 2:
-        return None
-    name = str(dist.get("feature", "value"))
-    layers = []
-    for side, color in (
-        ("reference", theme.REFERENCE_COLOR),
-        ("production", theme.PRODUCTION_COLOR),
-    ):
-        counts = list(dist.get(side) or [])
-        total = sum(counts)
-        if not total:
-            continue
-        cumulative, running = [0.0], 0
-        for count in counts:
-            running += count
-            cumulative.append(running / total)
-        curve = hv.Curve(
-            (edges, cumulative),
-            hv.Dimension("x", label=name),
-            hv.Dimension("F", label="Cumulative share"),
-            label=side,
-        )
-        layers.append(
-            curve.opts(
-                color=color,
-                line_width=2.5,
-                hover_tooltips=[
-                    ("Side", side),
-                    (name, "@x{0,0.[00]}"),
-                    ("Share at or below", "@F{0.0%}"),
-                ],
-                **BASE_OPTIONS,
-            )
-        )
-    if not layers:
-        return None
-    return hv.Overlay(layers).opts(legend_position="bottom_right", ylim=(0, 1.02))
+    rows = [
+        {
+            "value": value,
+            "side": side,
+            "share": shares[value][side],
+            "text": theme.format_share(shares[value][side], digits),
+        }
+        for value in values
+        for side in SIDES
+        if side in shares[value]
+    ]
+    return rows, values, title
 
 
 def class_share_bars(

@@ -29,9 +29,11 @@ from app.pages.cards import (
     empty_state,
     missing_production,
     note_pane,
+    refill,
     section,
     wrapping_row,
 )
+from app.pages.distribution_figures import DistributionFigure
 from app.pages.drifted_features import (
     EXPORT_FEATURES,
     METRIC,
@@ -102,6 +104,8 @@ class DriftMonitoring(MonitorPage):
         )
         self.distribution_body = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
         self.compare_body.append(self.distribution_body)
+        # Drawn once, redrawn in place for each feature chosen (no new plot per choice).
+        self.distribution_figure = DistributionFigure()
         table_card, self.table_body = section(
             "Numerical drift",
             note="PSI, two-sample Kolmogorov–Smirnov statistic D and its p-value, and the Wasserstein "
@@ -475,7 +479,7 @@ class DriftMonitoring(MonitorPage):
         )
 
     def _draw_distribution(self, dist: dict) -> None:
-        self.distribution_body.objects = _comparison(dist)
+        refill(self.distribution_body, _comparison(dist, self.distribution_figure, live=True))
 
     # -- the static comparison -----------------------------------------------------------------
     def _load_comparisons(self, options: list[str], chosen: str) -> None:
@@ -498,7 +502,7 @@ class DriftMonitoring(MonitorPage):
                 *(
                     [distribution_failed(dist)]
                     if isinstance(dist, Exception)
-                    else _comparison(dist)
+                    else _comparison(dist, DistributionFigure())
                 ),
                 sizing_mode="stretch_width",
                 min_height=charts.HEIGHT,
@@ -526,17 +530,21 @@ class DriftMonitoring(MonitorPage):
             view.visible = name == self.feature.value
 
 
-def _comparison(dist: dict) -> list[Any]:
-    """The reference-vs-production chart of a feature's distribution, or why there is none."""
-    chart = distribution_charts.distribution_chart(dist)
-    if chart is None:
+def _comparison(dist: dict, figure: DistributionFigure, live: bool = False) -> list[Any]:
+    """The reference-vs-production chart of a feature's distribution drawn in ``figure``, or why
+    there is none. A live page keeps both of the figure's panes in its layout (hidden while they
+    draw nothing), so the next feature only changes their data."""
+    shown = figure.show(dist)
+    kept = list(figure.panes) if live else []
+    if shown is None:
         return [
             empty_state(
                 f"No values of “{dist.get('feature')}” to compare in this window.",
                 "The feature is missing on one side or has only missing values; widen the time window or check the inputs.",
-            )
+            ),
+            *kept,
         ]
-    return [charts.plot_pane(chart)]
+    return kept or [shown]
 
 
 def _float(value: Any) -> float:

@@ -20,7 +20,7 @@ import param
 
 from app import theme
 from app.feature_drift import Cardinality, TestResult
-from app.pages import charts, distribution_charts
+from app.pages import charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
     TABLE_CSS,
@@ -30,8 +30,10 @@ from app.pages.cards import (
     error_state,
     missing_production,
     note_pane,
+    refill,
     section,
 )
+from app.pages.distribution_figures import DistributionFigure, EcdfFigure
 from app.pages.drifted_features import (
     EXPORT_FEATURES,
     METRIC,
@@ -132,6 +134,10 @@ class FeatureStatistics(MonitorPage):
         self.detail_cards = pn.FlexBox(sizing_mode="stretch_width")
         self.distribution_body = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
         self.ecdf_body = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
+        # Drawn once, redrawn in place for each feature chosen (no new plot per choice).
+        self.distribution_figure = DistributionFigure()
+        self.ecdf_figure = EcdfFigure()
+        self._headings = (heading("Distribution"), heading("Cumulative distribution (ECDF)"))
         self.summary_body = pn.Column(sizing_mode="stretch_width")
         self.quality_body = pn.Column(sizing_mode="stretch_width")
         self._detail_objects = [
@@ -391,13 +397,27 @@ class FeatureStatistics(MonitorPage):
             )
 
     def _draw_distribution(self, dist: dict) -> None:
-        self.distribution_body.objects, self.ecdf_body.objects = self._distribution_parts(dist)
+        distribution, ecdf = self._distribution_parts(
+            dist, self.distribution_figure, self.ecdf_figure
+        )
+        refill(self.distribution_body, distribution)
+        refill(self.ecdf_body, ecdf)
 
-    def _distribution_parts(self, dist: dict) -> tuple[list[Any], list[Any]]:
-        """The distribution chart, and the ECDF (numerical) or the new categories (otherwise)."""
+    def _distribution_parts(
+        self, dist: dict, figure: DistributionFigure, ecdf: EcdfFigure
+    ) -> tuple[list[Any], list[Any]]:
+        """The distribution chart, and the ECDF (numerical) or the new categories (otherwise),
+        drawn in ``figure`` and ``ecdf``. The page's own figures keep both of their panes in the
+        layout (the one not drawn hidden), so the next feature only changes their data."""
         name = dist.get("feature")
-        chart = distribution_charts.distribution_chart(dist)
-        if chart is None:
+        live = figure is self.distribution_figure
+        headings = (
+            self._headings
+            if live
+            else (heading("Distribution"), heading("Cumulative distribution (ECDF)"))
+        )
+        shown = figure.show(dist)
+        if shown is None:
             distribution = [
                 empty_state(
                     f"No values of “{name}” to compare in this window.",
@@ -405,25 +425,32 @@ class FeatureStatistics(MonitorPage):
                 )
             ]
         else:
-            distribution = [heading("Distribution"), charts.plot_pane(chart)]
-        if dist.get("kind") == "numerical":
-            ecdf = distribution_charts.ecdf_chart(dist)
-            return distribution, [
-                heading("Cumulative distribution (ECDF)"),
-                charts.plot_pane(ecdf)
-                if ecdf is not None
-                else empty_state("No values to accumulate."),
-            ]
-        return distribution, new_categories(self._report.features.get(name))
+            distribution = [headings[0], *([] if live else [shown])]
+        if live:
+            distribution += figure.panes  # hidden while they draw nothing
+        numerical = dist.get("kind") == "numerical"
+        curve = ecdf.show(dist if numerical else {})
+        if not numerical:
+            shown_below = new_categories(self._report.features.get(name))
+        elif curve is None:
+            shown_below = [empty_state("No values to accumulate.")]
+        else:
+            shown_below = [] if live else [curve]
+        if live:
+            # The ECDF stays in the layout, hidden while the feature has none.
+            headings[1].visible = numerical
+            return distribution, [headings[1], ecdf.pane, *shown_below]
+        return distribution, [*([headings[1]] if numerical else []), *shown_below]
 
     def _draw_detail(self) -> None:
         name = self.feature.value
         if not name or name not in self._report.features:
             return
         cards, summary, quality = self._detail_parts(name)
-        self.detail_cards.objects = cards
-        self.summary_body.objects = summary
-        self.quality_body.objects = quality
+        # In place: the cards and tables of the feature shown before take the new texts.
+        refill(self.detail_cards, cards)
+        refill(self.summary_body, summary)
+        refill(self.quality_body, quality)
 
     def _detail_parts(self, name: str) -> tuple[list[Any], list[Any], list[Any]]:
         """The status and drift cards, the summary statistics and the data-quality findings."""
@@ -509,7 +536,9 @@ class FeatureStatistics(MonitorPage):
             if isinstance(dist, Exception):
                 distribution, ecdf = [distribution_failed(dist)], []
             else:
-                distribution, ecdf = self._distribution_parts(dist)
+                distribution, ecdf = self._distribution_parts(
+                    dist, DistributionFigure(), EcdfFigure()
+                )
             self.details[name] = pn.Column(
                 *detail_layout(
                     pn.FlexBox(*cards, sizing_mode="stretch_width"),

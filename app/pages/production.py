@@ -11,6 +11,7 @@ browser.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, ClassVar
 
 import holoviews.plotting.bokeh  # noqa: F401 - the Bokeh backend draws every plot
@@ -21,7 +22,7 @@ from bokeh.models import ColumnDataSource
 
 from app import theme
 from app.feature_drift import Cardinality, FeatureDrift
-from app.pages import blocks, charts, distribution_charts
+from app.pages import blocks, charts
 from app.pages.base import MonitorPage, data_report
 from app.pages.cards import (
     TABLE_CSS,
@@ -30,9 +31,11 @@ from app.pages.cards import (
     missing_production,
     note_pane,
     plain_titles,
+    refill,
     section,
     table_cells,
 )
+from app.pages.distribution_figures import DistributionFigure
 from app.pages.drifted_features import (
     EXPORT_FEATURES,
     distribution_failed,
@@ -43,6 +46,8 @@ from app.pages.drifted_features import (
 from app.report_types import Status
 
 PAGE_SIZE = 25
+KEPT_PAGES = 6
+"""Pages of rows a served table keeps (the newest read): going back shows them at once."""
 EXPORT_ROWS = 500
 """Rows of the window a static export holds (the newest), paged in the browser."""
 DATA_COMPONENTS = ("reference", "inputs", "predictions", "labels")
@@ -70,6 +75,13 @@ class PagedTabulator(pn.widgets.Tabulator):
     @property
     def _length(self) -> int:
         return self.total
+
+    def _update_cds(self, *events: param.parameterized.Event) -> None:
+        # A new page number alone would send the page still held (the one before) to the browser
+        # again; the owner sets the new page's rows as ``value``, which sends them once.
+        if events and all(e.name == "page" for e in events):
+            return
+        super()._update_cds(*events)
 
     def _get_data(self) -> tuple[pd.DataFrame, dict]:
         if self.pagination != "remote" or self.value is None:
@@ -119,11 +131,15 @@ class ProductionData(MonitorPage):
             min_height=charts.HEIGHT,
         )
         self.table: pn.widgets.Tabulator | None = None
+        self._pages: dict[int, pd.DataFrame] = {}  # rows read, by offset, of the table shown
         self._first_columns: list[str] = []
         self.count_cards: dict[str, KpiCard] = {}
         self.feature = pn.widgets.Select(label="Feature", options={}, width=300, margin=(5, 10))
         self.feature.param.watch(self._feature_changed, "value")
         self.distribution = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
+        # Drawn once, redrawn in place for each feature picked (no new plot per choice).
+        self.distribution_figure = DistributionFigure()
+        self.feature_cards = pn.FlexBox(sizing_mode="stretch_width")
         self._features: dict[str, FeatureDrift] = {}
         self._choosing = False
         # Static export: each explored feature's distribution, shown one at a time in the browser.
@@ -182,6 +198,9 @@ class ProductionData(MonitorPage):
             )
             table.param.watch(self._page_changed, "page")
         self.table = table
+        self._pages = {0: page}
+        if not self.static:
+            self._read_ahead(table, self.page_size)
         note = (
             f"{theme.format_count(total)} production rows in the window, newest first, "
             f"{self.page_size} per page."
@@ -215,15 +234,45 @@ class ProductionData(MonitorPage):
         if table is not self.table:
             return
         offset = (int(event.new) - 1) * self.page_size
+        if offset in self._pages:  # read ahead while the user read the page before
+            self._show_page(table, offset, self._pages[offset])
+            return
 
         def fetch() -> pd.DataFrame | None:
             return self.monitor.production_rows(offset, self.page_size)
 
         def draw(page: pd.DataFrame | None) -> None:
-            if table is self.table and page is not None:
-                table.value = display_page(page, offset, self._first_columns)
+            self._keep_page(table, offset, page)
+            self._show_page(table, offset, page)
 
         self.load("page", fetch, draw, table)
+
+    def _show_page(
+        self, table: pn.widgets.Tabulator, offset: int, page: pd.DataFrame | None
+    ) -> None:
+        if table is self.table and page is not None:
+            table.value = display_page(page, offset, self._first_columns)
+            self._read_ahead(table, offset + self.page_size)
+
+    def _keep_page(
+        self, table: pn.widgets.Tabulator, offset: int, page: pd.DataFrame | None
+    ) -> None:
+        if table is self.table and page is not None:
+            self._pages[offset] = page
+            while len(self._pages) > KEPT_PAGES:
+                self._pages.pop(next(iter(self._pages)))
+
+    def _read_ahead(self, table: pn.widgets.Tabulator, offset: int) -> None:
+        """Served: read the page after the one shown while the user reads it, so that "next"
+        shows it at once (no query, no loading indicator)."""
+        if not self.background or offset in self._pages or offset >= getattr(table, "total", 0):
+            return
+        monitor, size = self.monitor, self.page_size
+        self.load(
+            "next page",
+            lambda: monitor.production_rows(offset, size),
+            partial(self._keep_page, table, offset),
+        )
 
     # -- distribution explorer ------------------------------------------------------------
     def _read_features(self) -> dict:
@@ -278,7 +327,7 @@ class ProductionData(MonitorPage):
             objects = (
                 [distribution_failed(dist)]
                 if isinstance(dist, Exception)
-                else distribution_view(dist, self._features[name])
+                else distribution_view(dist, self._features[name], DistributionFigure())
             )
             self.explorer_views[name] = pn.Column(
                 *objects, sizing_mode="stretch_width", min_height=charts.HEIGHT
@@ -318,7 +367,13 @@ class ProductionData(MonitorPage):
 
     def _draw_distribution(self, result: dict | None) -> None:
         name = (result or {}).get("feature")
-        self.distribution.objects = distribution_view(result or {}, self._features.get(name))
+        view = distribution_view(
+            result or {},
+            self._features.get(name),
+            self.distribution_figure,
+            self.feature_cards,
+        )
+        refill(self.distribution, view)
 
 
 # -- blocks ---------------------------------------------------------------------------------
@@ -406,21 +461,36 @@ def display_page(page: pd.DataFrame, offset: int, first: Sequence[str] = ()) -> 
     return frame
 
 
-def distribution_view(result: dict, feature: FeatureDrift | None) -> list:
-    """Drift figures of one feature, then its reference vs production distribution."""
+def distribution_view(
+    result: dict,
+    feature: FeatureDrift | None,
+    figure: DistributionFigure,
+    cards: pn.FlexBox | None = None,
+) -> list:
+    """Drift figures of one feature, then its reference vs production distribution drawn in
+    ``figure``. A live page passes its own row of ``cards`` (refilled in place) and keeps both of
+    the figure's panes (the one not drawn hidden), so the next feature only changes their data."""
     name = result.get("feature")
-    cards = blocks.kpi_row(feature_cards(feature or FeatureDrift(name=name or "", kind=None)))
-    chart = distribution_charts.distribution_chart(result) if result else None
-    if chart is None:
+    panes = [
+        card.pane for card in feature_cards(feature or FeatureDrift(name=name or "", kind=None))
+    ]
+    live = cards is not None
+    if cards is None:
+        cards = pn.FlexBox(*panes, sizing_mode="stretch_width")
+    else:
+        refill(cards, panes)
+    shown = figure.show(result or {})
+    kept = list(figure.panes) if live else []  # hidden while they draw nothing
+    if shown is None:
         return [
             cards,
             empty_state(
                 f"No values of {name} to plot." if name else "No distribution to plot.",
                 "The feature has no non-missing values on either side in this time window.",
             ),
+            *kept,
         ]
-    # The chart's own height: a bar per value of a categorical feature needs more than the default.
-    return [cards, charts.plot_pane(chart)]
+    return [cards, *(kept or [shown])]
 
 
 def feature_cards(feature: FeatureDrift) -> list:
