@@ -1,0 +1,49 @@
+"""The backend seam: the one interface the engine knows between the data files and SQL.
+
+A backend registers each data role (``reference``, ``inputs``, ``predictions``, ``labels``) as a
+view over its files, runs a query with parameters and hands back small results. Queries are the
+named files in ``queries/`` filled by ``queries.render`` (DuckDB's dialect, the reference one);
+a backend that speaks another dialect translates them, or reads its own file of the same name
+(``queries/spark/<name>.sql``) where the dialects differ. Values always travel as parameters.
+
+Two backends: ``duckdb`` (embedded, the default; ``app.duckdb_backend``) and ``spark``
+(``app.spark_backend``, PySpark on any Spark master), chosen by ``[engine] backend``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+Params = dict[str, Any] | list[Any] | None
+
+
+class Backend(Protocol):
+    """Register the sources, run a (named) query with parameters, fetch a small result."""
+
+    name: str
+
+    def register(self, role: str, files: Sequence[str], hive: bool) -> dict[str, str]:
+        """Make ``role`` a view over ``files``; return its columns and their DuckDB type names
+        (``DOUBLE``, ``BIGINT``, ``VARCHAR``, ``TIMESTAMP`` …, whatever the backend)."""
+
+    def drop(self, role: str) -> None:
+        """Forget the view of ``role`` (its files are gone)."""
+
+    def fetch(self, sql: str, params: Params, how: str) -> Any:
+        """Run one query; ``how``: ``fetchall`` (tuples), ``records`` (dicts by column name),
+        ``fetchnumpy`` (column name → numpy array) or ``fetchdf`` (a pandas DataFrame).
+        ``sql`` is a ``queries.Query`` when it was rendered from a named query file."""
+
+    def close(self) -> None: ...
+
+
+def open_backend(config: Any) -> Backend:
+    """The backend ``[engine] backend`` names (DuckDB unless it says ``spark``)."""
+    if config.backend == "spark":
+        from app.spark_backend import SparkBackend
+
+        return SparkBackend(config)
+    from app.duckdb_backend import DuckDBBackend
+
+    return DuckDBBackend(config)
