@@ -49,6 +49,9 @@ class Query(str):
         query.parts = parts
         return query
 
+    def __getnewargs__(self) -> tuple[str, dict[str, str]]:
+        return (self.name, self.parts)
+
 
 def render(name: str, **parts: str) -> Query:
     """``load(name)`` with ``{part}`` slots filled by already-quoted SQL fragments."""
