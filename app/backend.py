@@ -7,7 +7,8 @@ a backend that speaks another dialect translates them, or reads its own file of 
 (``queries/spark/<name>.sql``) where the dialects differ. Values always travel as parameters.
 
 Two backends: ``duckdb`` (embedded, the default; ``app.duckdb_backend``) and ``spark``
-(``app.spark_backend``, PySpark on any Spark master), chosen by ``[engine] backend``.
+(``app.spark_backend``, PySpark on any Spark master), chosen by ``[engine] backend``
+(``app.sources.open_backend``).
 """
 
 from __future__ import annotations
@@ -36,14 +37,3 @@ class Backend(Protocol):
         ``sql`` is a ``queries.Query`` when it was rendered from a named query file."""
 
     def close(self) -> None: ...
-
-
-def open_backend(config: Any) -> Backend:
-    """The backend ``[engine] backend`` names (DuckDB unless it says ``spark``)."""
-    if config.backend == "spark":
-        from app.spark_backend import SparkBackend
-
-        return SparkBackend(config)
-    from app.duckdb_backend import DuckDBBackend
-
-    return DuckDBBackend(config)

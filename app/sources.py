@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app import object_storage
-from app.backend import Backend, open_backend
+from app.backend import Backend
 from app.config import ROLES, Config
 from app.duckdb_backend import READ_ERRORS, TIMESTAMP_NAMES
 from app.errors import DataChanged, DriftdeckError
@@ -131,6 +131,17 @@ def scan_role(role: str, location: str | None, storage: dict | None = None) -> R
             return RoleState(role, location, (), skipped[0], tuple(skipped))
         return RoleState(role, location, (), f"no parquet file at {location}")
     return RoleState(role, location, tuple(states), None, tuple(skipped))
+
+
+def open_backend(config: Config) -> Backend:
+    """The backend ``[engine] backend`` names (DuckDB unless it says ``spark``)."""
+    if config.backend == "spark":
+        from app.spark_backend import SparkBackend
+
+        return SparkBackend(config)
+    from app.duckdb_backend import DuckDBBackend
+
+    return DuckDBBackend(config)
 
 
 class Sources:

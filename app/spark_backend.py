@@ -19,7 +19,7 @@ import math
 import re
 import threading
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any
@@ -39,7 +39,7 @@ _sessions: dict[tuple, Any] = {}
 _DEFAULT_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.shuffle.partitions": "2",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.ansi.enabled": "false",
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
@@ -69,7 +69,9 @@ def session(master: str, conf: Sequence[tuple[str, str]] = ()) -> Any:
             spark = builder.getOrCreate()
         except Exception as exc:  # no Java, a master that cannot be reached …
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DriftdeckError(f"engine.spark.master {master!r}: Spark did not start: {first}")
+            raise DriftdeckError(
+                f"engine.spark.master {master!r}: Spark did not start: {first}"
+            ) from None
         spark.sparkContext.setLogLevel("ERROR")
         _sessions[key] = spark
         return spark
@@ -121,7 +123,7 @@ def _value(value: Any):
         return exp.cast(exp.Literal.string(text), exp.DataType.build("DOUBLE"))
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         text = value.isoformat(sep=" ")
         return exp.cast(exp.Literal.string(text), exp.DataType.build("TIMESTAMP"))
     if isinstance(value, date):
@@ -177,8 +179,8 @@ def _time_buckets(tree, params: Params):
         origin = origin.this if isinstance(origin, exp.Cast) else origin
         step = _seconds(named[width.name]) * 1_000_000
         start = named[origin.name]
-        start = start.replace(tzinfo=timezone.utc) if start.tzinfo is None else start
-        at = int(start.timestamp()) * 1_000_000 + start.microsecond
+        start = start.replace(tzinfo=UTC) if start.tzinfo is None else start
+        at = (start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
         ts = node.expression.sql(dialect="spark")
         since = f"(unix_micros(CAST({ts} AS TIMESTAMP)) - {at})"
         node.replace(
