@@ -266,46 +266,48 @@ def _unnests(tree):
 
 def _histograms(tree):
     """Take DuckDB's ``histogram(x)`` (a value → count map) out of the query: each becomes its
-    own grouped count, joined back to the rows of the main query by their group keys."""
+    own grouped count (by the query's group keys and x), filled back into the rows by the values
+    of those keys. Returns the query, the positions of the key columns and, per histogram, its
+    position and its counting query."""
     from sqlglot import exp
 
-    wanted = []
-    for i, item in enumerate(tree.expressions):
-        inner = item.this if isinstance(item, exp.Alias) else item
-        if isinstance(inner, exp.Anonymous) and inner.name.lower() == "histogram":
-            wanted.append((i, inner.expressions[0]))
+    def inner(item):
+        return item.this if isinstance(item, exp.Alias) else item
+
+    def is_histogram(item) -> bool:
+        node = inner(item)
+        return isinstance(node, exp.Anonymous) and node.name.lower() == "histogram"
+
+    wanted = [
+        (i, inner(item).expressions[0])
+        for i, item in enumerate(tree.expressions)
+        if is_histogram(item)
+    ]
     if not wanted:
-        return tree, []
+        return tree, [], []
     keys = [
         i
         for i, item in enumerate(tree.expressions)
-        if not (item.this if isinstance(item, exp.Alias) else item).find(exp.AggFunc)
-        and not (
-            isinstance(item.this if isinstance(item, exp.Alias) else item, exp.Anonymous)
-            and (item.this if isinstance(item, exp.Alias) else item).name.lower() == "histogram"
-        )
+        if not is_histogram(item) and not inner(item).find(exp.AggFunc)
     ]
+    group = tree.args.get("group")
     counts = []
     for i, value in wanted:
         aux = tree.copy()
         aux.set("order", None)
         aux.set("limit", None)
-        projections = [tree.expressions[k].copy() for k in keys]
-        projections += [
-            exp.alias_(value.copy(), "__value"),
-            exp.alias_(exp.Count(this=exp.Star()), "__count"),
-        ]
-        aux.set("expressions", projections)
-        groups = [
-            g.copy() for g in (tree.args.get("group").expressions if tree.args.get("group") else [])
-        ]
+        aux.set(
+            "expressions",
+            [tree.expressions[k].copy() for k in keys]
+            + [exp.alias_(value.copy(), "__value"), exp.alias_(exp.Count(this=exp.Star()), "__n")],
+        )
+        groups = [g.copy() for g in group.expressions] if group else []
         aux.set("group", exp.Group(expressions=[*groups, value.copy()]))
         aux = aux.where(exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())))
         counts.append((i, aux))
-        tree.expressions[i].replace(
-            exp.alias_(exp.Null(), tree.expressions[i].alias or f"__histogram{i}")
-        )
-    return tree, counts
+        alias = tree.expressions[i].alias or f"__histogram{i}"
+        tree.expressions[i].replace(exp.alias_(exp.Null(), alias))
+    return tree, keys, counts
 
 
 class SparkBackend:
@@ -356,12 +358,12 @@ class SparkBackend:
             self.spark.catalog.dropTempView(f"{view}_files")
 
     def fetch(self, sql: str, params: Params, how: str) -> Any:
-        text, histograms = self.translate(sql, params)
+        text, keys, histograms = self.translate(sql, params)
         frame = self.spark.sql(text)
         names = frame.columns
         rows = [[_python(v) for v in row] for row in frame.collect()]
         for index, aux in histograms:
-            self._fill_histogram(rows, names, index, aux)
+            self._fill_histogram(rows, keys, index, aux)
         if how == "fetchall":
             return [tuple(row) for row in rows]
         if how == "records":
@@ -382,8 +384,9 @@ class SparkBackend:
             self.drop(role)
 
     # -- translation ---------------------------------------------------------------------
-    def translate(self, sql: str, params: Params) -> tuple[str, list]:
-        """The Spark SQL of a DuckDB query (and the histogram counts it needs on the side)."""
+    def translate(self, sql: str, params: Params) -> tuple[str, list[int], list]:
+        """The Spark SQL of a DuckDB query, and the histogram counts it needs on the side (the
+        positions of its group keys; per histogram column, its position and counting query)."""
         import sqlglot
         from sqlglot import exp
 
@@ -403,21 +406,21 @@ class SparkBackend:
         tree = _null_safe_tests(tree)
         tree = _aggregates(tree)
         tree = _unnests(tree)
-        histograms = []
+        keys, histograms = [], []
         if isinstance(tree, exp.Select):
-            tree, histograms = _histograms(tree)
-        return tree.sql(dialect="spark"), [(i, aux.sql(dialect="spark")) for i, aux in histograms]
+            tree, keys, histograms = _histograms(tree)
+        side = [(i, aux.sql(dialect="spark")) for i, aux in histograms]
+        return tree.sql(dialect="spark"), keys, side
 
-    def _fill_histogram(self, rows: list[list], names: list[str], index: int, aux: str) -> None:
-        keys = [i for i in range(len(names)) if not names[i].startswith("__histogram")]
+    def _fill_histogram(self, rows: list[list], keys: list[int], index: int, aux: str) -> None:
+        """Column ``index`` of each row: its group's value → count map (None when no value, as
+        DuckDB's histogram of nothing)."""
         counted: dict[tuple, dict] = {}
         for row in self.spark.sql(aux).collect():
             *group, value, n = (_python(v) for v in row)
             counted.setdefault(tuple(group), {})[value] = n
-        width = len(counted and next(iter(counted))) if counted else None
         for row in rows:
-            group = tuple(row[k] for k in keys if k != index)[: width or 0]
-            row[index] = counted.get(group) or None
+            row[index] = counted.get(tuple(row[k] for k in keys)) or None
 
     def _view_name(self, role: str) -> str:
         return f"driftdeck_{id(self):x}_{role}"
