@@ -385,6 +385,24 @@ def run_bench(args) -> int:
         else:
             cross = cross_check(report, json.loads(naive_out.read_text(encoding="utf-8")))
 
+    backend = load_config(config_file).backend
+    if backend != "duckdb":
+        # the same monitor on DuckDB, for the ratio of this backend to the default one
+        progress(f"monitor on DuckDB (the ratio of {backend} to DuckDB)")
+        duck_out = out / f"monitor-{rows}-duckdb.json"
+        duck_cmd = [*monitor_cmd, "--backend", "duckdb"]
+        duck_runs = []
+        for _ in range(repeats):
+            if store:
+                shutil.rmtree(store, ignore_errors=True)
+            run = measure(duck_cmd, stdout=duck_out)
+            if run.returncode not in (0, 3):
+                raise _failure("monitor on DuckDB", run)
+            duck_runs.append(run)
+        duck = _step(duck_runs, floor["seconds"])
+        duck["ratio_of_backend"] = round(monitor["seconds"] / duck["seconds"], 2)
+        duck["backend"] = backend
+
     ratio = monitor["ratio_to_floor"]
     profile = None
     if ratio > TARGET_RATIO or getattr(args, "profile", False):
@@ -406,6 +424,7 @@ def run_bench(args) -> int:
         "machine": machine,
         "duckdb_version": machine["duckdb"],
         "repeats": repeats,
+        "backend": backend,
         "steps": {
             "floor": floor,
             "monitor": monitor,
@@ -452,8 +471,15 @@ def run_bench(args) -> int:
         and verdict["monitor_peak_rss_mb"]["met"]
         and not result["monitor_problems"]
     )
+    if backend != "duckdb":
+        result["steps"]["monitor_duckdb"] = duck
     result_file = out / f"bench-{rows}.json"
     result_file.write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(_table(result))
+    if backend != "duckdb":
+        print(
+            f"\nmonitor on {backend}: {monitor['seconds']:.2f} s; on DuckDB: {duck['seconds']:.2f} s"
+            f" ({duck['ratio_of_backend']:.1f}x DuckDB's time)"
+        )
     print(f"\nwrote {result_file}")
     return 0

@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write the metrics in the Prometheus text format (for a textfile collector)",
     )
+    monitor.add_argument(
+        "--backend",
+        choices=("duckdb", "spark"),
+        help="compute with this engine backend instead of [engine] backend",
+    )
     _window_args(monitor)
 
     export = sub.add_parser("export", help="write pages to one self-contained static HTML file")
@@ -161,6 +166,8 @@ def cmd_monitor(args) -> int:
     started = time.perf_counter()
     progress = terminal_progress("driftdeck monitor")
     config = load_config(args.config)
+    if getattr(args, "backend", None):
+        config = config.with_overrides(backend=args.backend)
     window = _window(args)
     progress("reading data")
     engine = Engine(config)

@@ -15,6 +15,7 @@ from app.window import parse_span, parse_timestamp
 
 DEFAULT_CONFIG_NAME = "driftdeck.toml"
 ROLES = ("reference", "inputs", "predictions", "labels")
+BACKENDS = ("duckdb", "spark")
 COLUMN_LIST_KEYS = ("numerical", "categorical", "high_cardinality", "ignored", "segments")
 COLUMN_NAME_KEYS = ("timestamp", "id", "target", "prediction", "probability", "model_version")
 
@@ -120,6 +121,10 @@ class Config:
     monitoring_window: str = "7d"
     memory_limit: str | None = None
     threads: int | None = None
+    # [engine] backend: "duckdb" (embedded, the default) or "spark"; [engine.spark] master and conf.
+    backend: str = "duckdb"
+    spark_master: str = "local[2]"
+    spark_conf: tuple[tuple[str, str], ...] = ()
     # Where computed results are kept across runs and processes; None: nowhere.
     store: str | None = ".driftdeck"
     # [storage]: object-storage settings (endpoint_url, key, secret, region, profile, anonymous);
@@ -315,7 +320,33 @@ def _parse(raw: dict, where: str, base: Config) -> Config:
             changes[key] = server[key]
 
     engine = _table(where, "engine", raw.get("engine", {}))
-    _check_keys(where, "engine", engine, ("memory_limit", "threads", "store"))
+    _check_keys(where, "engine", engine, ("memory_limit", "threads", "store", "backend", "spark"))
+    if "backend" in engine:
+        backend = engine["backend"]
+        if backend not in BACKENDS:
+            raise _fail(
+                where,
+                "engine.backend",
+                f"must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}",
+            )
+        changes["backend"] = backend
+    spark = _table(where, "engine.spark", engine.get("spark", {}))
+    _check_keys(where, "engine.spark", spark, ("master", "conf"))
+    if "master" in spark:
+        changes["spark_master"] = _string(where, "engine.spark.master", spark["master"])
+    if "conf" in spark:
+        conf = _table(where, "engine.spark.conf", spark["conf"])
+        for key, value in conf.items():
+            if isinstance(value, dict | list) or value is None:
+                raise _fail(
+                    where,
+                    f"engine.spark.conf.{key}",
+                    f"must be a string, number or boolean, got {value!r}",
+                )
+        changes["spark_conf"] = tuple(
+            (key, str(value).lower() if isinstance(value, bool) else str(value))
+            for key, value in sorted(conf.items())
+        )
     if "store" in engine:
         store = engine["store"]
         if store is False:

@@ -1,4 +1,5 @@
-"""One DuckDB connection per process, one view per data role over the parquet files in place."""
+"""The data files of each role, found and fingerprinted, and the backend (DuckDB unless
+``[engine] backend`` says Spark) that holds one view per role over them, in place."""
 
 from __future__ import annotations
 
@@ -9,26 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from app import object_storage
+from app.backend import FILE_COLUMN, Backend
 from app.config import ROLES, Config
+from app.duckdb_backend import READ_ERRORS, TIMESTAMP_NAMES
 from app.errors import DataChanged, DriftdeckError
-from queries import ident, literal, render
 
-TIMESTAMP_NAMES = (
-    "timestamp",
-    "ts",
-    "event_time",
-    "event_timestamp",
-    "time",
-    "created_at",
-    "datetime",
-)
-_TS_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE")
+__all__ = [
+    "FILE_COLUMN",
+    "TIMESTAMP_NAMES",
+    "FileState",
+    "RoleState",
+    "Sources",
+    "expand",
+    "scan_role",
+]
 
-FILE_COLUMN = "__driftdeck_file"
-"""The column of a role's by-file view (``Sources.by_file``) naming the file of each row."""
 PER_FILE_ROLES = ("inputs", "predictions")
 """Roles whose aggregates are kept per file (app/partials.py): production logs that grow by files."""
 
@@ -42,10 +39,6 @@ class FileState:
     size: int
     mtime_ns: int
     etag: str = ""
-
-
-_READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException)
-"""What DuckDB raises when a file cannot be read (also a bare Error for a damaged page header)."""
 
 
 def _current(state: FileState, storage: dict | None = None) -> FileState | None:
@@ -151,32 +144,31 @@ def scan_role(role: str, location: str | None, storage: dict | None = None) -> R
     return RoleState(role, location, tuple(states), None, tuple(skipped))
 
 
-class Sources:
-    """Owns the DuckDB connection and the views ``reference``, ``inputs``, ``predictions``, ``labels``.
+def open_backend(config: Config) -> Backend:
+    """The backend ``[engine] backend`` names (DuckDB unless it says ``spark``)."""
+    if config.backend == "spark":
+        from app.spark_backend import SparkBackend
 
-    Each query runs in its own cursor, so several threads (server sessions) can query at once.
+        return SparkBackend(config)
+    from app.duckdb_backend import DuckDBBackend
+
+    return DuckDBBackend(config)
+
+
+class Sources:
+    """The views ``reference``, ``inputs``, ``predictions``, ``labels`` on the configured backend
+    (``app.backend``), rebuilt when a role's files change, and the queries over them.
+
+    Each query runs on its own (a DuckDB cursor, a Spark job), so several threads (server
+    sessions) can query at once.
     """
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, backend: Backend | None = None):
         self.config = config
-        settings: dict[str, Any] = {"preserve_insertion_order": False}
-        if config.threads:
-            settings["threads"] = config.threads
-        if config.memory_limit:
-            settings["memory_limit"] = config.memory_limit
-        try:
-            self._con = duckdb.connect(":memory:", config=settings)
-        except duckdb.Error as exc:
-            raise DriftdeckError(f"engine settings rejected by DuckDB: {exc}") from None
-        try:
-            # Only matters where the ICU extension is installed; without it DuckDB is UTC already.
-            self._con.execute("SET TimeZone = 'UTC'")
-        except duckdb.Error:
-            pass
+        self.backend = backend or open_backend(config)
         self._lock = threading.RLock()
         self._states: dict[str, RoleState] = {}
         self._schemas: dict[str, dict[str, str]] = {}
-        self._filesystems: set[int] = set()  # fsspec filesystems registered with DuckDB
         self.refresh()
 
     # -- files and versions -------------------------------------------------------------
@@ -190,8 +182,8 @@ class Sources:
                     self._states[role] = state
                     self._build_view(role)
                     changed = True
-            if changed and self._filesystems:
-                object_storage.forget_reads(self._con)
+            if changed and hasattr(self.backend, "files_changed"):
+                self.backend.files_changed()
             return changed
 
     @property
@@ -212,46 +204,20 @@ class Sources:
     def _build_view(self, role: str) -> None:
         self._schemas.pop(role, None)
         state = self._states[role]
-        view = ident(role)
-        by_file = ident(self.by_file(role))
         if not state.files:
-            self._con.execute(f"DROP VIEW IF EXISTS {view}")
-            self._con.execute(f"DROP VIEW IF EXISTS {by_file}")
+            self.backend.drop(role)
             return
-        for f in state.files[:1]:
-            if object_storage.is_url(f.path):  # DuckDB reads s3://… through fsspec
-                object_storage.register(
-                    self._con, f.path, self.config.storage_settings, self._filesystems
-                )
-        files = "[" + ", ".join(literal(f.path) for f in state.files) + "]"
-        hive = "true" if any("=" in Path(f.path).parent.name for f in state.files) else "false"
+        paths = [f.path for f in state.files]
+        hive = any("=" in Path(f.path).parent.name for f in state.files)
         try:
-            self._con.execute(render("view", view=view, files=files, hive=hive, replace=""))
-            raw = dict(self._con.execute(render("describe", view=view)).fetchall())
-            replace = self._timestamp_replace(raw)
-            if replace:
-                self._con.execute(
-                    render("view", view=view, files=files, hive=hive, replace=replace)
-                )
-            self._schemas[role] = dict(self._con.execute(render("describe", view=view)).fetchall())
-            if role in PER_FILE_ROLES:
-                self._con.execute(
-                    render(
-                        "file_view",
-                        view=by_file,
-                        files=files,
-                        hive=hive,
-                        replace=replace,
-                        file_column_name=literal(FILE_COLUMN),
-                    )
-                )
-        except duckdb.Error as exc:
-            first = str(exc).splitlines()[0]
+            by_file = self.by_file(role) if role in PER_FILE_ROLES else None
+            self._schemas[role] = self.backend.register(role, paths, hive, by_file)
+        except Exception as exc:  # each backend raises its own error types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self._states[role] = RoleState(
                 role, state.location, (), f"cannot be read: {first}", state.skipped
             )
-            self._con.execute(f"DROP VIEW IF EXISTS {view}")
-            self._con.execute(f"DROP VIEW IF EXISTS {by_file}")
+            self.backend.drop(role)
 
     @staticmethod
     def by_file(role: str) -> str:
@@ -259,55 +225,21 @@ class Sources:
         ``FILE_COLUMN`` (the same columns as the role's view otherwise)."""
         return f"{role}:by file"
 
-    def _timestamp_replace(self, raw: dict[str, str]) -> str:
-        """A ``REPLACE (...)`` clause turning every timestamp flavour into plain UTC TIMESTAMP."""
-        named = self.config.columns.timestamp
-        parts = []
-        for name, kind in raw.items():
-            col = ident(name)
-            if kind.startswith("TIMESTAMP_NS") or kind == "TIMESTAMPTZ_NS":
-                # DuckDB's cast rounds nanoseconds to the nearest microsecond, which moves a row
-                # across a window's edge; down to the microsecond, a row is before a bound
-                # exactly when it was (bounds are whole microseconds).
-                e = f"epoch_ns({col})"
-                parts.append(
-                    f"make_timestamp(({e} - (({e} % 1000) + 1000) % 1000) // 1000) AS {col}"
-                )
-            elif kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
-                parts.append(f"CAST({col} AS TIMESTAMP) AS {col}")
-            elif kind in _TS_TYPES and kind != "TIMESTAMP":
-                parts.append(f"CAST({col} AS TIMESTAMP) AS {col}")
-            elif kind == "VARCHAR" and (
-                name == named or (not named and name.lower() in TIMESTAMP_NAMES)
-            ):
-                parts.append(f"CAST(try_cast({col} AS TIMESTAMPTZ) AS TIMESTAMP) AS {col}")
-        return f"REPLACE ({', '.join(parts)})" if parts else ""
-
     # -- queries -------------------------------------------------------------------------
-    def query(self, sql: str, params: dict | list | None = None) -> duckdb.DuckDBPyConnection:
-        """Run one query in its own cursor and return the cursor to fetch from."""
-        cursor = self._con.cursor()
+    def query(self, sql: str, params: dict | list | None = None):
+        """Run one query in its own DuckDB cursor and return the cursor (DuckDB backend only)."""
         try:
-            # DuckDB's own progress bar would write to the user's terminal; ours is on stderr.
-            cursor.execute("SET enable_progress_bar = false")
-            return cursor.execute(sql, params or {})
-        except duckdb.Error as exc:
-            cursor.close()
+            return self.backend.query(sql, params)
+        except Exception as exc:
             self._failed(exc)
             raise
 
     def _fetch(self, sql: str, params: dict | list | None, how: str) -> Any:
-        cursor = self.query(sql, params)
         try:
-            if how == "records":
-                names = [column[0] for column in cursor.description]
-                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            return getattr(cursor, how)()
-        except duckdb.Error as exc:
+            return self.backend.fetch(sql, params, how)
+        except Exception as exc:
             self._failed(exc)
             raise
-        finally:
-            cursor.close()
 
     def fetchall(self, sql: str, params: dict | list | None = None) -> list[tuple]:
         return self._fetch(sql, params, "fetchall")
@@ -322,8 +254,8 @@ class Sources:
     def fetchdf(self, sql: str, params: dict | list | None = None):
         return self._fetch(sql, params, "fetchdf")
 
-    def _failed(self, exc: duckdb.Error) -> None:
-        """After a failed query: when DuckDB names one of the files, look at the files again.
+    def _failed(self, exc: Exception) -> None:
+        """After a failed query: when the error names one of the files, look at the files again.
 
         A file that changed or went while it was read (a logger rewriting or rotating it) drops
         out of the views or comes back as it is now; one that fails unchanged has damaged data
@@ -334,7 +266,7 @@ class Sources:
         with self._lock:
             files = [f for state in self._states.values() for f in state.files]
             named = next((f for f in files if f.path in message), None)
-            if named is None and (isinstance(exc, _READ_ERRORS) or "TProtocol" in message):
+            if named is None and (isinstance(exc, READ_ERRORS) or "TProtocol" in message):
                 # A reading error that names no file (a damaged page header): find the file.
                 storage = self.config.storage_settings
                 named = next(
@@ -351,16 +283,10 @@ class Sources:
         raise DataChanged(f"{named.path} {what}: {first}") from None
 
     def _unreadable(self, files: list[FileState]) -> FileState | None:
-        """The first file DuckDB cannot read whole (every column of every row), if any."""
-        for f in files:
-            cursor = self._con.cursor()
-            try:
-                cursor.execute(render("read_whole"), [f.path]).fetchall()
-            except duckdb.Error:
-                return f
-            finally:
-                cursor.close()
-        return None
+        """The first file the backend cannot read whole (every column of every row), if any."""
+        check = getattr(self.backend, "unreadable", None)
+        path = check([f.path for f in files]) if check else None
+        return next((f for f in files if f.path == path), None)
 
     def close(self) -> None:
-        self._con.close()
+        self.backend.close()

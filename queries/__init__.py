@@ -36,9 +36,39 @@ def _code(name: str) -> str:
     )
 
 
-def render(name: str, **parts: str) -> str:
+class Query(str):
+    """A rendered query that remembers its name and slots, so a backend of another dialect can
+    read its own file of that name instead (``queries/spark/<name>.sql``)."""
+
+    name: str
+    parts: dict[str, str]
+
+    def __new__(cls, name: str, parts: dict[str, str]) -> Query:
+        query = super().__new__(cls, _code(name).format(**parts))
+        query.name = name
+        query.parts = parts
+        return query
+
+    def __getnewargs__(self) -> tuple[str, dict[str, str]]:
+        return (self.name, self.parts)
+
+
+def render(name: str, **parts: str) -> Query:
     """``load(name)`` with ``{part}`` slots filled by already-quoted SQL fragments."""
-    return _code(name).format(**parts)
+    return Query(name, parts)
+
+
+@cache
+def dialect_file(dialect: str, name: str) -> str | None:
+    """The text of ``queries/<dialect>/<name>.sql`` without comments, or None when that dialect
+    runs the DuckDB query (translated)."""
+    path = resources.files(__package__).joinpath(dialect, f"{name}.sql")
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    return "\n".join(
+        line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("--")
+    )
 
 
 def fragment(name: str, **parts: str) -> str:

@@ -65,6 +65,11 @@ def test_paths_are_relative_to_the_config_and_env_beats_file(tmp_path, monkeypat
         ),
         ("[columns]\nsegments = 1\n", "columns.segments"),
         ("[columns]\nmodel_version = 3\n", "columns.model_version"),
+        ("[engine]\nbackend = 'flink'\n", "engine.backend"),
+        ("[engine.spark]\nmaster = 3\n", "engine.spark.master"),
+        ("[engine.spark]\nmasters = 'local[2]'\n", "engine.spark.masters"),
+        ("[engine.spark]\nconf = 'x'\n", "engine.spark.conf"),
+        ("[engine.spark]\nconf = { 'spark.a' = [1] }\n", "engine.spark.conf.spark.a"),
         (
             "[thresholds]\naccuracy_drop = { critical = 0.01, warning = 0.2 }\n",
             "thresholds.accuracy_drop.warning",
@@ -96,3 +101,19 @@ def test_monitoring_window_probabilities_and_segments(tmp_path):
     assert config.columns.segments == ("district",)
     assert config.columns.probabilities == (("low", "p_low"), ("high", "p_high"))
     assert load_config(_write(tmp_path, "")).monitoring_window == "7d"
+
+
+def test_the_spark_backend_settings(tmp_path):
+    assert load_config(_write(tmp_path, "")).backend == "duckdb"
+    config = load_config(
+        _write(
+            tmp_path,
+            "[engine]\nbackend = 'spark'\n[engine.spark]\nmaster = 'spark://m:7077'\n"
+            "conf = { 'spark.executor.memory' = '8g', 'spark.sql.adaptive.enabled' = true }\n",
+        )
+    )
+    assert (config.backend, config.spark_master) == ("spark", "spark://m:7077")
+    assert dict(config.spark_conf) == {
+        "spark.executor.memory": "8g",
+        "spark.sql.adaptive.enabled": "true",
+    }

@@ -4,6 +4,7 @@ S3-compatible server (moto) started by the test."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -160,3 +161,41 @@ def test_a_missing_bucket_or_endpoint_is_one_line_naming_the_path(
     )
     code, out, err = _monitor(config, capsys)
     assert code == 2 and err.count("\n") == 1 and "s3://logs-ok/" in err and SECRET not in err
+
+
+def test_the_pages_on_a_bucket_show_what_they_show_on_disk(tmp_path, s3):
+    """The six pages over the world uploaded to the bucket read as over the same files on disk
+    (apart from where the files are)."""
+    from app.config import load_config
+    from app.engine import Engine
+    from app.monitor import Monitor
+    from app.pages import PAGES, build_page
+    from tests.page_helpers import render, shown_text
+
+    make_world(tmp_path / "local")
+    _upload(s3, tmp_path / "local", "logs-pages")  # daily objects (hive adds a column)
+    data = {
+        "reference": "data/reference/reference.parquet",
+        "inputs": "data/production/inputs.parquet",
+        "predictions": "data/production/predictions.parquet",
+    }
+    remote = {
+        "reference": "s3://logs-pages/reference/",
+        "inputs": "s3://logs-pages/inputs/",
+        "predictions": "s3://logs-pages/predictions.parquet",
+    }
+    local = load_config(_config(tmp_path / "local", data, "[engine]\nstore = false\n"))
+    bucket = load_config(_config(tmp_path / "remote", remote, "[engine]\nstore = false\n"))
+    places = [(str(local.path(role)), str(bucket.path(role))) for role in data]
+    places.append((str(tmp_path / "local"), str(tmp_path / "remote")))  # the config's folder
+    on_disk = Monitor(local, engine=Engine(local))
+    on_s3 = Monitor(bucket, engine=Engine(bucket))
+    for slug in PAGES:
+        want = shown_text(render(build_page(slug, on_disk)))
+        got = shown_text(render(build_page(slug, on_s3)))
+        for path, url in places:
+            want = want.replace(path, url)
+        # the bucket holds the inputs as daily objects, the disk as one file
+        want, got = (re.sub(r"in \d+ files?\b", "in N files", text) for text in (want, got))
+        assert got == want, slug
+        assert SECRET not in got
