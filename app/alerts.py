@@ -9,7 +9,7 @@ from typing import Any
 
 from app import theme
 from app.config import Config, Level
-from app.severity import CRITICAL, WARNING, crossed
+from app.severity import CRITICAL, WARNING, as_number, crossed
 
 # Metrics whose critical alerts count towards the retraining recommendation.
 RETRAINING_METRICS = ("psi", "cardinality_ratio", "prediction_kl")
@@ -63,17 +63,6 @@ _RECOMMENDATIONS = {
     ("ks", WARNING): "The values of '{feature}' differ significantly from the reference: inspect "
     "its distribution on the Feature Statistics page.",
 }
-
-
-def as_number(value: Any) -> float | None:
-    """A finite-or-infinite float, or None for missing, NaN and non-numbers."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 SHARE_METRICS = ("missing_share_increase", "unseen_share")

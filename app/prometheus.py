@@ -17,9 +17,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from app.alerts import as_number
 from app.feature_drift import Cardinality, TestResult
 from app.report_types import Report, as_report
+from app.severity import as_number
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -18,7 +18,8 @@ NOT_SIGNIFICANT = "not significant"
 Severity = Literal["critical", "warning", "ok"]
 
 
-def _number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
+    """A finite-or-infinite float, or None for missing, NaN and non-numbers."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -31,7 +32,7 @@ def _number(value: Any) -> float | None:
 def severity(value: Any, level: Level) -> Severity | None:
     """``critical`` at or over the critical level, ``warning`` at or over the warning level, else
     ``ok``; None when there is no value to judge."""
-    number = _number(value)
+    number = as_number(value)
     if number is None:
         return None
     if number >= level.critical:
@@ -52,7 +53,7 @@ def crossed(value: Any, level: Level) -> tuple[Severity, float] | None:
 def psi_severity(psi: Any, significant: Any, level: Level) -> str | None:
     """A PSI's status: ``NOT_SIGNIFICANT`` when it is under its sample-size floor, else its
     severity against the PSI thresholds (None without a PSI)."""
-    if significant is False and _number(psi) is not None:
+    if significant is False and as_number(psi) is not None:
         return NOT_SIGNIFICANT
     return severity(psi, level)
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +23,7 @@ from app.report_json import to_json
 from app.report_types import as_report
 from app.sources import Sources
 from app.window import Window
-from tests.worlds import make_world, write
+from tests.worlds import make_world, start_monitor, write
 
 FLOAT_SUMS = ("mean", "std", "std_pop", "wasserstein")
 """Metrics computed from float sums, equal to 1e-9 relative (docs/metrics.md); every other
@@ -203,26 +201,6 @@ def test_merged_buckets_equal_the_buckets_of_one_scan(tmp_path):
     assert merged.present["area"] == int(whole.counts.sum())
 
 
-def _monitor(config_file: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "monitor",
-            "--json",
-            "--no-log",
-            "--config",
-            str(config_file),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
 def _folder_world(root: Path):
     config = make_world(root)
     parts = _split(root, config, [1500, 3000, 4500])
@@ -241,7 +219,7 @@ def test_two_processes_append_to_one_store_at_once(tmp_path):
     config, folder, last = _folder_world(tmp_path)
     _report(config)
     write(folder / "part-3.parquet", last)  # both processes find the same new file
-    runs = [_monitor(tmp_path / "driftdeck.toml") for _ in range(2)]
+    runs = [start_monitor(tmp_path / "driftdeck.toml") for _ in range(2)]
     outputs = [run.communicate(timeout=300) for run in runs]
     assert [run.returncode for run in runs] == [3, 3], [err for _, err in outputs]
     cold, _ = _report(replace(config, store=None))
@@ -257,7 +235,7 @@ def test_a_monitor_killed_while_it_keeps_partials_leaves_a_valid_store(tmp_path,
     config, folder, last = _folder_world(tmp_path)
     _report(config)
     write(folder / "part-3.parquet", last)
-    run = _monitor(tmp_path / "driftdeck.toml")
+    run = start_monitor(tmp_path / "driftdeck.toml")
     time.sleep(after)
     os.kill(run.pid, signal.SIGKILL)
     run.communicate()

@@ -21,7 +21,7 @@ from app.report import full_report
 from app.report_json import to_json
 from app.store import MISSING, Store
 from app.window import Window
-from tests.worlds import assert_close, make_world, write
+from tests.worlds import assert_close, make_world, start_monitor, write
 
 
 def _report(config) -> tuple[dict, Engine]:
@@ -108,35 +108,17 @@ def test_store_false_writes_nothing(tmp_path):
     assert not (tmp_path / ".driftdeck").exists()
 
 
-def _monitor(config_file: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "monitor",
-            "--json",
-            "--no-log",
-            "--config",
-            str(config_file),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_two_processes_share_one_store_at_once(tmp_path):
     make_world(tmp_path)
     config_file = tmp_path / "driftdeck.toml"
     config_file.write_text('[columns]\ntarget = "target"\nhigh_cardinality = ["address"]\n')
-    runs = [_monitor(config_file), _monitor(config_file)]
+    runs = [start_monitor(config_file), start_monitor(config_file)]
     outputs = [run.communicate(timeout=300) for run in runs]
     assert [run.returncode for run in runs] == [3, 3], [err for _, err in outputs]
     assert all(err == "" for _, err in outputs)
     first, second = (json.loads(_metrics(json.loads(out))) for out, _ in outputs)
     assert_close(first, second)
-    third = _monitor(config_file)
+    third = start_monitor(config_file)
     out, _ = third.communicate(timeout=300)
     assert_close(json.loads(_metrics(json.loads(out))), first)
     assert not list((tmp_path / ".driftdeck").rglob("*.tmp"))

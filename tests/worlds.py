@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -114,3 +117,17 @@ def assert_close(a: object, b: object, path: str = "") -> None:
         assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
     else:
         assert a == b, path
+
+
+def start_monitor(config_file: Path) -> subprocess.Popen:
+    """``driftdeck monitor --json --no-log`` on ``config_file`` in a process of its own (this
+    checkout's ``app``), its output captured as text."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = ["monitor", "--json", "--no-log", "--config", str(config_file)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
