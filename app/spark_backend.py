@@ -344,13 +344,7 @@ class SparkBackend:
                 columns.append(f"CAST(CAST({col} AS TIMESTAMP) AS TIMESTAMP_NTZ) AS {col}")
             else:
                 columns.append(col)
-        view = self._view_name(role)
-        frame.createOrReplaceTempView(f"{view}_files")
-        self.spark.sql(
-            f"CREATE OR REPLACE TEMPORARY VIEW {view} AS "  # noqa: S608 (quoted names only)
-            f"SELECT {', '.join(columns)} FROM {view}_files"
-        )
-        self._views[role] = view
+        view = self._view(role, frame, columns)
         if by_file:
             # Each file read alone and tagged with its path as listed (Spark's input_file_name()
             # would give a URI, not the path the partials are keyed and filtered by).
@@ -363,16 +357,21 @@ class SparkBackend:
             union = tagged[0]
             for part in tagged[1:]:
                 union = union.unionByName(part, allowMissingColumns=True)
-            file_view = self._view_name(by_file)
-            union.createOrReplaceTempView(f"{file_view}_files")
-            self.spark.sql(
-                f"CREATE OR REPLACE TEMPORARY VIEW {file_view} AS "  # noqa: S608 (quoted names only)
-                f"SELECT {', '.join([*columns, FILE_COLUMN])} FROM {file_view}_files"
-            )
-            self._views[by_file] = file_view
+            self._view(by_file, union, [*columns, FILE_COLUMN])
             self._by_file[role] = by_file
         schema = self.spark.table(view).schema
         return {f.name: duckdb_type(f.dataType.simpleString()) for f in schema.fields}
+
+    def _view(self, name: str, frame: Any, columns: list[str]) -> str:
+        """Spark's view for the queries' view ``name``: ``columns`` (SQL) of ``frame``."""
+        view = self._view_name(name)
+        frame.createOrReplaceTempView(f"{view}_files")
+        self.spark.sql(
+            f"CREATE OR REPLACE TEMPORARY VIEW {view} AS "  # noqa: S608 (quoted names only)
+            f"SELECT {', '.join(columns)} FROM {view}_files"
+        )
+        self._views[name] = view
+        return view
 
     def drop(self, role: str) -> None:
         for name in (role, self._by_file.pop(role, None)):
