@@ -226,14 +226,6 @@ class Sources:
         return f"{role}:by file"
 
     # -- queries -------------------------------------------------------------------------
-    def query(self, sql: str, params: dict | list | None = None):
-        """Run one query in its own DuckDB cursor and return the cursor (DuckDB backend only)."""
-        try:
-            return self.backend.query(sql, params)
-        except Exception as exc:
-            self._failed(exc)
-            raise
-
     def _fetch(self, sql: str, params: dict | list | None, how: str) -> Any:
         try:
             return self.backend.fetch(sql, params, how)

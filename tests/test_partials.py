@@ -23,7 +23,7 @@ from app.report_json import to_json
 from app.report_types import as_report
 from app.sources import Sources
 from app.window import Window
-from tests.worlds import make_world, start_monitor, write
+from tests.worlds import assert_close, make_world, start_monitor, write
 
 FLOAT_SUMS = ("mean", "std", "std_pop", "wasserstein")
 """Metrics computed from float sums, equal to 1e-9 relative (docs/metrics.md); every other
@@ -36,20 +36,8 @@ def _metrics(report: dict) -> dict:
     )
 
 
-def _assert_same_metrics(a: object, b: object, path: str = "") -> None:
-    if isinstance(a, dict) and isinstance(b, dict):
-        assert a.keys() == b.keys(), path
-        for key in a:
-            _assert_same_metrics(a[key], b[key], f"{path}/{key}")
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _assert_same_metrics(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) and isinstance(b, float):
-        loose = any(part in FLOAT_SUMS for part in path.split("/"))
-        assert a == pytest.approx(b, rel=1e-9 if loose else 1e-12, abs=1e-15), path
-    else:
-        assert a == b, path
+def _assert_same_metrics(a: object, b: object) -> None:
+    assert_close(a, b, rel=1e-12, abs=1e-15, float_sums=FLOAT_SUMS)
 
 
 def _report(config, window: Window | None = None) -> tuple[dict, Engine]:
