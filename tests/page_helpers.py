@@ -52,6 +52,23 @@ def figure_frame(plot) -> pd.DataFrame:
     return pd.concat([f for f in frames if len(f)], ignore_index=True)
 
 
+def renderer_frame(plot, name: str) -> pd.DataFrame:
+    """The data of the glyph renderer named ``name`` of a Bokeh figure."""
+    (renderer,) = plot.select({"name": name})
+    return pd.DataFrame({key: list(values) for key, values in renderer.data_source.data.items()})
+
+
+def drag_across(plot, start, end) -> None:
+    """What Bokeh sends the server when a user drags across a time figure from ``start`` to
+    ``end`` (datetimes) with its range selection tool: the final selection geometry."""
+    from bokeh.events import SelectionGeometry
+
+    epoch = datetime(1970, 1, 1)
+    ms = [(pd.Timestamp(t).to_pydatetime() - epoch).total_seconds() * 1000 for t in (start, end)]
+    geometry = {"type": "rect", "x0": ms[0], "x1": ms[1], "y0": 0, "y1": 1}
+    plot._trigger_event(SelectionGeometry(plot, geometry=geometry, final=True))
+
+
 def shown_chart(layout) -> pd.DataFrame:
     """``figure_frame`` of the one Bokeh figure the layout shows (a page keeps its other figures
     in the layout, hidden)."""
@@ -79,12 +96,14 @@ def rows_in_last(config: Config, span: timedelta, role: str = "inputs") -> int:
 
 
 def window_band(chart) -> dict | None:
-    """Left and right of the band shading the time window on a timeline (None when none)."""
-    from bokeh.models import BoxAnnotation
+    """Left and right of the band shading the time window on a timeline (a HoloViews chart or
+    a Bokeh figure; None when there is no band)."""
+    from bokeh.models import BoxAnnotation, Plot
 
     from app.pages.charts import WINDOW_BAND
 
-    bands = hv.render(chart).select({"type": BoxAnnotation, "name": WINDOW_BAND})
+    plot = chart if isinstance(chart, Plot) else hv.render(chart)
+    bands = plot.select({"type": BoxAnnotation, "name": WINDOW_BAND})
     bands = list(bands)
     assert len(bands) <= 1
     if not bands:

@@ -22,7 +22,7 @@ from app.pages.base import data_report
 from app.pages.overview import Overview
 from app.pages.performance import PerformanceMetrics
 from tests.mlflow_helpers import fresh_store, restore_mlflow_env  # noqa: F401 - autouse fixture
-from tests.page_helpers import monitor_on, render, shown_text
+from tests.page_helpers import monitor_on, render, renderer_frame, shown_text
 from tests.worlds import make_world
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
@@ -111,7 +111,7 @@ def test_overview_and_performance_show_the_runs_and_one_accuracy(team):
     overview_text = shown_text(render(overview))
     assert "No training runs" not in overview_text
     assert html.escape(note) in overview_text
-    trend = overview.trend_body.objects[-1].object.dframe()
+    trend = renderer_frame(overview.trend_body.objects[-1].object, "points")
     assert set(trend.loc[trend["metric"] == "Accuracy", "run"]) == {
         f"train-{i}" for i in range(N_RUNS)
     }

@@ -18,9 +18,11 @@ from app.report_types import Alert
 from app.window import Window
 from tests.page_helpers import (
     XSS,
+    drag_across,
     drop_production,
     monitor_on,
     render,
+    renderer_frame,
     rows_in_last,
     shown_text,
     versions_world,
@@ -211,9 +213,9 @@ def test_the_timeline_shows_every_row_with_the_window_shaded(monitor):
     assert monitor.window != Window()  # the monitoring window, narrower than the history
 
     chart = page.timeline_body.objects[0].object
-    shown = sorted(set(chart.dframe()["x0"]))
+    shown = sorted(set(renderer_frame(chart, "bars")["x0"]))
     assert shown == sorted({pd.Timestamp(p["start"]) for p in history["predictions"]})
-    assert sum(chart.dframe()["count"]) == 5000
+    assert sum(renderer_frame(chart, "bars")["count"]) == 5000
     assert shown[0] < pd.Timestamp(monitor.start)
     assert window_band(chart) == {"left": pd.Timestamp(monitor.start), "right": None}
 
@@ -221,7 +223,7 @@ def test_the_timeline_shows_every_row_with_the_window_shaded(monitor):
     first, _ = monitor.full_range()
     monitor.set_window(first + timedelta(days=2), first + timedelta(days=5))
     chart = page.timeline_body.objects[0].object
-    assert sorted(set(chart.dframe()["x0"])) == shown
+    assert sorted(set(renderer_frame(chart, "bars")["x0"])) == shown
     assert window_band(chart) == {
         "left": pd.Timestamp(first + timedelta(days=2)),
         "right": pd.Timestamp(first + timedelta(days=5)),
@@ -238,7 +240,7 @@ def test_a_timeline_selection_sets_the_window_to_whole_buckets(monitor):
     starts = [b["start"] for b in over_time["buckets"]]
 
     # Drag from the middle of the third bucket to the middle of the sixth.
-    page.timeline_stream.event(boundsx=(starts[2] + width / 2, starts[5] + width / 2))
+    drag_across(page.timeline_plot, starts[2] + width / 2, starts[5] + width / 2)
 
     assert (monitor.start, monitor.end) == (starts[2], starts[5] + width)
     expected = sum(p["rows"] for p in over_time["predictions"][2:6])
@@ -246,7 +248,7 @@ def test_a_timeline_selection_sets_the_window_to_whole_buckets(monitor):
     assert not page.reset_button.disabled
     # The timeline still shows every row, the selection shaded on it.
     chart = page.timeline_body.objects[0].object
-    assert sum(chart.dframe()["count"]) == 5000
+    assert sum(renderer_frame(chart, "bars")["count"]) == 5000
     assert window_band(chart) == {"left": starts[2], "right": starts[5] + width}
 
 

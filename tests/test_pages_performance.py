@@ -24,9 +24,11 @@ from app.pages.timelines import BASELINE_LINE, UNLABELLED_BAND
 from tests.page_helpers import (
     XSS,
     all_rows_on,
+    drag_across,
     drop_production,
     monitor_on,
     render,
+    renderer_frame,
     rows_in_last,
     shown_text,
     versions_world,
@@ -67,7 +69,7 @@ def test_every_training_run_is_in_the_table_and_the_trend(monitor):
     assert "max_depth (param)" in frame.columns
 
     chart = page.trend_body.objects[0].object
-    metrics = set(chart.dframe()["metric"])
+    metrics = set(renderer_frame(chart, "points")["metric"])
     assert {"Accuracy", "Macro F1", "Weighted F1"} <= metrics
 
 
@@ -97,7 +99,7 @@ def test_production_prediction_statistics_equal_the_report(monitor):
     for cls, share in drift["production"].items():
         assert f"<td>{cls}</td>" in text
         assert theme.format_share(share) in text
-    assert page.timeline_stream is not None
+    assert page.timeline_plot is not None
 
 
 def test_production_accuracy_equals_the_monitor(monitor):
@@ -219,12 +221,12 @@ def test_a_timeline_selection_sets_the_window(monitor):
     over_time = history_over_time(monitor)  # the timeline shows every row, whatever the window
     width = bucket_width(over_time["width"])
     starts = [b["start"] for b in over_time["buckets"]]
-    page.timeline_stream.event(boundsx=(starts[1] + width / 2, starts[3] + width / 2))
+    drag_across(page.timeline_plot, starts[1] + width / 2, starts[3] + width / 2)
     assert (monitor.start, monitor.end) == (starts[1], starts[3] + width)
     expected = sum(p["rows"] for p in over_time["predictions"][1:4])
     assert page.prediction_cards["predictions"].value == expected
-    chart = page.timeline_stream.source
-    assert sum(chart.dframe()["count"]) == 5000
+    chart = page.timeline_plot
+    assert sum(renderer_frame(chart, "bars")["count"]) == 5000
     assert window_band(chart) == {"left": starts[1], "right": starts[3] + width}
     monitor.reset_window()
 
@@ -367,8 +369,8 @@ def test_the_traffic_chart_shows_every_row_and_sets_the_window(versions):
     page = PerformanceMetrics(monitor=monitor)
     render(page)
     history = version_traffic_history(monitor)
-    chart = page.traffic_stream.source
-    frame = chart.dframe()
+    chart = page.traffic_plot
+    frame = renderer_frame(chart, "bars")
     # Each version's rows per bucket of every production row, stacked to its share.
     for bucket in history["buckets"]:
         shown = frame[frame["x0"] == pd.Timestamp(bucket["start"])]
@@ -387,9 +389,9 @@ def test_the_traffic_chart_shows_every_row_and_sets_the_window(versions):
 
     width = bucket_width(history["width"])
     starts = [b["start"] for b in history["buckets"]]
-    page.traffic_stream.event(boundsx=(starts[-8] + width / 2, starts[-3] + width / 2))
+    drag_across(page.traffic_plot, starts[-8] + width / 2, starts[-3] + width / 2)
     assert (monitor.start, monitor.end) == (starts[-8], starts[-3] + width)
-    assert window_band(page.traffic_stream.source) == {
+    assert window_band(page.traffic_plot) == {
         "left": pd.Timestamp(starts[-8]),
         "right": pd.Timestamp(starts[-3] + width),
     }
@@ -409,7 +411,7 @@ def test_without_versions_the_section_is_absent(tmp_path):
     report = data_report(monitor)
     assert report["versions"] == {} and report["ab_tests"] == []
     assert not page.versions_card.visible
-    assert page.traffic_stream is None
+    assert page.traffic_plot is None
     assert "The predictions name no model version." in shown_text(page.versions_body)
     # Everything else draws as before, the estimate included.
     assert page.estimated_cards["estimated"].value == report["estimated_performance"]["accuracy"]
@@ -423,7 +425,7 @@ def test_one_version_has_nothing_to_compare(tmp_path):
     assert list(data_report(monitor)["versions"]) == ["1"]
     text = shown_text(page.versions_body)
     assert "One version served the time window: nothing to compare." in text
-    assert page.versions_card.visible and page.traffic_stream is not None
+    assert page.versions_card.visible and page.traffic_plot is not None
 
 
 def test_a_version_named_like_a_script_is_text(tmp_path):
@@ -438,4 +440,4 @@ def test_a_version_named_like_a_script_is_text(tmp_path):
     assert html.escape(test["verdict"]) in text
     assert html.escape(XSS) in text
     # Bokeh draws the legend as text.
-    assert XSS in set(page.traffic_stream.source.dframe()["class"])
+    assert XSS in set(renderer_frame(page.traffic_plot, "bars")["class"])

@@ -18,13 +18,16 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh backend for .opts)
 import pandas as pd
 import panel as pn
+from bokeh.events import SelectionGeometry
 from bokeh.models import (
     BoxAnnotation,
+    BoxSelectTool,
     DatetimeAxis,
     DatetimeTickFormatter,
     NoOverlap,
     Span,
 )
+from bokeh.plotting import figure
 
 from app import theme
 from app.config import Level
@@ -74,15 +77,75 @@ def time_formatter() -> DatetimeTickFormatter:
     )
 
 
+def readable_time_axis(axis: DatetimeAxis) -> None:
+    """A datetime axis gets :func:`time_formatter`, fewer ticks, and drops a label that would
+    still overlap its neighbour (``NoOverlap``), so labels never collide."""
+    axis.formatter = time_formatter()
+    axis.major_label_policy = NoOverlap(min_distance=8)
+    if hasattr(axis.ticker, "desired_num_ticks"):
+        axis.ticker.desired_num_ticks = TIME_TICKS
+
+
 def readable_time_axes(plot: Any, _element: Any) -> None:
-    """A plot hook: every datetime axis gets :func:`time_formatter`, fewer ticks, and drops a
-    label that would still overlap its neighbour (``NoOverlap``), so labels never collide."""
+    """A plot hook: every datetime axis of a HoloViews chart is a :func:`readable_time_axis`."""
     for axis in (*plot.state.xaxis, *plot.state.yaxis):
         if isinstance(axis, DatetimeAxis):
-            axis.formatter = time_formatter()
-            axis.major_label_policy = NoOverlap(min_distance=8)
-            if hasattr(axis.ticker, "desired_num_ticks"):
-                axis.ticker.desired_num_ticks = TIME_TICKS
+            readable_time_axis(axis)
+
+
+def time_figure(x_label: str, y_label: str, *, selectable: bool = False, **params: Any) -> Any:
+    """A plain Bokeh figure over time with the frame every chart shares (full width, the common
+    height, hover/save/reset, a readable time axis); with ``selectable`` a drag across it selects
+    a time range (see :func:`on_time_range_selected`).
+
+    A page's charts are built for every session that opens it: a plain figure costs a fraction
+    of a HoloViews plot of the same glyphs (its options, ranges and hooks resolved per session).
+    """
+    plot = figure(
+        x_axis_type="datetime",
+        height=HEIGHT,
+        sizing_mode="stretch_width",
+        tools=_TOOLS,
+        toolbar_location="right",
+        min_border=10,
+        x_axis_label=x_label,
+        y_axis_label=y_label,
+        **params,
+    )
+    plot.toolbar.logo = None
+    if selectable:
+        select = BoxSelectTool(dimensions="width")
+        plot.add_tools(select)
+        plot.toolbar.active_drag = select
+    readable_time_axis(plot.xaxis[0])
+    return plot
+
+
+def on_time_range_selected(plot: Any, callback: Any) -> None:
+    """Call ``callback(start, end)`` (naive UTC datetimes) when a drag across ``plot`` (a
+    :func:`time_figure` made ``selectable``) ends."""
+
+    def selected(event: SelectionGeometry) -> None:
+        geometry = event.geometry or {}
+        if not event.final or geometry.get("type") != "rect":
+            return
+        ends = [_from_epoch_ms(geometry.get(key)) for key in ("x0", "x1")]
+        if None not in ends:
+            callback(*ends)
+
+    plot.on_event(SelectionGeometry, selected)
+
+
+def _from_epoch_ms(value: Any) -> datetime | None:
+    """A datetime axis coordinate (milliseconds since the epoch) as a naive UTC datetime."""
+    if not isinstance(value, int | float) or value != value:
+        return None
+    return datetime(1970, 1, 1) + timedelta(milliseconds=value)
+
+
+def figure_pane(plot: Any) -> pn.pane.Bokeh:
+    """A plain Bokeh figure in a pane of the common height, the full width."""
+    return pn.pane.Bokeh(plot, sizing_mode="stretch_width", height=plot.height or HEIGHT)
 
 
 def with_time_axes(chart: Any) -> Any:
@@ -155,20 +218,25 @@ def window_band(start: datetime | None, end: datetime | None) -> Any:
     build per session, and the timeline's own element stays the source of its range selection."""
 
     def add_band(plot: Any, _element: Any) -> None:
-        band = {"left": start, "right": end}
-        plot.state.add_layout(
-            BoxAnnotation(
-                **{side: value for side, value in band.items() if value is not None},
-                fill_color=theme.ACCENT,
-                fill_alpha=0.12,
-                line_color=theme.ACCENT,
-                line_alpha=0.6,
-                line_dash="dashed",
-                name=WINDOW_BAND,
-            )
-        )
+        add_window_band(plot.state, start, end)
 
     return add_band
+
+
+def add_window_band(plot: Any, start: datetime | None, end: datetime | None) -> None:
+    """Shade the time window [start, end) on Bokeh figure ``plot`` (see :func:`window_band`)."""
+    band = {"left": naive_utc(start), "right": naive_utc(end)}
+    plot.add_layout(
+        BoxAnnotation(
+            **{side: value for side, value in band.items() if value is not None},
+            fill_color=theme.ACCENT,
+            fill_alpha=0.12,
+            line_color=theme.ACCENT,
+            line_alpha=0.6,
+            line_dash="dashed",
+            name=WINDOW_BAND,
+        )
+    )
 
 
 def threshold_lines(level: Level, horizontal: bool = True) -> list[hv.Element]:

@@ -152,12 +152,7 @@ def run_trends(runs: Any) -> list:
         ]
     return [
         *experiment_note(runs),
-        pn.pane.HoloViews(
-            charts.with_time_axes(chart),
-            sizing_mode="stretch_width",
-            height=charts.HEIGHT,
-            backend="bokeh",
-        ),
+        charts.figure_pane(chart),
     ]
 
 

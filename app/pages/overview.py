@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import holoviews as hv
 import panel as pn
 
 from app import theme
@@ -66,7 +65,8 @@ class Overview(MonitorPage):
         trend, self.trend_body = section(
             "Model performance across training runs", min_height=charts.HEIGHT
         )
-        self.timeline_stream: hv.streams.BoundsX | None = None
+        # The timeline's Bokeh figure (None until drawn): a drag across it sets the window.
+        self.timeline_plot: Any = None
         self._buckets: list[dict] = []
         self._width = charts.bucket_width(None)
         return [
@@ -191,22 +191,19 @@ class Overview(MonitorPage):
     def _draw_timeline(self, over_time: dict) -> None:
         self._buckets = list(over_time.get("buckets") or [])
         self._width = charts.bucket_width(over_time.get("width"))
-        chart = timelines.predictions_timeline(over_time, self.shaded_window())
-        if chart is None:
-            self.timeline_stream = None
+        plot = timelines.predictions_timeline(
+            over_time, self.shaded_window(), selectable=not self.static
+        )
+        self.timeline_plot = plot
+        if plot is None:
             self.timeline_body.objects = [missing_production(self.monitor)]
             return
-        if self.static:
-            chart, self.timeline_stream = charts.without_selection(chart), None
-        else:
-            self.timeline_stream = hv.streams.BoundsX(source=chart, boundsx=None)
-            self.timeline_stream.add_subscriber(self._timeline_selected)
-        self.timeline_body.objects = [charts.plot_pane(chart, charts.HEIGHT)]
+        if not self.static:
+            charts.on_time_range_selected(plot, self._timeline_selected)
+        self.timeline_body.objects = [charts.figure_pane(plot)]
 
-    def _timeline_selected(self, boundsx: tuple | None = None, **_: Any) -> None:
-        if not boundsx:
-            return
-        self.select_window(charts.snap_to_buckets(*boundsx, self._buckets, self._width))
+    def _timeline_selected(self, start: Any, end: Any) -> None:
+        self.select_window(charts.snap_to_buckets(start, end, self._buckets, self._width))
 
     # -- performance trend -------------------------------------------------------------------
     def _draw_trend(self, scores: Any) -> None:
@@ -222,7 +219,7 @@ class Overview(MonitorPage):
             ]
             return
         where = [note_pane(f"MLflow: {scores.note}.")] if scores.note else []
-        self.trend_body.objects = [*where, charts.plot_pane(chart, charts.HEIGHT)]
+        self.trend_body.objects = [*where, charts.figure_pane(chart)]
 
 
 def accuracy_now(report: Report, scope: str) -> dict[str, Any]:

@@ -99,10 +99,12 @@ class PerformanceMetrics(MonitorPage):
         self.prediction_cards: dict[str, KpiCard] = {}
         self.accuracy_cards: dict[str, KpiCard] = {}
         self.estimated_cards: dict[str, KpiCard] = {}
-        self.traffic_stream: hv.streams.BoundsX | None = None
+        # The traffic and predictions timelines' Bokeh figures (None until drawn): a drag across
+        # either sets the window.
+        self.traffic_plot: Any = None
         self._traffic_buckets: list[dict] = []
         self._traffic_width = charts.bucket_width(None)
-        self.timeline_stream: hv.streams.BoundsX | None = None
+        self.timeline_plot: Any = None
         self._buckets: list[dict] = []
         self._width = charts.bucket_width(None)
         # A static file has no server to reload from.
@@ -190,33 +192,25 @@ class PerformanceMetrics(MonitorPage):
     def _draw_predictions(self, result: dict) -> None:
         self.prediction_cards, objects = prediction_statistics(result, self.monitor)
         over_time = result["over_time"]
-        chart = (
-            timelines.predictions_timeline(over_time, self.shaded_window())
+        plot = (
+            timelines.predictions_timeline(
+                over_time, self.shaded_window(), selectable=not self.static
+            )
             if over_time.get("predictions")
             else None
         )
-        self.timeline_stream = None
-        if chart is not None and len(objects) > 1:
+        self.timeline_plot = None
+        if plot is not None and len(objects) > 1:
             self._buckets = list(over_time.get("buckets") or [])
             self._width = charts.bucket_width(over_time.get("width"))
-            if self.static:
-                chart = charts.without_selection(chart)
-            else:
-                self.timeline_stream = hv.streams.BoundsX(source=chart, boundsx=None)
-                self.timeline_stream.add_subscriber(self._timeline_selected)
-            objects.append(
-                pn.pane.HoloViews(
-                    charts.with_time_axes(chart),
-                    sizing_mode="stretch_width",
-                    height=charts.HEIGHT,
-                    backend="bokeh",
-                )
-            )
+            self.timeline_plot = plot
+            if not self.static:
+                charts.on_time_range_selected(plot, self._timeline_selected)
+            objects.append(charts.figure_pane(plot))
         self.predictions_body.objects = objects
 
-    def _timeline_selected(self, boundsx: tuple | None = None, **_: Any) -> None:
-        if boundsx:
-            self.select_window(charts.snap_to_buckets(*boundsx, self._buckets, self._width))
+    def _timeline_selected(self, start: Any, end: Any) -> None:
+        self.select_window(charts.snap_to_buckets(start, end, self._buckets, self._width))
 
     def _draw_accuracy(self, result: dict) -> None:
         self.accuracy_cards, self.accuracy_body.objects = production_accuracy(
@@ -250,7 +244,7 @@ class PerformanceMetrics(MonitorPage):
 
     def _draw_versions(self, result: dict) -> None:
         versions = result["versions"]
-        self.traffic_stream = None
+        self.traffic_plot = None
         if not versions:
             # The section stays hidden; its body says what would show it (for anyone embedding it).
             self.versions_card.visible = False
@@ -266,8 +260,10 @@ class PerformanceMetrics(MonitorPage):
         traffic = result["traffic"] or {}
         served = [*versions, *(k for b in traffic.get("buckets") or [] for k in b["rows"])]
         names = {str(name): version_name(name) for name in served}
-        chart = timelines.version_traffic_timeline(traffic, self.shaded_window(), names)
-        if chart is None:
+        plot = timelines.version_traffic_timeline(
+            traffic, self.shaded_window(), names, selectable=not self.static
+        )
+        if plot is None:
             objects.append(
                 empty_state(
                     "No traffic over time to show.",
@@ -278,23 +274,20 @@ class PerformanceMetrics(MonitorPage):
         else:
             self._traffic_buckets = list(traffic.get("buckets") or [])
             self._traffic_width = charts.bucket_width(traffic.get("width"))
-            if self.static:
-                chart = charts.without_selection(chart)
-            else:
-                self.traffic_stream = hv.streams.BoundsX(source=chart, boundsx=None)
-                self.traffic_stream.add_subscriber(self._traffic_selected)
+            self.traffic_plot = plot
+            if not self.static:
+                charts.on_time_range_selected(plot, self._traffic_selected)
             objects.append(blocks.subheading("Traffic share per time bucket"))
-            objects.append(charts.plot_pane(chart, charts.HEIGHT))
+            objects.append(charts.figure_pane(plot))
         objects += versions_view(versions, result["registry"])
         objects += ab_tests_view(versions, result["ab_tests"])
         self.versions_body.objects = objects
         self.versions_card.visible = True
 
-    def _traffic_selected(self, boundsx: tuple | None = None, **_: Any) -> None:
-        if boundsx:
-            self.select_window(
-                charts.snap_to_buckets(*boundsx, self._traffic_buckets, self._traffic_width)
-            )
+    def _traffic_selected(self, start: Any, end: Any) -> None:
+        self.select_window(
+            charts.snap_to_buckets(start, end, self._traffic_buckets, self._traffic_width)
+        )
 
 
 def version_traffic_history(monitor: Any) -> dict | None:

@@ -14,10 +14,14 @@ import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh backend for 
 import pandas as pd
 from bokeh.models import (
     BoxAnnotation,
+    ColumnDataSource,
+    DataRange1d,
+    HoverTool,
     Label,
     Legend,
     LegendItem,
     NumeralTickFormatter,
+    Range1d,
     Span,
 )
 
@@ -27,10 +31,11 @@ from app.pages.charts import (
     BASE_OPTIONS,
     HEIGHT,
     MIN_BUCKET_ROWS,
+    add_window_band,
     bucket_width,
     naive_utc,
     threshold_spans,
-    window_band,
+    time_figure,
 )
 
 
@@ -90,10 +95,11 @@ def connecting_lines(series: Sequence[tuple[list, list, str, str | None]]) -> An
 
 
 def predictions_timeline(
-    over_time: Mapping[str, Any], window: tuple[Any, Any] | None = None
-) -> hv.Rectangles | None:
+    over_time: Mapping[str, Any], window: tuple[Any, Any] | None = None, selectable: bool = True
+) -> Any:
     """Rows per time bucket, stacked by predicted class (inputs when there are no predictions),
-    with the time ``window`` (start, end; None at either end is open) shaded when given."""
+    with the time ``window`` (start, end; None at either end is open) shaded when given: a
+    :func:`stacked_timeline`."""
     predictions = list(over_time.get("predictions") or [])
     if predictions:
         classes = sorted({str(c) for p in predictions for c in (p.get("counts") or {})})
@@ -105,14 +111,17 @@ def predictions_timeline(
         buckets = list(over_time.get("buckets") or [])
         classes = ["inputs"]
         series = [(b["start"], {"inputs": b["rows"]}, b["rows"]) for b in buckets]
-    return stacked_timeline(series, classes, bucket_width(over_time.get("width")), window)
+    return stacked_timeline(
+        series, classes, bucket_width(over_time.get("width")), window, selectable=selectable
+    )
 
 
 def version_traffic_timeline(
     traffic: Mapping[str, Any] | None,
     window: tuple[Any, Any] | None = None,
     names: Mapping[str, str] | None = None,
-) -> hv.Rectangles | None:
+    selectable: bool = True,
+) -> Any:
     """Each model version's share of the rows of every time bucket, stacked to 100 %
     (``traffic``: the report's ``version_traffic``), with the time ``window`` shaded; ``names``
     are the legend's words for each version."""
@@ -137,6 +146,7 @@ def version_traffic_timeline(
         window,
         label="Version",
         shares=True,
+        selectable=selectable,
     )
 
 
@@ -147,13 +157,15 @@ def stacked_timeline(
     window: tuple[Any, Any] | None = None,
     label: str = "Class",
     shares: bool = False,
-) -> hv.Rectangles | None:
+    selectable: bool = True,
+) -> Any:
     """Time buckets as stacked bars: ``series`` of (bucket start, rows per class, rows), drawn
     as rows or (``shares``) as each class's share of its bucket, with the time ``window``
-    (start, end; None at either end is open) shaded when given and a range selection tool.
+    (start, end; None at either end is open) shaded when given and, when ``selectable``, a drag
+    that selects a time range (:func:`app.pages.charts.on_time_range_selected`).
 
-    One ``Rectangles`` element coloured by class, with its legend added by a hook: a layer per
-    class would cost a full HoloViews plot each, for every session that opens the page.
+    A plain Bokeh figure with one ``quad`` renderer (named ``bars``) coloured by class and a
+    legend entry per class: it is built for every session that opens the page.
     """
     if not series:
         return None
@@ -161,61 +173,67 @@ def stacked_timeline(
     colors = {
         cls: theme.CATEGORY_COLORS[i % len(theme.CATEGORY_COLORS)] for i, cls in enumerate(classes)
     }
-    rects = []
+    columns: dict[str, list] = {
+        key: [] for key in ("x0", "y0", "x1", "y1", "class", "count", "share", "bucket", "color")
+    }
     for i, cls in enumerate(classes):
         for start, counts, total in series:
             left = naive_utc(start)
             below = sum(counts.get(c, 0) for c in classes[:i])
             count = counts.get(cls, 0)
             scale = 1 / total if shares and total else 1
-            rects.append(
-                (
-                    left,
-                    below * scale,
-                    left + width,
-                    (below + count) * scale,
-                    cls,
-                    count,
-                    theme.format_share(count / total if total else None),
-                    theme.format_timestamp(start),
-                    colors[cls],
-                )
+            row = (
+                left,
+                below * scale,
+                left + width,
+                (below + count) * scale,
+                cls,
+                count,
+                theme.format_share(count / total if total else None),
+                theme.format_timestamp(start),
+                colors[cls],
             )
-    chart = hv.Rectangles(
-        rects,
-        kdims=[
-            hv.Dimension("x0", label="Time"),
-            hv.Dimension("y0", label="Share of rows" if shares else "Rows"),
-            "x1",
-            "y1",
-        ],
-        vdims=["class", "count", "share", "bucket", "color"],
+            for key, value in zip(columns, row, strict=True):
+                columns[key].append(value)
+    y_range = Range1d(0, 1) if shares else DataRange1d(start=0)
+    plot = time_figure(
+        "Time", "Share of rows" if shares else "Rows", selectable=selectable, y_range=y_range
     )
-    first = {cls: len(series) * i for i, cls in enumerate(classes)}
-    return chart.opts(
-        color="color",
+    bars = plot.quad(
+        left="x0",
+        bottom="y0",
+        right="x1",
+        top="y1",
+        source=ColumnDataSource(columns),
+        fill_color="color",
         line_color="color",
         line_alpha=0.6,
         fill_alpha=0.85,
-        nonselection_alpha=0.85,
-        hover_tooltips=[
+        nonselection_fill_alpha=0.85,
+        nonselection_line_alpha=0.6,
+        name="bars",
+    )
+    plot.select_one(HoverTool).update(
+        renderers=[bars],
+        tooltips=[
             ("Bucket", "@bucket"),
             (label, "@class"),
             ("Rows", "@count{0,0}"),
             ("Share", "@share"),
         ],
-        responsive=True,
-        height=HEIGHT,
-        default_tools=[],
-        tools=["hover", "xbox_select", "save", "reset"],
-        active_tools=["xbox_select"],
-        yformatter=NumeralTickFormatter(format="0%") if shares else "%d",
-        **({"ylim": (0, 1)} if shares else {}),
-        hooks=[
-            *([_class_legend(first)] if len(classes) > 1 else []),
-            *([window_band(*window)] if window is not None else []),
-        ],
     )
+    plot.yaxis.formatter = (
+        NumeralTickFormatter(format="0%") if shares else NumeralTickFormatter(format="0,0")
+    )
+    if len(classes) > 1:
+        items = [
+            LegendItem(label=cls, renderers=[bars], index=len(series) * i)
+            for i, cls in enumerate(classes)
+        ]
+        plot.add_layout(Legend(items=items, location="top_left"), "right")
+    if window is not None:
+        add_window_band(plot, *window)
+    return plot
 
 
 UNLABELLED_BAND = "unlabelled-period"
@@ -395,24 +413,13 @@ def _baseline_line(value: float, label: str) -> Any:
     return add_line
 
 
-def _class_legend(first: Mapping[str, int]) -> Any:
-    """A plot hook adding a legend on the right: one entry per class, drawn like its first glyph."""
-
-    def add_legend(plot: Any, _element: Any) -> None:
-        renderer = plot.handles["glyph_renderer"]
-        items = [
-            LegendItem(label=cls, renderers=[renderer], index=index) for cls, index in first.items()
-        ]
-        plot.state.add_layout(Legend(items=items, location="top_left"), "right")
-
-    return add_legend
-
-
-def performance_trend(runs: Sequence[Mapping[str, Any]]) -> hv.Scatter | None:
-    """Accuracy and F1 of each training run over time (``runs``: start, run, metric, value)."""
+def performance_trend(runs: Sequence[Mapping[str, Any]]) -> Any:
+    """Accuracy and F1 of each training run over time (``runs``: start, run, metric, value): a
+    plain Bokeh figure, one line per metric under the runs' markers (``points``)."""
     frame = pd.DataFrame(list(runs))
     if frame.empty:
         return None
+    frame["start"] = [naive_utc(v) for v in frame["start"]]
     frame["text"] = [theme.format_metric(v) for v in frame["value"]]
     frame = frame.sort_values("start", kind="stable")
     metrics = list(dict.fromkeys(frame["metric"]))
@@ -420,25 +427,33 @@ def performance_trend(runs: Sequence[Mapping[str, Any]]) -> hv.Scatter | None:
         m: theme.CATEGORY_COLORS[i % len(theme.CATEGORY_COLORS)] for i, m in enumerate(metrics)
     }
     frame["color"] = [colors[m] for m in frame["metric"]]
-    lines = [
-        (list(group["start"]), list(group["value"]), colors[metric], str(metric))
-        for metric, group in frame.groupby("metric", sort=False)
-    ]
-    tooltips = [
-        ("Run", "@run"),
-        ("Started", "@start{%F %H:%M}"),
-        ("Metric", "@metric"),
-        ("Value", "@text"),
-    ]
-    start, value = hv.Dimension("start", label="Run start"), hv.Dimension("value", label="Score")
-    low = float(frame["value"].min())
-    return hv.Scatter(frame, start, [value, "run", "metric", "text", "color"]).opts(
+    low, high = float(frame["value"].min()), float(frame["value"].max())
+    plot = time_figure(
+        "Run start", "Score", y_range=Range1d(max(0.0, low - 0.05), min(1.0, high + 0.03))
+    )
+    items = []
+    for metric, group in frame.groupby("metric", sort=False):
+        line = plot.line(list(group["start"]), list(group["value"]), line_color=colors[metric])
+        line.glyph.line_width = 2
+        items.append(LegendItem(label=str(metric), renderers=[line]))
+    columns = ["start", "value", "run", "metric", "text", "color"]
+    points = plot.scatter(
+        "start",
+        "value",
+        source=ColumnDataSource({c: list(frame[c]) for c in columns}),
         color="color",
         size=7,
-        hover_tooltips=tooltips,
-        hover_formatters={"@start": "datetime"},
-        hooks=[connecting_lines(lines)],
-        ylim=(max(0.0, low - 0.05), min(1.0, float(frame["value"].max()) + 0.03)),
-        show_legend=False,
-        **BASE_OPTIONS,
+        name="points",
     )
+    plot.select_one(HoverTool).update(
+        renderers=[points],
+        tooltips=[
+            ("Run", "@run"),
+            ("Started", "@start{%F %H:%M}"),
+            ("Metric", "@metric"),
+            ("Value", "@text"),
+        ],
+        formatters={"@start": "datetime"},
+    )
+    plot.add_layout(Legend(items=items, location="bottom_right"))
+    return plot
