@@ -29,6 +29,13 @@ def websocket_origins(address: str, port: int) -> list[str]:
     return sorted(origins)
 
 
+YOUNG_COLLECTION_ALLOCATIONS = 100_000
+"""Allocations between two collections of the youngest generation (Python's default: 700).
+
+A session builds thousands of Bokeh and Panel objects; at the default the collector ran every
+few hundred of them and walked the sessions alive each time, about a quarter of an Overview
+document's CPU. Session garbage is still collected (Panel collects after sessions close)."""
+
 PR_SET_PDEATHSIG = 1
 """prctl(2) option: the signal a process receives when its parent ends."""
 
@@ -101,6 +108,7 @@ def serve(
     # garbage collector. Panel runs a full collection after sessions close, and with ~340k
     # start-up objects in view each one cost ~0.25 s of the event loop.
     gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS, *gc.get_threshold()[1:])
     # Computes every page's results once the server runs, so the first user finds them cached.
     server.io_loop.add_callback(_warm_up, config)
     if start:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import socket
 
-from app.server import serve, websocket_origins
+from app.server import YOUNG_COLLECTION_ALLOCATIONS, serve, websocket_origins
 
 
 def test_loopback_origins():
@@ -29,8 +29,11 @@ def test_serve_binds_the_configured_loopback_port(world):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     server = serve(world, port=port, start=False)
     try:
+        # Sessions build thousands of objects: the youngest generation is collected rarely.
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION_ALLOCATIONS > thresholds[0]
         # The start-up objects are set aside from the garbage collector, so the full
         # collection Panel runs after sessions close does not walk them every time.
         assert gc.get_freeze_count() > 10_000
@@ -39,4 +42,5 @@ def test_serve_binds_the_configured_loopback_port(world):
         assert set(server._tornado._websocket_origins) == {f"127.0.0.1:{port}", f"localhost:{port}"}
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
         server.stop()
