@@ -33,3 +33,43 @@ def test_headless_client_receives_the_page(server_url: str, slug: str):
     assert not complete(
         texts[-1].replace('"css_classes": [', '"css_classes": ["pn-loading", ', 1), slug
     )
+
+
+def test_the_client_follows_sections_until_none_is_loading():
+    """What the client reads from a document and its patches: which models show Panel's
+    loading indicator (a section still computing), until none does."""
+    from benchmarks.session_bench import _loading_ids
+
+    def model(id_: str, *classes: str, children: list | None = None) -> dict:
+        attributes = {"css_classes": list(classes), "children": children or []}
+        return {"type": "object", "name": "Column", "id": id_, "attributes": attributes}
+
+    document = {"roots": [model("p1", children=[model("p2", "pn-loading"), model("p3")])]}
+    loading: set[str] = set()
+    _loading_ids(document, loading)
+    assert loading == {"p2"}
+    # A section drawn: its loading class goes; another section appears loading.
+    _loading_ids(
+        {
+            "events": [
+                {"kind": "ModelChanged", "model": {"id": "p2"}, "attr": "css_classes", "new": []},
+                {
+                    "kind": "ModelChanged",
+                    "model": {"id": "p3"},
+                    "attr": "children",
+                    "new": [model("p4", "pn-loading", "pn-arc")],
+                },
+            ]
+        },
+        loading,
+    )
+    assert loading == {"p4"}
+    _loading_ids(
+        {
+            "events": [
+                {"kind": "ModelChanged", "model": {"id": "p4"}, "attr": "css_classes", "new": ["x"]}
+            ]
+        },
+        loading,
+    )
+    assert loading == set()
