@@ -10,12 +10,14 @@ every session. docs/architecture.md draws the whole flow.
 
 from __future__ import annotations
 
+import tempfile
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 
@@ -50,6 +52,9 @@ class Engine:
             on_compute=lambda key: self.computations.update([key[0]]),
         )
         self._profiler = Profiler(self)
+        self._scratch: tempfile.TemporaryDirectory | None = None
+        """Where file entries go without a writable store (removed with the engine)."""
+        self._scratch_lock = threading.Lock()
 
     # -- caching -------------------------------------------------------------------------
     def refresh(self) -> bool:
@@ -227,6 +232,66 @@ class Engine:
                 if self.store:
                     self.store.put("file_partial", self._stored_key(full_key), computed[state.path])
         return [out[state.path] for state in self.sources.state(role).files if state.path in out]
+
+    def file_entries(
+        self,
+        role: str,
+        window: Window,
+        what: str,
+        key: Hashable,
+        suffix: str,
+        write: Callable[[str, str, dict, BinaryIO], None],
+        read: Callable[[Path], Any],
+    ) -> list[Any]:
+        """Each file's partial ``what`` of ``role`` in ``window`` kept as a file of its own
+        (``Store.file_entry``: read in place, too big to unpickle on every run), as ``read(path)``
+        gives it, in file order. A missing one is written by ``write(path, where, params,
+        handle)`` for that file alone (``where``: the window's rows, for a file the window cuts,
+        or all of the file's)."""
+        out = []
+        for state, cut in self._files_in_window(role, window):
+            bounds = (window.start, window.end) if cut else None
+            full_key = (what, state, bounds, window.segment, key)
+            where, params = self.window_sql(role, window if cut else Window(segment=window.segment))
+            out.append(
+                self.file_entry(
+                    what,
+                    full_key,
+                    suffix,
+                    lambda h, p=state.path, w=where, b=params: write(p, w, b, h),
+                    read,
+                )
+            )
+        return out
+
+    def file_entry(
+        self,
+        name: str,
+        key: Hashable,
+        suffix: str,
+        write: Callable[[BinaryIO], None],
+        read: Callable[[Path], Any],
+    ) -> Any:
+        """``read(path)`` of the file entry ``(name, key)`` of the store (``Store.file_entry``),
+        written by ``write(handle)`` when missing or found damaged; a scratch file of this
+        engine without a writable store."""
+        key = self._stored_key(key)  # the column settings, as every result's
+        found = self.store.file_entry(name, key, suffix) if self.store else None
+        if found is not None:
+            try:
+                return read(found)
+            except Exception:  # a truncated or foreign file: never read as valid
+                self.store.drop_file_entry(found)
+        self.computations.update([name])
+        kept = self.store.put_file_entry(name, key, suffix, write) if self.store else None
+        if kept is None:
+            with self._scratch_lock:
+                if self._scratch is None:
+                    self._scratch = tempfile.TemporaryDirectory(prefix="driftdeck-")
+                kept = Path(self._scratch.name) / f"{uuid.uuid4().hex}{suffix}"
+            with open(kept, "wb") as handle:
+                write(handle)
+        return read(kept)
 
     def _files_in_window(self, role: str, window: Window) -> list[tuple[Any, bool]]:
         """(file, whether the window cuts it) for each file of ``role`` holding rows in it."""

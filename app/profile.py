@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from app.roles import NULL_TYPE, Feature, type_family
-from app.sources import PER_FILE_ROLES
+from app.sources import FILE_COLUMN, PER_FILE_ROLES
 from app.sql_expressions import at_least, bins_from_cumulative, edge_counts, nan_to_null, text
 from app.window import Window
 from queries import fragment, ident, render
@@ -183,9 +183,12 @@ class Profiler:
                     entry.update(self._categorical_summary(missing, counts, rows))
         self._second_pass(result, summarised, role, where, window_params)
         for f in high:
-            result[f.name] = self._high_cardinality(
-                f, role, where, window_params, rows, comparable(f)
-            )
+            if is_ref or role in PER_FILE_ROLES:
+                result[f.name] = self._merged_high_cardinality(f, role, window, rows, comparable(f))
+            else:
+                result[f.name] = self._high_cardinality(
+                    f, role, where, window_params, rows, comparable(f)
+                )
         self._exact(result, numerical, role, where, window_params, reference, sums)
         return result
 
@@ -355,6 +358,69 @@ class Profiler:
             "present": rows - missing,
             "counts": counts,
             "distinct": len(counts),
+        }
+
+    def _merged_high_cardinality(
+        self, f: Feature, role: str, window: Window, rows: int, compare: bool
+    ) -> dict:
+        """A high-cardinality feature from value counts kept per file (app/value_counts.py):
+        each production file's, the reference's once per reference version."""
+        import pyarrow as pa
+
+        from app import value_counts
+
+        def write(view: str, path: str | None, where: str, params: dict, handle) -> None:
+            if path is not None:
+                where, params = (
+                    f"({where}) AND {ident(FILE_COLUMN)} = $partial_file",
+                    {
+                        **params,
+                        "partial_file": path,
+                    },
+                )
+            sql = render("value_count_table", column=ident(f.name), view=ident(view), where=where)
+            used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+            value_counts.write_counts(self.sources.fetchnumpy, sql, used, handle)
+
+        def of_reference(segment: tuple[str, str] | None) -> pa.Table:
+            where, params = self.engine.window_sql("reference", Window(segment=segment))
+            return self.engine.file_entry(
+                "value_counts",
+                ("reference", self.engine.reference_version, segment, f.name),
+                ".parquet",
+                lambda handle: write("reference", None, where, params, handle),
+                value_counts.read_counts,
+            )
+
+        # Production's new values are those the whole reference never holds (not one segment's).
+        reference = of_reference(None) if compare and role != "reference" else None
+        if role == "reference":
+            counts = of_reference(window.segment)
+        else:
+            counts = value_counts.merge(
+                self.engine.file_entries(
+                    role,
+                    window,
+                    "value_counts",
+                    f.name,
+                    ".parquet",
+                    lambda path, where, params, handle: write(
+                        self.sources.by_file(role), path, where, params, handle
+                    ),
+                    value_counts.read_counts,
+                )
+            )
+        _rows, missing, present, distinct, new_rows, top = value_counts.summary(
+            counts, reference, TOP_VALUES
+        )
+        return {
+            "kind": f.kind,
+            "rows": rows,
+            "missing": missing,
+            "present": present,
+            "distinct": distinct,
+            "top": top,
+            "new_rows": new_rows,
         }
 
     def _high_cardinality(

@@ -1,0 +1,69 @@
+"""A high-cardinality feature merged from each file's count of every value.
+
+One file's partial is the table (value, rows holding it) of its rows in the window, the missing
+rows as the NULL value (queries/value_count_table.sql); it is kept in the store as a parquet file
+of its own and read by Arrow, so a new log file is the only one grouped again. Merged by summing
+the counts of equal values: the distinct count, the missing rows, the rows whose value the
+reference never holds and the most frequent values are those of one grouping pass over every
+file (queries/high_cardinality.sql), exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+SCHEMA = pa.schema([("value", pa.string()), ("n", pa.int64())])
+
+
+def write_counts(fetchnumpy, sql: str, params: dict, handle: BinaryIO) -> None:
+    """The value counts ``sql`` returns, as a parquet file."""
+    columns = fetchnumpy(sql, params)
+    values = [None if v is None else str(v) for v in columns["value"].tolist()]
+    table = pa.table(
+        {"value": pa.array(values, pa.string()), "n": pa.array(columns["n"], pa.int64())}
+    )
+    pq.write_table(table, handle)
+
+
+def read_counts(path: Path) -> pa.Table:
+    """One kept table of value counts (raises on a damaged file: it is then written again)."""
+    table = pq.read_table(path)
+    if not table.schema.equals(SCHEMA):
+        raise ValueError(f"{path.name}: not a table of value counts")
+    return table
+
+
+def merge(tables: list[pa.Table]) -> pa.Table:
+    """The counts of every value over all tables (one row per value, the missing rows as NULL)."""
+    if not tables:
+        return SCHEMA.empty_table()
+    whole = pa.concat_tables(tables)
+    merged = whole.group_by("value").aggregate([("n", "sum")])
+    return merged.rename_columns(["value", "n"])
+
+
+def summary(
+    counts: pa.Table, reference: pa.Table | None, limit: int
+) -> tuple[int, int, int, int, int | None, list[tuple[str, int]]]:
+    """(rows, missing, present, distinct, rows of values the reference never holds — None
+    without ``reference`` —, the ``limit`` most frequent values, ties by value) of merged counts."""
+    values, n = counts["value"], counts["n"]
+    present_mask = pc.is_valid(values)
+    rows = int(pc.sum(n).as_py() or 0)
+    present = int(pc.sum(pc.filter(n, present_mask)).as_py() or 0)
+    distinct = int(pc.sum(present_mask.cast(pa.int64())).as_py() or 0)
+    new_rows = None
+    if reference is not None:
+        seen = pc.drop_null(reference["value"])
+        unseen = pc.and_(present_mask, pc.invert(pc.is_in(values, value_set=seen)))
+        new_rows = int(pc.sum(pc.filter(n, unseen)).as_py() or 0)
+    kept = counts.filter(present_mask)
+    order = pc.sort_indices(kept, sort_keys=[("n", "descending"), ("value", "ascending")])
+    top = kept.take(order[:limit])
+    pairs = list(zip(top["value"].to_pylist(), top["n"].to_pylist(), strict=True))
+    return rows, rows - present, present, distinct, new_rows, pairs
