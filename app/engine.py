@@ -293,6 +293,10 @@ class Engine:
                 write(handle)
         return read(kept)
 
+    def files_in_window(self, role: str, window: Window) -> list[str]:
+        """The files of ``role`` holding rows in ``window``, in the order of ``file_partials``."""
+        return [state.path for state, _cut in self._files_in_window(role, window)]
+
     def _files_in_window(self, role: str, window: Window) -> list[tuple[Any, bool]]:
         """(file, whether the window cuts it) for each file of ``role`` holding rows in it."""
         files = self.sources.state(role).files

@@ -248,8 +248,97 @@ class Profiler:
             )
             return partials.merge_sketches(found)
 
-        self._exact(result, numerical, role, where, params, reference, sums, merged.buckets, sketch)
+        kept = self._kept_values(role, window, reference, numerical, found, merged.buckets)
+        self._exact(
+            result, numerical, role, where, params, reference, sums, merged.buckets, sketch, kept
+        )
         return result, rows
+
+    def _kept_values(
+        self,
+        role: str,
+        window: Window,
+        reference: dict,
+        numerical: list[Feature],
+        found: list,
+        buckets: dict,
+    ) -> dict:
+        """By feature: both sides' values kept sorted per file (app/bucket_values.py), for the
+        exact refinements; features whose every bucket holds one value need none, and a
+        feature whose values cannot be kept is refined from the rows."""
+        import numpy as np
+
+        from app import bucket_values
+
+        paths = self.engine.files_in_window(role, window)
+        out = {}
+        for f in numerical:
+            if buckets[f.name].single.all():
+                continue  # the bucket aggregates settle every exact metric
+            profile = reference[f.name]["exact_profile"]
+            grid = (profile.origin, profile.scale, profile.buckets)
+            parts = {}
+            for path, partial in zip(paths, found, strict=True):
+                part = partial.numerical[f.name]
+                counts = np.zeros(profile.buckets + 4, dtype=np.int64)
+                lows = np.zeros(profile.buckets + 4)
+                counts[part.index], lows[part.index] = part.counts, part.lows
+                parts[path] = (counts, lows, bool((part.lows == part.highs).all()))
+
+            def write(view, where, params, counts, single, handle, f=f, grid=grid):
+                def values():
+                    sql = render("column_values", column=ident(f.name), view=view, where=where)
+                    used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+                    return self.sources.fetchnumpy(sql, used)["x"]
+
+                bucket_values.write_sorted(values, counts, single, grid, handle)
+
+            def write_file(path, where, params, handle, write=write, parts=parts):
+                counts, _lows, single = parts[path]
+                where = f"({where}) AND {ident(FILE_COLUMN)} = $partial_file"
+                view = ident(self.sources.by_file(role))
+                write(view, where, {**params, "partial_file": path}, counts, single, handle)
+
+            ref_where, ref_params = reference[f.name]["rows_where"]
+            ref_grid = profile.grid
+            try:
+                kept = self.engine.file_entries(
+                    role,
+                    window,
+                    "bucket_values",
+                    (f.name, _grid_key(profile)),
+                    ".npy",
+                    write_file,
+                    bucket_values.read_sorted,
+                )
+                ref_values = self.engine.file_entry(
+                    "bucket_values",
+                    (
+                        "reference",
+                        self.engine.reference_version,
+                        (ref_where, ref_params),
+                        f.name,
+                        _grid_key(profile),
+                    ),
+                    ".npy",
+                    lambda handle, write=write, w=ref_where, p=ref_params, g=ref_grid: write(
+                        ident("reference"), w, p, g.counts, bool(g.single.all()), handle
+                    ),
+                    bucket_values.read_sorted,
+                )
+            except bucket_values.NotKept:
+                continue
+            out[f.name] = bucket_values.Kept(
+                [bucket_values.Part(ref_grid.counts, ref_grid.lows, ref_values)],
+                [
+                    bucket_values.Part(counts, lows, kept_values)
+                    for (counts, lows, _single), kept_values in zip(
+                        parts.values(), kept, strict=True
+                    )
+                ],
+                grid,
+            )
+        return out
 
     def _scan(
         self, aggregates: list[str], projection: list[str], role: str, where: str, params: dict
@@ -464,10 +553,12 @@ class Profiler:
         sums: dict | None = None,
         merged_buckets: dict | None = None,
         sketch: Callable[[Feature, str], list] | None = None,
+        kept: dict | None = None,
     ) -> None:
         """Exact KS and Wasserstein per numerical feature (reference side: its cacheable profile);
-        ``merged_buckets`` are production's buckets by feature when merged from partials, and
-        ``sketch(feature, column)`` their merged HyperLogLog registers."""
+        ``merged_buckets`` are production's buckets by feature when merged from partials,
+        ``sketch(feature, column)`` their merged HyperLogLog registers and ``kept`` both sides'
+        values kept per file (``_kept_values``), which the refinements read instead of rows."""
         from app import exact_distance, exact_grid, order_statistics
 
         for f in numerical:
@@ -504,6 +595,7 @@ class Profiler:
                     self._summary_on_grid(
                         entry, buckets, sums[f.name], reference[f.name], f, role, where, params
                     )
+                values = (kept or {}).get(f.name)
                 quartiles, at_least = order_statistics.order_statistics(
                     self.sources.fetchall,
                     profile,
@@ -511,6 +603,7 @@ class Profiler:
                     buckets,
                     PRODUCTION_QUANTILES,
                     reference[f.name]["edges"],
+                    values.production_values if values else None,
                 )
                 entry["p25"], entry["median"], entry["p75"] = quartiles
                 entry["bins"] = bins_from_cumulative(entry["present"], entry["missing"], at_least)
@@ -523,6 +616,7 @@ class Profiler:
                         prod_side,
                         buckets,
                         self.sources.fetchnumpy,
+                        values.points if values else None,
                     )
                     merged = self._merged_as_double(f, "reference", reference[f.name])
                     if merged or self._merged_as_double(f, role, entry):

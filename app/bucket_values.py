@@ -1,0 +1,161 @@
+"""The values inside chosen grid buckets, from each file's values kept sorted in the store.
+
+Exact KS, Wasserstein and quantiles settle most of the number line from bucket aggregates; the
+few buckets they cannot settle need the values inside (app/exact_distance.py,
+app/order_statistics.py). Which buckets those are depends on every file at once, so it changes
+when a file lands. Rather than reading every file's rows in those buckets again, each file's
+values of the column are kept once, sorted (a numpy file in the store, mapped into memory): the
+values of bucket b are one slice of it, whose bounds follow from the file's bucket counts (the
+grid is monotone in the value). A file whose every bucket holds one distinct value keeps nothing:
+its bucket aggregates (smallest value, count) are its values.
+
+The grid's arithmetic is DuckDB's (queries/exact_values.sql); a kept file is checked against the
+file's bucket counts from DuckDB when written: the first and last value of every slice must land
+in that bucket by the same arithmetic, else nothing is kept and the rows are read as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+MAX_VALUES = 25_000_000
+"""Largest number of values of one file kept sorted (its sort and the kept file stay within
+memory); a larger file's buckets are refined from its rows."""
+
+
+class NotKept(ValueError):
+    """A file's values are not kept sorted: too many, or they do not land in the buckets DuckDB
+    counted (its rows are then read as before)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Part:
+    """One file's (or the reference's) values: counts and smallest value per bucket (indexed by
+    bucket + 2, as ``exact_grid.Buckets``), and its values sorted (empty when every non-empty
+    bucket holds one distinct value)."""
+
+    counts: np.ndarray
+    lows: np.ndarray
+    values: np.ndarray
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.counts)])
+
+
+def buckets_of(x: np.ndarray, origin: float, scale: float, buckets: int) -> np.ndarray:
+    """Each value's bucket, by queries/exact_values.sql's arithmetic (IEEE doubles both)."""
+    t = (x - origin) * scale
+    with np.errstate(invalid="ignore"):
+        inside = np.floor(np.where((t >= 0) & (t < buckets), t, 0)).astype(np.int64)
+    infinite = np.isinf(x).astype(np.int64)
+    return np.where(t < 0, -1 - infinite, np.where(t >= buckets, buckets + infinite, inside))
+
+
+def write_sorted(
+    values: Callable[[], np.ndarray],
+    counts: np.ndarray,
+    single: bool,
+    grid: tuple[float, float, int],
+    handle: BinaryIO,
+) -> None:
+    """Keep one file's ``values()`` sorted (nothing when ``single``: every bucket holds one
+    value), after checking they land in the buckets DuckDB counted (``counts``, by bucket + 2)."""
+    if int(counts.sum()) > MAX_VALUES:
+        raise NotKept(f"{int(counts.sum())} values: more than kept sorted")
+    if single:
+        np.save(handle, np.zeros(0), allow_pickle=False)
+        return
+    x = np.asarray(values(), dtype=np.float64)
+    x = x[~np.isnan(x)]
+    if len(x) != int(counts.sum()):
+        raise NotKept(f"{len(x)} values, {int(counts.sum())} counted")
+    x.sort()
+    filled = np.flatnonzero(counts)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    ends = np.concatenate([x[offsets[filled]], x[offsets[filled + 1] - 1]])
+    if not np.array_equal(buckets_of(ends, *grid), np.concatenate([filled, filled]) - 2):
+        raise NotKept("values land in other buckets than DuckDB counted")
+    np.save(handle, x, allow_pickle=False)
+
+
+def read_sorted(path: Path) -> np.ndarray:
+    """One kept file of sorted values, mapped into memory (raises on a damaged file)."""
+    values = np.load(path, mmap_mode="r", allow_pickle=False)
+    if values.dtype != np.float64 or values.ndim != 1:
+        raise ValueError(f"{path.name}: not a file of sorted values")
+    return values
+
+
+def take(parts: list[Part], buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bucket, value, count) of every distinct value in ``buckets`` (bucket numbers, -2 for
+    -inf ... buckets + 1 for +inf) over all ``parts``, sorted by bucket and value."""
+    buckets = np.asarray(buckets, dtype=np.int64)
+    ks, xs, ns = [], [], []
+    for part in parts:
+        if len(part.values) != int(part.counts.sum()) and len(part.values):
+            raise NotKept("kept values do not match the file's counts")
+        c = part.counts[buckets + 2].astype(np.int64)
+        if not len(part.values):
+            keep = c > 0
+            ks.append(buckets[keep])
+            xs.append(part.lows[buckets[keep] + 2].astype(np.float64))
+            ns.append(c[keep])
+            continue
+        start = part.offsets[buckets + 2]
+        total = int(c.sum())
+        # Every index of every bucket's slice, in bucket order.
+        index = np.repeat(start - (np.cumsum(c) - c), c) + np.arange(total)
+        ks.append(np.repeat(buckets, c))
+        xs.append(np.asarray(part.values[index], dtype=np.float64))
+        ns.append(np.ones(total, dtype=np.int64))
+    k, x, n = (np.concatenate(a) if a else np.zeros(0) for a in (ks, xs, ns))
+    return grouped(k.astype(np.int64), x.astype(np.float64), n.astype(np.int64))
+
+
+def grouped(k: np.ndarray, x: np.ndarray, *counts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Equal (bucket, value) pairs as one, their ``counts`` summed; sorted by bucket, value."""
+    order = np.lexsort((x, k))
+    k, x = k[order], x[order]
+    first = np.ones(len(k), dtype=bool)
+    first[1:] = (k[1:] != k[:-1]) | (x[1:] != x[:-1])
+    starts = np.flatnonzero(first)
+    summed = [np.add.reduceat(c[order], starts) if len(starts) else c[:0] for c in counts]
+    return (k[first], x[first], *summed)
+
+
+@dataclass(frozen=True, eq=False)
+class Kept:
+    """Both sides' kept values of one feature on the reference grid (origin, scale, buckets)."""
+
+    reference: list[Part]
+    production: list[Part]
+    grid: tuple[float, float, int]
+
+    def production_values(self, buckets: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(bucket, value, count) of production's distinct values in ``buckets``."""
+        return take(self.production, buckets)
+
+    def points(self, buckets: np.ndarray) -> list[np.ndarray] | None:
+        """Both sides' distinct values in ``buckets`` as queries/exact_points.sql gives them at
+        the first level (``exact_distance.Points``)."""
+        rk, rx, rn = take(self.reference, buckets)
+        pk, px, pn = take(self.production, buckets)
+        k, x, r, p = grouped(
+            np.concatenate([rk, pk]),
+            np.concatenate([rx, px]),
+            np.concatenate([rn, np.zeros_like(pn)]),
+            np.concatenate([np.zeros_like(rn), pn]),
+        )
+        if not len(k):
+            return None
+        origin, scale, size = self.grid
+        on_grid = (k >= 0) & (k < size)
+        with np.errstate(invalid="ignore"):
+            position = np.where(on_grid, (x - origin) * scale - k, 0.0)
+        return [k, x, position, r, p]
