@@ -141,6 +141,14 @@ class Kept:
         """(bucket, value, count) of production's distinct values in ``buckets``."""
         return take(self.production, buckets)
 
+    def production_distinct(self) -> int:
+        """How many distinct values production holds (its kept values, or each single bucket's)."""
+        values = [
+            part.values if len(part.values) else part.lows[part.counts > 0]
+            for part in self.production
+        ]
+        return len(np.unique(np.concatenate(values))) if values else 0
+
     def points(self, buckets: np.ndarray) -> list[np.ndarray] | None:
         """Both sides' distinct values in ``buckets`` as queries/exact_points.sql gives them at
         the first level (``exact_distance.Points``)."""

@@ -607,7 +607,9 @@ class Profiler:
                 )
                 entry["p25"], entry["median"], entry["p75"] = quartiles
                 entry["bins"] = bins_from_cumulative(entry["present"], entry["missing"], at_least)
-                entry["distinct"] = self._distinct(buckets, f, role, where, params, entry, sketch)
+                entry["distinct"] = self._distinct(
+                    buckets, f, role, where, params, entry, sketch, values
+                )
                 if entry["present"] and reference[f.name]["present"]:
                     exact = exact_distance.compare(
                         self.sources.fetchall,
@@ -677,15 +679,19 @@ class Profiler:
         params: dict,
         entry: dict,
         sketch: Callable[[Feature, str], list] | None = None,
+        kept=None,
     ) -> int:
         """Distinct values of a numerical column: exact when free (every grid bucket holds one
-        value, and the values are their doubles) or cheap (a small column), else estimated from
-        a HyperLogLog sketch, and then ``entry["distinct_approx"]`` says so."""
+        value, and the values are their doubles) or cheap (a small column; from the values kept
+        per file when ``kept`` holds them), else estimated from a HyperLogLog sketch, and then
+        ``entry["distinct_approx"]`` says so."""
         merged = self._merged_as_double(f, role, entry)
         distinct = None if merged else grid.distinct_if_known()
         if distinct is not None:
             return int(distinct)
         column = ident(f.name) if merged else nan_to_null(f.name)
+        if entry.get("present", 0) <= EXACT_DISTINCT_ROWS and kept is not None and not merged:
+            return kept.production_distinct()
         if entry.get("present", 0) <= EXACT_DISTINCT_ROWS:
             sql = render("distinct_count", column=column, view=ident(role), where=where)
             return int(self.sources.fetchall(sql, params)[0][0])

@@ -42,6 +42,8 @@ def merge(tables: list[pa.Table]) -> pa.Table:
     """The counts of every value over all tables (one row per value, the missing rows as NULL)."""
     if not tables:
         return SCHEMA.empty_table()
+    if len(tables) == 1:
+        return tables[0]  # one file's values are distinct already
     whole = pa.concat_tables(tables)
     merged = whole.group_by("value").aggregate([("n", "sum")])
     return merged.rename_columns(["value", "n"])
@@ -63,7 +65,9 @@ def summary(
         unseen = pc.and_(present_mask, pc.invert(pc.is_in(values, value_set=seen)))
         new_rows = int(pc.sum(pc.filter(n, unseen)).as_py() or 0)
     kept = counts.filter(present_mask)
-    order = pc.sort_indices(kept, sort_keys=[("n", "descending"), ("value", "ascending")])
-    top = kept.take(order[:limit])
+    by_count = [("n", "descending"), ("value", "ascending")]  # values are distinct: no ties
+    if limit < len(kept):  # the few most frequent, without sorting every value
+        kept = kept.take(pc.select_k_unstable(kept, k=limit, sort_keys=by_count))
+    top = kept.take(pc.sort_indices(kept, sort_keys=by_count)[:limit])
     pairs = list(zip(top["value"].to_pylist(), top["n"].to_pylist(), strict=True))
     return rows, rows - present, present, distinct, new_rows, pairs
