@@ -57,6 +57,23 @@ def buckets_of(x: np.ndarray, origin: float, scale: float, buckets: int) -> np.n
     return np.where(t < 0, -1 - infinite, np.where(t >= buckets, buckets + infinite, inside))
 
 
+MAGIC = b"DDSORT01"
+"""The kept file: this, the number of values (little-endian uint64), then the values as
+little-endian doubles. Not numpy's ``.npy``: its header is parsed by ``ast``, which CPython 3.11
+does not allow from two threads at once."""
+HEADER = len(MAGIC) + 8
+SUFFIX = ".f64"
+"""The kept files' kind among the store's file entries."""
+
+
+def save(values: np.ndarray, handle: BinaryIO) -> None:
+    """Keep values already sorted and known to land in their buckets (empty when every bucket
+    holds one value)."""
+    x = np.ascontiguousarray(values, dtype="<f8")
+    handle.write(MAGIC + np.uint64(len(x)).astype("<u8").tobytes())
+    handle.write(x.tobytes() if len(x) < 1 << 20 else memoryview(x).cast("B"))
+
+
 def write_sorted(
     values: Callable[[], np.ndarray],
     counts: np.ndarray,
@@ -69,7 +86,7 @@ def write_sorted(
     if int(counts.sum()) > MAX_VALUES:
         raise NotKept(f"{int(counts.sum())} values: more than kept sorted")
     if single:
-        np.save(handle, np.zeros(0), allow_pickle=False)
+        save(np.zeros(0), handle)
         return
     x = np.asarray(values(), dtype=np.float64)
     x = x[~np.isnan(x)]
@@ -81,15 +98,21 @@ def write_sorted(
     ends = np.concatenate([x[offsets[filled]], x[offsets[filled + 1] - 1]])
     if not np.array_equal(buckets_of(ends, *grid), np.concatenate([filled, filled]) - 2):
         raise NotKept("values land in other buckets than DuckDB counted")
-    np.save(handle, x, allow_pickle=False)
+    save(x, handle)
 
 
 def read_sorted(path: Path) -> np.ndarray:
     """One kept file of sorted values, mapped into memory (raises on a damaged file)."""
-    values = np.load(path, mmap_mode="r", allow_pickle=False)
-    if values.dtype != np.float64 or values.ndim != 1:
+    with open(path, "rb") as handle:
+        header = handle.read(HEADER)
+    if len(header) != HEADER or header[: len(MAGIC)] != MAGIC:
         raise ValueError(f"{path.name}: not a file of sorted values")
-    return values
+    count = int(np.frombuffer(header[len(MAGIC) :], dtype="<u8")[0])
+    if path.stat().st_size != HEADER + 8 * count:
+        raise ValueError(f"{path.name}: {count} values announced, not all there")
+    if not count:
+        return np.zeros(0)
+    return np.memmap(path, dtype="<f8", mode="r", offset=HEADER, shape=(count,))
 
 
 def take(parts: list[Part], buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -119,8 +142,12 @@ def take(parts: list[Part], buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def grouped(k: np.ndarray, x: np.ndarray, *counts: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Equal (bucket, value) pairs as one, their ``counts`` summed; sorted by bucket, value."""
-    order = np.lexsort((x, k))
+    """Equal (bucket, value) pairs as one, their ``counts`` summed; sorted by bucket, value.
+
+    The bucket grows with the value (the grid is monotone), so sorting by value sorts by both;
+    the parts come as runs already sorted, which a stable sort (timsort) merges in about one pass.
+    """
+    order = np.argsort(x, kind="stable")
     k, x = k[order], x[order]
     first = np.ones(len(k), dtype=bool)
     first[1:] = (k[1:] != k[:-1]) | (x[1:] != x[:-1])
@@ -167,3 +194,50 @@ class Kept:
         with np.errstate(invalid="ignore"):
             position = np.where(on_grid, (x - origin) * scale - k, 0.0)
         return [k, x, position, r, p]
+
+
+def summarise(x: np.ndarray, origin: float, scale: float, size: int):
+    """One side's ``exact_grid.Buckets`` from its values sorted (what queries/exact_buckets.sql
+    computes, by the same arithmetic): counts, position sums (added in value order), smallest
+    and largest value and smallest position of each bucket."""
+    from app.exact_grid import Buckets
+
+    k = buckets_of(x, origin, scale, size)
+    with np.errstate(invalid="ignore"):
+        position = (x - origin) * scale - (k + (k < 0))
+    counts = np.bincount(k + 2, minlength=size + 4).astype(np.int64)
+    finite = np.isfinite(position)
+    sums = np.bincount(k[finite] + 2, weights=position[finite], minlength=size + 4)
+    np.add.at(sums, k[~finite] + 2, position[~finite])  # ±inf, or beyond the float range
+    filled = np.flatnonzero(counts)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    lows, highs, firsts = (np.zeros(size + 4) for _ in range(3))
+    lows[filled] = x[offsets[filled]]
+    highs[filled] = x[offsets[filled + 1] - 1]
+    firsts[filled] = position[offsets[filled]]  # positions grow with the value in a bucket
+    for array in (counts, sums, lows, highs, firsts):
+        array.setflags(write=False)
+    return Buckets(counts, sums, lows, highs, firsts)
+
+
+def registers(x: np.ndarray) -> np.ndarray:
+    """HyperLogLog registers (app/hyperloglog.py: 2^16, rank of the 48 low bits) of values, by a
+    64-bit mix of their doubles (-0.0 as 0.0). Not DuckDB's ``hash``: registers of both kinds
+    never meet in one sketch."""
+    from app.hyperloglog import PRECISION, REGISTERS
+
+    z = (np.asarray(x, dtype=np.float64) + 0.0).view(np.uint64)
+    with np.errstate(over="ignore"):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    low_bits = 64 - PRECISION
+    register = (z >> np.uint64(low_bits)).astype(np.int64)
+    rest = (z & np.uint64((1 << low_bits) - 1)).astype(np.float64)  # exact: 48 bits
+    with np.errstate(divide="ignore"):
+        rank = np.where(rest == 0, low_bits + 1, low_bits - np.floor(np.log2(rest))).astype(
+            np.int64
+        )
+    seen = np.bincount(register * 64 + rank, minlength=REGISTERS * 64).reshape(REGISTERS, 64) > 0
+    return (seen * np.arange(64)).max(axis=1).astype(np.uint8)

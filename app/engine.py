@@ -250,8 +250,7 @@ class Engine:
         or all of the file's)."""
         out = []
         for state, cut in self._files_in_window(role, window):
-            bounds = (window.start, window.end) if cut else None
-            full_key = (what, state, bounds, window.segment, key)
+            full_key = self._file_key(window, state, cut, what, key)
             where, params = self.window_sql(role, window if cut else Window(segment=window.segment))
             out.append(
                 self.file_entry(
@@ -263,6 +262,31 @@ class Engine:
                 )
             )
         return out
+
+    @staticmethod
+    def _file_key(window: Window, state: Any, cut: bool, what: str, key: Hashable) -> tuple:
+        bounds = (window.start, window.end) if cut else None
+        return (what, state, bounds, window.segment, key)
+
+    def keep_file_entry(
+        self,
+        role: str,
+        window: Window,
+        path: str,
+        what: str,
+        key: Hashable,
+        suffix: str,
+        write: Callable[[BinaryIO], None],
+    ) -> None:
+        """Keep the file entry that ``file_entries`` would ask of one file, written now by
+        ``write(handle)`` (by a scan that had its contents at hand); nothing without a store."""
+        if not self.store:
+            return
+        for state, cut in self._files_in_window(role, window):
+            if state.path == path:
+                full_key = self._stored_key(self._file_key(window, state, cut, what, key))
+                self.store.put_file_entry(what, full_key, suffix, write)
+                return
 
     def file_entry(
         self,

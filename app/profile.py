@@ -36,6 +36,9 @@ TOP_VALUES = 10
 
 SUMMARY = ("present", "mean", "std", "std_pop", "min", "max")
 
+KEEPING_THREADS = 2
+"""Features whose values are fetched and sorted at once (``Profiler._kept_values``)."""
+
 
 def _grid_key(profile) -> tuple:
     """What production's buckets depend on in the reference's exact-distance grid."""
@@ -211,13 +214,28 @@ class Profiler:
             for f in numerical
         )
         key = (grids, tuple((f.name, kind) for f, kind in kinds))
+
+        def keep(path: str, f: Feature, values) -> None:
+            from app import bucket_values
+
+            grid = _grid_key(reference[f.name]["exact_profile"])
+            self.engine.keep_file_entry(
+                role,
+                window,
+                path,
+                "bucket_values",
+                (f.name, grid),
+                bucket_values.SUFFIX,
+                lambda handle: bucket_values.save(values, handle),
+            )
+
         found = self.engine.file_partials(
             role,
             window,
             "profile",
             key,
             lambda paths, where, params: partials.scan_files(
-                self.sources, role, paths, shifts, kinds, reference, where, params
+                self.sources, role, paths, shifts, kinds, reference, where, params, keep
             ),
         )
         merged = partials.merge(
@@ -237,7 +255,10 @@ class Profiler:
         where, params = self.engine.window_sql(role, window)
 
         def sketch(f: Feature, column: str) -> list[tuple[int, int]]:
-            found = self.engine.file_partials(
+            mixed = [partial.numerical[f.name].registers for partial in found]
+            if mixed and all(registers is not None for registers in mixed):
+                return partials.merge_sketches(mixed)  # from the values read whole
+            found_sketches = self.engine.file_partials(
                 role,
                 window,
                 "distinct_sketch",
@@ -246,7 +267,7 @@ class Profiler:
                     self.sources, role, column, paths, where, params
                 ),
             )
-            return partials.merge_sketches(found)
+            return partials.merge_sketches(found_sketches)
 
         kept = self._kept_values(role, window, reference, numerical, found, merged.buckets)
         self._exact(
@@ -265,80 +286,95 @@ class Profiler:
     ) -> dict:
         """By feature: both sides' values kept sorted per file (app/bucket_values.py), for the
         exact refinements; features whose every bucket holds one value need none, and a
-        feature whose values cannot be kept is refined from the rows."""
+        feature whose values cannot be kept is refined from the rows. Two features at a time:
+        a new file's values are sorted by numpy, which leaves the other core idle."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        paths = self.engine.files_in_window(role, window)
+        todo = [f for f in numerical if not buckets[f.name].single.all()]
+        with ThreadPoolExecutor(max_workers=KEEPING_THREADS) as pool:
+            kept = list(
+                pool.map(
+                    lambda f: self._keep_values(role, window, reference[f.name], f, paths, found),
+                    todo,
+                )
+            )
+        return {f.name: k for f, k in zip(todo, kept, strict=True) if k is not None}
+
+    def _keep_values(
+        self, role: str, window: Window, reference: dict, f: Feature, paths: list[str], found: list
+    ):
+        """One feature's ``bucket_values.Kept`` (None when its values cannot be kept)."""
         import numpy as np
 
         from app import bucket_values
 
-        paths = self.engine.files_in_window(role, window)
-        out = {}
-        for f in numerical:
-            if buckets[f.name].single.all():
-                continue  # the bucket aggregates settle every exact metric
-            profile = reference[f.name]["exact_profile"]
-            grid = (profile.origin, profile.scale, profile.buckets)
-            parts = {}
-            for path, partial in zip(paths, found, strict=True):
-                part = partial.numerical[f.name]
-                counts = np.zeros(profile.buckets + 4, dtype=np.int64)
-                lows = np.zeros(profile.buckets + 4)
-                counts[part.index], lows[part.index] = part.counts, part.lows
-                parts[path] = (counts, lows, bool((part.lows == part.highs).all()))
+        profile = reference["exact_profile"]
+        grid = (profile.origin, profile.scale, profile.buckets)
+        parts = {}
+        for path, partial in zip(paths, found, strict=True):
+            part = partial.numerical[f.name]
+            counts = np.zeros(profile.buckets + 4, dtype=np.int64)
+            lows = np.zeros(profile.buckets + 4)
+            counts[part.index], lows[part.index] = part.counts, part.lows
+            parts[path] = (counts, lows, bool((part.lows == part.highs).all()))
 
-            def write(view, where, params, counts, single, handle, f=f, grid=grid):
-                def values():
-                    sql = render("column_values", column=ident(f.name), view=view, where=where)
-                    used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
-                    return self.sources.fetchnumpy(sql, used)["x"]
+        def write(view, where, params, counts, single, handle):
+            def values():
+                sql = render("column_values", column=ident(f.name), view=view, where=where)
+                used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+                return self.sources.fetchnumpy(sql, used)["x"]
 
-                bucket_values.write_sorted(values, counts, single, grid, handle)
+            bucket_values.write_sorted(values, counts, single, grid, handle)
 
-            def write_file(path, where, params, handle, write=write, parts=parts):
-                counts, _lows, single = parts[path]
-                where = f"({where}) AND {ident(FILE_COLUMN)} = $partial_file"
-                view = ident(self.sources.by_file(role))
-                write(view, where, {**params, "partial_file": path}, counts, single, handle)
+        def write_file(path, where, params, handle):
+            counts, _lows, single = parts[path]
+            where = f"({where}) AND {ident(FILE_COLUMN)} = $partial_file"
+            view = ident(self.sources.by_file(role))
+            write(view, where, {**params, "partial_file": path}, counts, single, handle)
 
-            ref_where, ref_params = reference[f.name]["rows_where"]
-            ref_grid = profile.grid
-            try:
-                kept = self.engine.file_entries(
-                    role,
-                    window,
-                    "bucket_values",
-                    (f.name, _grid_key(profile)),
-                    ".npy",
-                    write_file,
-                    bucket_values.read_sorted,
-                )
-                ref_values = self.engine.file_entry(
-                    "bucket_values",
-                    (
-                        "reference",
-                        self.engine.reference_version,
-                        (ref_where, ref_params),
-                        f.name,
-                        _grid_key(profile),
-                    ),
-                    ".npy",
-                    lambda handle, write=write, w=ref_where, p=ref_params, g=ref_grid: write(
-                        ident("reference"), w, p, g.counts, bool(g.single.all()), handle
-                    ),
-                    bucket_values.read_sorted,
-                )
-            except bucket_values.NotKept:
-                continue
-            out[f.name] = bucket_values.Kept(
-                [bucket_values.Part(ref_grid.counts, ref_grid.lows, ref_values)],
-                [
-                    bucket_values.Part(counts, lows, kept_values)
-                    for (counts, lows, _single), kept_values in zip(
-                        parts.values(), kept, strict=True
-                    )
-                ],
-                grid,
+        ref_where, ref_params = reference["rows_where"]
+        ref_grid = profile.grid
+        try:
+            kept = self.engine.file_entries(
+                role,
+                window,
+                "bucket_values",
+                (f.name, _grid_key(profile)),
+                bucket_values.SUFFIX,
+                write_file,
+                bucket_values.read_sorted,
             )
-        return out
+            ref_values = self.engine.file_entry(
+                "bucket_values",
+                (
+                    "reference",
+                    self.engine.reference_version,
+                    (ref_where, ref_params),
+                    f.name,
+                    _grid_key(profile),
+                ),
+                bucket_values.SUFFIX,
+                lambda handle: write(
+                    ident("reference"),
+                    ref_where,
+                    ref_params,
+                    ref_grid.counts,
+                    bool(ref_grid.single.all()),
+                    handle,
+                ),
+                bucket_values.read_sorted,
+            )
+        except bucket_values.NotKept:
+            return None
+        return bucket_values.Kept(
+            [bucket_values.Part(ref_grid.counts, ref_grid.lows, ref_values)],
+            [
+                bucket_values.Part(counts, lows, kept_values)
+                for (counts, lows, _single), kept_values in zip(parts.values(), kept, strict=True)
+            ],
+            grid,
+        )
 
     def _scan(
         self, aggregates: list[str], projection: list[str], role: str, where: str, params: dict
@@ -561,10 +597,10 @@ class Profiler:
         values kept per file (``_kept_values``), which the refinements read instead of rows."""
         from app import exact_distance, exact_grid, order_statistics
 
-        for f in numerical:
+        def one(f: Feature) -> None:
             entry = result.get(f.name)
             if entry is None:
-                continue
+                return
             if reference is None:
                 side = exact_grid.Side("reference", f.name, where, dict(params))
                 entry["rows_where"] = (where, dict(params))  # the segment's rows, or all
@@ -627,6 +663,13 @@ class Profiler:
                         if ks is not None:
                             exact = replace(exact, ks_statistic=ks[0], ks_pvalue=ks[1])
                     entry["exact"] = exact
+
+        # Features two at a time: a KS p-value (scipy's series, seconds for millions of rows) or
+        # a refinement in numpy leaves the other core to the next feature's queries.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=KEEPING_THREADS) as pool:
+            list(pool.map(one, numerical))
 
     def _summary_on_grid(
         self,

@@ -38,7 +38,7 @@ STALE_TEMP_SECONDS = 3600.0
 """Temporary files older than this are left by a killed writer and are removed."""
 UNUSED_SECONDS = 14 * 86400.0
 """Results nobody read for this long (old data versions, windows) are removed."""
-FILE_SUFFIXES = (".parquet", ".npy")
+FILE_SUFFIXES = (".parquet", ".f64")
 """Kinds of results kept as files of their own (``Store.file_entry``): read in place, not
 unpickled (value counts read by Arrow, sorted values mapped into memory)."""
 

@@ -32,7 +32,7 @@ def write_counts(fetchnumpy, sql: str, params: dict, handle: BinaryIO) -> None:
 
 def read_counts(path: Path) -> pa.Table:
     """One kept table of value counts (raises on a damaged file: it is then written again)."""
-    table = pq.read_table(path)
+    table = pq.ParquetFile(path).read()  # not read_table: it imports pyarrow.dataset (a second)
     if not table.schema.equals(SCHEMA):
         raise ValueError(f"{path.name}: not a table of value counts")
     return table

@@ -28,8 +28,7 @@ def _part(values: np.ndarray, keep: bool = True) -> Part:
         return Part(counts, lows, np.zeros(0))
     handle = io.BytesIO()
     write_sorted(lambda: values, counts, False, GRID, handle)
-    handle.seek(0)
-    return Part(counts, lows, np.load(handle))
+    return Part(counts, lows, np.frombuffer(handle.getvalue()[bucket_values.HEADER :], "<f8"))
 
 
 values_strategy = st.lists(
@@ -85,11 +84,67 @@ def test_values_landing_in_other_buckets_than_counted_are_not_kept():
 
 
 def test_a_damaged_file_of_values_is_refused(tmp_path):
-    path = tmp_path / "values.npy"
+    path = tmp_path / "values.f64"
     handle = io.BytesIO()
     values = np.linspace(0, 3, 1000)
     counts = np.bincount(buckets_of(values, *GRID) + 2, minlength=GRID[2] + 4)
     write_sorted(lambda: values, counts, False, GRID, handle)
+    path.write_bytes(handle.getvalue())
+    assert np.array_equal(read_sorted(path), values)
     path.write_bytes(handle.getvalue()[:-100])
     with pytest.raises(ValueError):
         read_sorted(path)
+    path.write_bytes(b"\x93NUMPY" + handle.getvalue()[8:])
+    with pytest.raises(ValueError):
+        read_sorted(path)
+
+
+def test_buckets_from_sorted_values_equal_duckdbs_buckets():
+    """``summarise`` places values by the arithmetic of queries/exact_values.sql: counts,
+    smallest and largest values and first positions equal DuckDB's bucket pass exactly."""
+    import duckdb
+
+    from app import exact_grid
+
+    rng = np.random.default_rng(3)
+    reference = np.concatenate([rng.normal(0, 1, 5000), [-3.0, 3.0]])
+    values = np.concatenate(
+        [
+            rng.normal(0.2, 1.2, 20000),
+            np.round(rng.normal(0, 1, 3000), 2),  # ties
+            [-0.0, 0.0, -3.0, 3.0, 1e300, -1e300, np.inf, -np.inf, np.inf, 3.0000000000000004],
+        ]
+    )
+    con = duckdb.connect()
+    con.execute("CREATE TABLE r AS SELECT unnest($x) AS v", {"x": reference.tolist()})
+    con.execute("CREATE TABLE p AS SELECT unnest($x) AS v", {"x": values.tolist()})
+
+    def fetchall(sql, params=None):
+        return con.execute(sql, params or {}).fetchall()
+
+    def fetchnumpy(sql, params=None):
+        return con.execute(sql, params or {}).fetchnumpy()
+
+    profile = exact_grid.reference_profile(fetchall, exact_grid.Side("r", "v"), 4096, fetchnumpy)
+    duck = exact_grid.production_buckets(fetchall, profile, exact_grid.Side("p", "v"), fetchnumpy)
+    mine = bucket_values.summarise(np.sort(values), profile.origin, profile.scale, profile.buckets)
+    for name in ("counts", "lows", "highs", "first_positions"):
+        assert np.array_equal(getattr(mine, name), getattr(duck, name)), name
+    finite = np.isfinite(duck.position_sums)
+    assert np.array_equal(mine.position_sums[~finite], duck.position_sums[~finite])
+    assert np.allclose(mine.position_sums[finite], duck.position_sums[finite], rtol=1e-12)
+
+
+def test_registers_do_not_depend_on_order_or_repeats():
+    from app import hyperloglog
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(0, 1, 50000)
+    once = bucket_values.registers(values)
+    again = bucket_values.registers(np.concatenate([rng.permutation(values), values[:100]]))
+    assert np.array_equal(once, again)
+    pairs = list(zip(np.flatnonzero(once).tolist(), once[once > 0].tolist(), strict=True))
+    assert abs(hyperloglog.estimate(pairs) / 50000 - 1) < 0.02
+    assert np.array_equal(
+        bucket_values.registers(np.array([0.0])), bucket_values.registers(np.array([-0.0]))
+    )
