@@ -55,6 +55,7 @@ class Engine:
         self._scratch: tempfile.TemporaryDirectory | None = None
         """Where file entries go without a writable store (removed with the engine)."""
         self._scratch_lock = threading.Lock()
+        self._scratch_entries: dict[tuple[str, str], Path] = {}
 
     # -- caching -------------------------------------------------------------------------
     def refresh(self) -> bool:
@@ -280,12 +281,14 @@ class Engine:
     ) -> None:
         """Keep the file entry that ``file_entries`` would ask of one file, written now by
         ``write(handle)`` (by a scan that had its contents at hand); nothing without a store."""
-        if not self.store:
-            return
         for state, cut in self._files_in_window(role, window):
             if state.path == path:
                 full_key = self._stored_key(self._file_key(window, state, cut, what, key))
-                self.store.put_file_entry(what, full_key, suffix, write)
+                kept = (
+                    self.store.put_file_entry(what, full_key, suffix, write) if self.store else None
+                )
+                if kept is None:
+                    self._scratch_entry(what, full_key, suffix, write)
                 return
 
     def file_entry(
@@ -306,16 +309,27 @@ class Engine:
                 return read(found)
             except Exception:  # a truncated or foreign file: never read as valid
                 self.store.drop_file_entry(found)
+        found = self._scratch_entries.get((name, repr(key)))
+        if found is not None:
+            return read(found)
         self.computations.update([name])
         kept = self.store.put_file_entry(name, key, suffix, write) if self.store else None
         if kept is None:
-            with self._scratch_lock:
-                if self._scratch is None:
-                    self._scratch = tempfile.TemporaryDirectory(prefix="driftdeck-")
-                kept = Path(self._scratch.name) / f"{uuid.uuid4().hex}{suffix}"
-            with open(kept, "wb") as handle:
-                write(handle)
+            kept = self._scratch_entry(name, key, suffix, write)
         return read(kept)
+
+    def _scratch_entry(
+        self, name: str, key: Hashable, suffix: str, write: Callable[[BinaryIO], None]
+    ) -> Path:
+        """A file entry kept for this engine only (no writable store), found again by its key."""
+        with self._scratch_lock:
+            if self._scratch is None:
+                self._scratch = tempfile.TemporaryDirectory(prefix="driftdeck-")
+            path = Path(self._scratch.name) / f"{uuid.uuid4().hex}{suffix}"
+        with open(path, "wb") as handle:
+            write(handle)
+        self._scratch_entries[(name, repr(key))] = path
+        return path
 
     def files_in_window(self, role: str, window: Window) -> list[str]:
         """The files of ``role`` holding rows in ``window``, in the order of ``file_partials``."""

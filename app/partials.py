@@ -175,8 +175,11 @@ def _scan_file(
         registers = None
         if not profile.grid.single.all() and present <= bucket_values.MAX_VALUES:
             sql = render("column_values", column=ident(f.name), view=view, where=where)
-            x = np.sort(np.asarray(sources.fetchnumpy(sql, _used(sql, params))["x"], np.float64))
-            x = x[~np.isnan(x)]
+            x = np.asarray(sources.fetchnumpy(sql, _used(sql, params))["x"], np.float64)
+            if not x.flags.writeable:
+                x = x.copy()
+            x.sort()  # in place; a NaN DuckDB let through sorts last and is left out
+            x = x[: np.searchsorted(x, np.nan)]
             grid = bucket_values.summarise(x, profile.origin, profile.scale, profile.buckets)
             registers = bucket_values.registers(x)
             if keep is not None:

@@ -505,7 +505,7 @@ class Profiler:
                 )
             sql = render("value_count_table", column=ident(f.name), view=ident(view), where=where)
             used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
-            value_counts.write_counts(self.sources.fetchnumpy, sql, used, handle)
+            value_counts.write_counts(self.sources.fetcharrow, sql, used, handle)
 
         def of_reference(segment: tuple[str, str] | None) -> pa.Table:
             where, params = self.engine.window_sql("reference", Window(segment=segment))

@@ -20,12 +20,12 @@ import pyarrow.parquet as pq
 SCHEMA = pa.schema([("value", pa.string()), ("n", pa.int64())])
 
 
-def write_counts(fetchnumpy, sql: str, params: dict, handle: BinaryIO) -> None:
-    """The value counts ``sql`` returns, as a parquet file."""
-    columns = fetchnumpy(sql, params)
-    values = [None if v is None else str(v) for v in columns["value"].tolist()]
+def write_counts(fetcharrow, sql: str, params: dict, handle: BinaryIO) -> None:
+    """The value counts ``sql`` returns (``Sources.fetcharrow``), as a parquet file."""
+    found = fetcharrow(sql, params)
     table = pa.table(
-        {"value": pa.array(values, pa.string()), "n": pa.array(columns["n"], pa.int64())}
+        {"value": found["value"].cast(pa.string()), "n": found["n"].cast(pa.int64())},
+        schema=SCHEMA,
     )
     pq.write_table(table, handle)
 
