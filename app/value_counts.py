@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -39,14 +40,25 @@ def read_counts(path: Path) -> pa.Table:
 
 
 def merge(tables: list[pa.Table]) -> pa.Table:
-    """The counts of every value over all tables (one row per value, the missing rows as NULL)."""
+    """The counts of every value over all tables (one row per value, the missing rows as NULL).
+    By a dictionary encoding of the values, not ``Table.group_by``: that imports Arrow's query
+    engine (a second of every run)."""
     if not tables:
         return SCHEMA.empty_table()
     if len(tables) == 1:
         return tables[0]  # one file's values are distinct already
-    whole = pa.concat_tables(tables)
-    merged = whole.group_by("value").aggregate([("n", "sum")])
-    return merged.rename_columns(["value", "n"])
+    values = pa.chunked_array([t["value"] for t in tables], pa.string()).combine_chunks()
+    counts = np.concatenate([t["n"].to_numpy() for t in tables]).astype(np.int64)
+    encoded = pc.dictionary_encode(values)
+    present = pc.is_valid(encoded.indices).to_numpy(zero_copy_only=False)
+    index = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
+    sums = np.zeros(len(encoded.dictionary), dtype=np.int64)
+    np.add.at(sums, index[present], counts[present])
+    merged = pa.table({"value": encoded.dictionary, "n": pa.array(sums)}, schema=SCHEMA)
+    if not present.all():  # the missing rows, as one NULL value
+        missing = pa.table({"value": pa.nulls(1, pa.string()), "n": [int(counts[~present].sum())]})
+        merged = pa.concat_tables([merged, missing.cast(SCHEMA)])
+    return merged
 
 
 def summary(
