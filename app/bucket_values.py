@@ -196,25 +196,36 @@ class Kept:
         return [k, x, position, r, p]
 
 
+CHUNK = 1 << 20
+"""Values worked on at once: the temporaries of 10M values would take hundreds of MB a thread."""
+
+
 def summarise(x: np.ndarray, origin: float, scale: float, size: int):
     """One side's ``exact_grid.Buckets`` from its values sorted (what queries/exact_buckets.sql
-    computes, by the same arithmetic): counts, position sums (added in value order), smallest
-    and largest value and smallest position of each bucket."""
+    computes, by the same arithmetic): counts, position sums (added in value order, a chunk at a
+    time), smallest and largest value and smallest position of each bucket."""
     from app.exact_grid import Buckets
 
-    k = buckets_of(x, origin, scale, size)
-    with np.errstate(invalid="ignore"):
-        position = (x - origin) * scale - (k + (k < 0))
-    counts = np.bincount(k + 2, minlength=size + 4).astype(np.int64)
-    finite = np.isfinite(position)
-    sums = np.bincount(k[finite] + 2, weights=position[finite], minlength=size + 4)
-    np.add.at(sums, k[~finite] + 2, position[~finite])  # ±inf, or beyond the float range
+    counts = np.zeros(size + 4, dtype=np.int64)
+    sums = np.zeros(size + 4)
+    for start in range(0, len(x), CHUNK):
+        part = x[start : start + CHUNK]
+        k = buckets_of(part, origin, scale, size)
+        counts += np.bincount(k + 2, minlength=size + 4)
+        with np.errstate(invalid="ignore"):
+            position = (part - origin) * scale - (k + (k < 0))
+        finite = np.isfinite(position)
+        sums += np.bincount(k[finite] + 2, weights=position[finite], minlength=size + 4)
+        np.add.at(sums, k[~finite] + 2, position[~finite])  # ±inf, or beyond the float range
     filled = np.flatnonzero(counts)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     lows, highs, firsts = (np.zeros(size + 4) for _ in range(3))
     lows[filled] = x[offsets[filled]]
     highs[filled] = x[offsets[filled + 1] - 1]
-    firsts[filled] = position[offsets[filled]]  # positions grow with the value in a bucket
+    k = filled - 2
+    with np.errstate(invalid="ignore"):
+        # Positions grow with the value inside a bucket: the first value's is the smallest.
+        firsts[filled] = (lows[filled] - origin) * scale - (k + (k < 0))
     for array in (counts, sums, lows, highs, firsts):
         array.setflags(write=False)
     return Buckets(counts, sums, lows, highs, firsts)
@@ -222,22 +233,22 @@ def summarise(x: np.ndarray, origin: float, scale: float, size: int):
 
 def registers(x: np.ndarray) -> np.ndarray:
     """HyperLogLog registers (app/hyperloglog.py: 2^16, rank of the 48 low bits) of values, by a
-    64-bit mix of their doubles (-0.0 as 0.0). Not DuckDB's ``hash``: registers of both kinds
-    never meet in one sketch."""
+    64-bit mix of their doubles (-0.0 as 0.0), a chunk at a time. Not DuckDB's ``hash``:
+    registers of both kinds never meet in one sketch."""
     from app.hyperloglog import PRECISION, REGISTERS
 
-    z = (np.asarray(x, dtype=np.float64) + 0.0).view(np.uint64)
-    with np.errstate(over="ignore"):
-        z = z + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
     low_bits = 64 - PRECISION
-    register = (z >> np.uint64(low_bits)).astype(np.int64)
-    rest = (z & np.uint64((1 << low_bits) - 1)).astype(np.float64)  # exact: 48 bits
-    with np.errstate(divide="ignore"):
-        rank = np.where(rest == 0, low_bits + 1, low_bits - np.floor(np.log2(rest))).astype(
-            np.int64
-        )
-    seen = np.bincount(register * 64 + rank, minlength=REGISTERS * 64).reshape(REGISTERS, 64) > 0
-    return (seen * np.arange(64)).max(axis=1).astype(np.uint8)
+    seen = np.zeros(REGISTERS * 64, dtype=bool)
+    for start in range(0, len(x), CHUNK):
+        z = (np.asarray(x[start : start + CHUNK], dtype=np.float64) + 0.0).view(np.uint64)
+        with np.errstate(over="ignore"):
+            z = z + np.uint64(0x9E3779B97F4A7C15)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        register = (z >> np.uint64(low_bits)).astype(np.int64)
+        rest = (z & np.uint64((1 << low_bits) - 1)).astype(np.float64)  # exact: 48 bits
+        with np.errstate(divide="ignore"):
+            rank = np.where(rest == 0, low_bits + 1, low_bits - np.floor(np.log2(rest)))
+        seen[register * 64 + rank.astype(np.int64)] = True
+    return (seen.reshape(REGISTERS, 64) * np.arange(64)).max(axis=1).astype(np.uint8)
