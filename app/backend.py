@@ -40,7 +40,8 @@ class Backend(Protocol):
 
     def fetch(self, sql: str, params: Params, how: str) -> Any:
         """Run one query; ``how``: ``fetchall`` (tuples), ``records`` (dicts by column name),
-        ``fetchnumpy`` (column name → numpy array) or ``fetchdf`` (a pandas DataFrame).
+        ``fetchnumpy`` (column name → numpy array), ``fetchdf`` (a pandas DataFrame) or
+        ``arrow`` (a pyarrow Table).
         ``sql`` is a ``queries.Query`` when it was rendered from a named query file."""
 
     def close(self) -> None: ...

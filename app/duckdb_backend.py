@@ -90,6 +90,13 @@ class DuckDBBackend:
             self._con.execute(f"DROP VIEW IF EXISTS {ident(by_file)}")
 
     def fetch(self, sql: str, params: Params, how: str) -> Any:
+        if how == "arrow":  # through a relation: a DB-API result copies every row for Arrow
+            cursor = self._con.cursor()
+            try:
+                cursor.execute("SET enable_progress_bar = false")
+                return cursor.sql(sql, params=params or None).to_arrow_table()
+            finally:
+                cursor.close()
         cursor = self.query(sql, params)
         try:
             if how == "records":

@@ -10,12 +10,14 @@ every session. docs/architecture.md draws the whole flow.
 
 from __future__ import annotations
 
+import tempfile
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 
@@ -50,6 +52,10 @@ class Engine:
             on_compute=lambda key: self.computations.update([key[0]]),
         )
         self._profiler = Profiler(self)
+        self._scratch: tempfile.TemporaryDirectory | None = None
+        """Where file entries go without a writable store (removed with the engine)."""
+        self._scratch_lock = threading.Lock()
+        self._scratch_entries: dict[tuple[str, str], Path] = {}
 
     # -- caching -------------------------------------------------------------------------
     def refresh(self) -> bool:
@@ -227,6 +233,107 @@ class Engine:
                 if self.store:
                     self.store.put("file_partial", self._stored_key(full_key), computed[state.path])
         return [out[state.path] for state in self.sources.state(role).files if state.path in out]
+
+    def file_entries(
+        self,
+        role: str,
+        window: Window,
+        what: str,
+        key: Hashable,
+        suffix: str,
+        write: Callable[[str, str, dict, BinaryIO], None],
+        read: Callable[[Path], Any],
+    ) -> list[Any]:
+        """Each file's partial ``what`` of ``role`` in ``window`` kept as a file of its own
+        (``Store.file_entry``: read in place, too big to unpickle on every run), as ``read(path)``
+        gives it, in file order. A missing one is written by ``write(path, where, params,
+        handle)`` for that file alone (``where``: the window's rows, for a file the window cuts,
+        or all of the file's)."""
+        out = []
+        for state, cut in self._files_in_window(role, window):
+            full_key = self._file_key(window, state, cut, what, key)
+            where, params = self.window_sql(role, window if cut else Window(segment=window.segment))
+            out.append(
+                self.file_entry(
+                    what,
+                    full_key,
+                    suffix,
+                    lambda h, p=state.path, w=where, b=params: write(p, w, b, h),
+                    read,
+                )
+            )
+        return out
+
+    @staticmethod
+    def _file_key(window: Window, state: Any, cut: bool, what: str, key: Hashable) -> tuple:
+        bounds = (window.start, window.end) if cut else None
+        return (what, state, bounds, window.segment, key)
+
+    def keep_file_entry(
+        self,
+        role: str,
+        window: Window,
+        path: str,
+        what: str,
+        key: Hashable,
+        suffix: str,
+        write: Callable[[BinaryIO], None],
+    ) -> None:
+        """Keep the file entry that ``file_entries`` would ask of one file, written now by
+        ``write(handle)`` (by a scan that had its contents at hand); nothing without a store."""
+        for state, cut in self._files_in_window(role, window):
+            if state.path == path:
+                full_key = self._stored_key(self._file_key(window, state, cut, what, key))
+                kept = (
+                    self.store.put_file_entry(what, full_key, suffix, write) if self.store else None
+                )
+                if kept is None:
+                    self._scratch_entry(what, full_key, suffix, write)
+                return
+
+    def file_entry(
+        self,
+        name: str,
+        key: Hashable,
+        suffix: str,
+        write: Callable[[BinaryIO], None],
+        read: Callable[[Path], Any],
+    ) -> Any:
+        """``read(path)`` of the file entry ``(name, key)`` of the store (``Store.file_entry``),
+        written by ``write(handle)`` when missing or found damaged; a scratch file of this
+        engine without a writable store."""
+        key = self._stored_key(key)  # the column settings, as every result's
+        found = self.store.file_entry(name, key, suffix) if self.store else None
+        if found is not None:
+            try:
+                return read(found)
+            except Exception:  # a truncated or foreign file: never read as valid
+                self.store.drop_file_entry(found)
+        found = self._scratch_entries.get((name, repr(key)))
+        if found is not None:
+            return read(found)
+        self.computations.update([name])
+        kept = self.store.put_file_entry(name, key, suffix, write) if self.store else None
+        if kept is None:
+            kept = self._scratch_entry(name, key, suffix, write)
+        return read(kept)
+
+    def _scratch_entry(
+        self, name: str, key: Hashable, suffix: str, write: Callable[[BinaryIO], None]
+    ) -> Path:
+        """A file entry kept for this engine only (no writable store), found again by its key."""
+        with self._scratch_lock:
+            if self._scratch is None:
+                self._scratch = tempfile.TemporaryDirectory(prefix="driftdeck-")
+            path = Path(self._scratch.name) / f"{uuid.uuid4().hex}{suffix}"
+        with open(path, "wb") as handle:
+            write(handle)
+        self._scratch_entries[(name, repr(key))] = path
+        return path
+
+    def files_in_window(self, role: str, window: Window) -> list[str]:
+        """The files of ``role`` holding rows in ``window``, in the order of ``file_partials``."""
+        return [state.path for state, _cut in self._files_in_window(role, window)]
 
     def _files_in_window(self, role: str, window: Window) -> list[tuple[Any, bool]]:
         """(file, whether the window cuts it) for each file of ``role`` holding rows in it."""

@@ -26,6 +26,7 @@ quantiles from the same buckets are app/order_statistics.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -55,6 +56,11 @@ EXACT_ROWS = 20_000
 """Candidate rows that are always fetched as distinct values rather than split further. Above it a
 further level pays when the candidates hold more than 1/32 of all rows: one more scan of both
 sides costs about as much as fetching a 32nd of their rows into Python."""
+
+Points = Callable[[np.ndarray], list[np.ndarray] | None]
+"""Given grid buckets (-2 for -inf ... buckets + 1 for +inf), every distinct value in them as
+exact_points.sql returns it at depth 0: (bucket, value, position in the bucket, reference count,
+production count), sorted by bucket and value; None when there is none."""
 
 # Cell kinds on the number line, in order: -inf, below the grid, the grid, above the grid, +inf.
 _GRID, _BELOW, _ABOVE, _POINT = 0, 1, 2, 3
@@ -91,12 +97,14 @@ def compare(
     prod: Side,
     buckets: Buckets | None = None,
     fetchnumpy: Fetchnumpy | None = None,
+    points: Points | None = None,
 ) -> ExactResult:
     """Exact KS (statistic and scipy's p-value) and raw Wasserstein distance of prod against ref.
 
     One aggregate pass over production (or its ``production_buckets``, when already computed),
     then a refinement query per level, if any, over the rows of both sides in the few buckets
-    whose aggregates cannot settle the result.
+    whose aggregates cannot settle the result; or, given ``points`` (both sides' distinct values
+    in given buckets, kept per file: app/bucket_values.py), no query at all.
     """
     if profile.side != ref:
         raise ValueError(f"the profile was computed for {profile.side}, not for {ref}")
@@ -123,7 +131,9 @@ def compare(
     reasons = []
     if not line.wasserstein_defined:
         reasons.append(_infinite_reason(profile, line))
-    refinement = _Refinement(fetchall, _rows_sql(ref, prod), {**merged, **grid}, line, fetchnumpy)
+    refinement = _Refinement(
+        fetchall, _rows_sql(ref, prod), {**merged, **grid}, line, fetchnumpy, points
+    )
     refinement.run()
     line = refinement.line
 
@@ -339,9 +349,10 @@ class _Refinement:
         params: dict,
         line: _Line,
         fetchnumpy: Fetchnumpy | None = None,
+        points: Points | None = None,
     ):
         self.fetchall, self.rows_sql, self.params, self.line = fetchall, rows_sql, params, line
-        self.fetchnumpy = fetchnumpy
+        self.fetchnumpy, self.points = fetchnumpy, points
         self.passes = 0
         self.refined_buckets = 0
         self.gap_max: list[float] = []
@@ -353,6 +364,11 @@ class _Refinement:
         line = self.line
         candidates = line.candidates()
         self.refined_buckets = int(candidates.sum())
+        if self.points is not None:
+            # Every candidate's values are at hand: settle them all at once, no query.
+            if candidates.any():
+                self._settle(np.flatnonzero(candidates), self.points(line.key[candidates]))
+            return
         off_grid = candidates & (line.kind != _GRID)
         if off_grid.any():  # only when finite values overflow the grid: order them exactly
             self._exact(off_grid, depth=0)
@@ -391,12 +407,15 @@ class _Refinement:
 
     def _exact(self, cells: np.ndarray, depth: int) -> None:
         """Settle cells from their distinct values: scipy's float gap at each, and the area."""
-        line = self.line
         index = np.flatnonzero(cells)
         sql = render("exact_points", rows=self.rows_sql)
-        rows = self._fetch(sql, self._params(line.key[index], depth))
+        self._settle(index, self._fetch(sql, self._params(self.line.key[index], depth)))
+
+    def _settle(self, index: np.ndarray, rows: list[np.ndarray] | None) -> None:
+        """Settle the cells ``index`` from their distinct values ``rows`` (exact_points.sql)."""
         if rows is None:
             return
+        line = self.line
         key, x, pos, r, p = rows
         cell = index[np.searchsorted(line.key[index], key.astype(np.int64))]
         order = np.lexsort((x.astype(np.float64), cell))

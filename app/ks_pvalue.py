@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import types
 from functools import cache
 from pathlib import Path
@@ -42,8 +43,18 @@ def _kstwo_sf(d: float, n: float) -> float:
     return float(_ksstats().kolmogn(n, d, cdf=False))
 
 
-@cache
+_KSSTATS_LOCK = threading.Lock()
+"""Features are compared two at a time: one compiles scipy's source while the other waits (CPython
+3.11 does not allow ``compile`` from two threads at once)."""
+
+
 def _ksstats():
+    with _KSSTATS_LOCK:
+        return _compiled_ksstats()
+
+
+@cache
+def _compiled_ksstats():
     """scipy's ``scipy/stats/_ksstats.py`` (the Kolmogorov distribution), run from its own source
     without importing the package ``scipy.stats`` (a second or more of start-up for every run
     that computes a p-value). Its one import from scipy.stats, a numerical derivative, serves only

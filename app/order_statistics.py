@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ def order_statistics(
     grid: Buckets,
     levels: tuple[float, ...],
     edges: tuple[float, ...] | list[float],
+    values: Callable[[np.ndarray], tuple[np.ndarray, ...]] | None = None,
 ) -> tuple[list[float | None], list[int]]:
     """A side's ``quantile_cont`` at each level and its count of values at or over each edge.
 
@@ -34,6 +36,8 @@ def order_statistics(
     few buckets only (no sort of the whole column, no comparison per row and edge). RN =
     (n - 1) * q as DuckDB computes it, and DuckDB itself interpolates between the two order
     statistics (queries/interpolate.sql), so the quantiles are ``quantile_cont``'s bit for bit.
+    ``values(buckets)``, when given, answers those few buckets' (bucket, value, count) from
+    values kept per file (app/bucket_values.py) instead of the query.
     """
     counts = grid.counts
     n = int(counts.sum())
@@ -60,7 +64,16 @@ def order_statistics(
         else:
             at_least.append(above)
             open_edges[i] = (index - 2, edge)
-    if wanted or open_edges:
+    if (wanted or open_edges) and values is not None:
+        detail = np.array(sorted({k for k, _ in [*wanted.values(), *open_edges.values()]}))
+        k, x, counts_at = values(detail)
+        for rank, (bucket, offset) in wanted.items():
+            inside = k == bucket
+            through_here = np.cumsum(counts_at[inside])
+            value[rank] = float(x[inside][np.searchsorted(through_here, offset, side="right")])
+        for i, (bucket, edge) in open_edges.items():
+            at_least[i] += int(counts_at[(k == bucket) & (x >= edge)].sum())
+    elif wanted or open_edges:
         sql = render("exact_details", values=_values_sql(side))
         params = {
             **side.params,

@@ -20,11 +20,14 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app import bucket_values
 from app.exact_grid import Buckets, Side, production_buckets
 from app.sources import FILE_COLUMN
 from app.sql_expressions import nan_to_null, text
@@ -51,6 +54,9 @@ class NumericalPart:
     lows: np.ndarray
     highs: np.ndarray
     first_positions: np.ndarray
+    registers: np.ndarray | None = None
+    """HyperLogLog registers of its values (``bucket_values.registers``) when they were read
+    whole; else None, and a distinct count merges DuckDB's sketches (``file_sketches``)."""
 
 
 @dataclass(frozen=True)
@@ -94,14 +100,26 @@ def scan_files(
     reference: dict,
     where: str,
     params: dict,
+    keep: Callable[[str, Feature, np.ndarray], None] | None = None,
 ) -> dict[str, FilePartial]:
     """The partials of ``paths`` (files of ``role``), file by file: one scan of the moments, one
     of the categories and one bucket pass per numerical feature, each reading that file only.
     ``numerical``: (feature, the reference mean as the shift); ``categorical``: (feature, its
-    production type). A GROUP BY file would cost more than the scans: the groups multiply."""
+    production type). A GROUP BY file would cost more than the scans: the groups multiply.
+
+    A feature whose reference holds several values in a bucket (a continuous one) is read as its
+    values instead, sorted: its buckets and HyperLogLog registers follow from them in numpy, and
+    ``keep(path, feature, sorted values)`` keeps them for the exact refinements
+    (app/bucket_values.py), so that they are read once."""
     return {
         path: _scan_file(
-            sources, role, numerical, categorical, reference, *_one_file(path, where, params)
+            sources,
+            role,
+            numerical,
+            categorical,
+            reference,
+            *_one_file(path, where, params),
+            (lambda f, x, path=path: keep(path, f, x)) if keep else None,
         )
         for path in paths
     }
@@ -120,6 +138,7 @@ def _scan_file(
     reference: dict,
     where: str,
     params: dict,
+    keep: Callable[[Feature, np.ndarray], None] | None = None,
 ) -> FilePartial:
     view = ident(sources.by_file(role))
     # Moments of the numerical columns, then the categories in a scan of their own (as the
@@ -148,16 +167,29 @@ def _scan_file(
             where=where,
         )
         row.update(sources.fetchrecords(sql, _used(sql, {**params, **bound}))[0])
-    numbers = {}
-    for i, (f, _shift) in enumerate(numerical):
+
+    def numerical_part(i: int, f: Feature) -> NumericalPart:
         name = f"n{i}"
-        side = Side(sources.by_file(role), f.name, where, params)
-        grid = production_buckets(
-            sources.fetchall, reference[f.name]["exact_profile"], side, sources.fetchnumpy
-        )
+        present = int(row[f"{name}:present"])
+        profile = reference[f.name]["exact_profile"]
+        registers = None
+        if not profile.grid.single.all() and present <= bucket_values.MAX_VALUES:
+            sql = render("column_values", column=ident(f.name), view=view, where=where)
+            x = np.asarray(sources.fetchnumpy(sql, _used(sql, params))["x"], np.float64)
+            if not x.flags.writeable:
+                x = x.copy()
+            x.sort()  # in place; a NaN DuckDB let through sorts last and is left out
+            x = x[: np.searchsorted(x, np.nan)]
+            grid = bucket_values.summarise(x, profile.origin, profile.scale, profile.buckets)
+            registers = bucket_values.registers(x)
+            if keep is not None:
+                keep(f, x if not grid.single.all() else x[:0])
+        else:
+            side = Side(sources.by_file(role), f.name, where, params)
+            grid = production_buckets(sources.fetchall, profile, side, sources.fetchnumpy)
         filled = np.flatnonzero(grid.counts)
-        numbers[f.name] = NumericalPart(
-            int(row[f"{name}:present"]),
+        return NumericalPart(
+            present,
             row[f"{name}:total"],
             row[f"{name}:squares"],
             filled,
@@ -166,7 +198,13 @@ def _scan_file(
             grid.lows[filled],
             grid.highs[filled],
             grid.first_positions[filled],
+            registers,
         )
+
+    # Two features at a time: numpy's sort of one leaves the other core to the next's query.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        found = pool.map(lambda pair: numerical_part(*pair), enumerate(f for f, _ in numerical))
+        numbers = {f.name: part for (f, _shift), part in zip(numerical, found, strict=True)}
     categories = {}
     for j, (f, _kind) in enumerate(categorical):
         name = f"c{j}"

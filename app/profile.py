@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from app.roles import NULL_TYPE, Feature, type_family
-from app.sources import PER_FILE_ROLES
+from app.sources import FILE_COLUMN, PER_FILE_ROLES
 from app.sql_expressions import at_least, bins_from_cumulative, edge_counts, nan_to_null, text
 from app.window import Window
 from queries import fragment, ident, render
@@ -35,6 +35,9 @@ PRODUCTION_QUANTILES = (0.25, 0.5, 0.75)
 TOP_VALUES = 10
 
 SUMMARY = ("present", "mean", "std", "std_pop", "min", "max")
+
+KEEPING_THREADS = 2
+"""Features whose values are fetched and sorted at once (``Profiler._kept_values``)."""
 
 
 def _grid_key(profile) -> tuple:
@@ -183,9 +186,12 @@ class Profiler:
                     entry.update(self._categorical_summary(missing, counts, rows))
         self._second_pass(result, summarised, role, where, window_params)
         for f in high:
-            result[f.name] = self._high_cardinality(
-                f, role, where, window_params, rows, comparable(f)
-            )
+            if is_ref or role in PER_FILE_ROLES:
+                result[f.name] = self._merged_high_cardinality(f, role, window, rows, comparable(f))
+            else:
+                result[f.name] = self._high_cardinality(
+                    f, role, where, window_params, rows, comparable(f)
+                )
         self._exact(result, numerical, role, where, window_params, reference, sums)
         return result
 
@@ -208,13 +214,28 @@ class Profiler:
             for f in numerical
         )
         key = (grids, tuple((f.name, kind) for f, kind in kinds))
+
+        def keep(path: str, f: Feature, values) -> None:
+            from app import bucket_values
+
+            grid = _grid_key(reference[f.name]["exact_profile"])
+            self.engine.keep_file_entry(
+                role,
+                window,
+                path,
+                "bucket_values",
+                (f.name, grid),
+                bucket_values.SUFFIX,
+                lambda handle: bucket_values.save(values, handle),
+            )
+
         found = self.engine.file_partials(
             role,
             window,
             "profile",
             key,
             lambda paths, where, params: partials.scan_files(
-                self.sources, role, paths, shifts, kinds, reference, where, params
+                self.sources, role, paths, shifts, kinds, reference, where, params, keep
             ),
         )
         merged = partials.merge(
@@ -234,7 +255,10 @@ class Profiler:
         where, params = self.engine.window_sql(role, window)
 
         def sketch(f: Feature, column: str) -> list[tuple[int, int]]:
-            found = self.engine.file_partials(
+            mixed = [partial.numerical[f.name].registers for partial in found]
+            if mixed and all(registers is not None for registers in mixed):
+                return partials.merge_sketches(mixed)  # from the values read whole
+            found_sketches = self.engine.file_partials(
                 role,
                 window,
                 "distinct_sketch",
@@ -243,10 +267,114 @@ class Profiler:
                     self.sources, role, column, paths, where, params
                 ),
             )
-            return partials.merge_sketches(found)
+            return partials.merge_sketches(found_sketches)
 
-        self._exact(result, numerical, role, where, params, reference, sums, merged.buckets, sketch)
+        kept = self._kept_values(role, window, reference, numerical, found, merged.buckets)
+        self._exact(
+            result, numerical, role, where, params, reference, sums, merged.buckets, sketch, kept
+        )
         return result, rows
+
+    def _kept_values(
+        self,
+        role: str,
+        window: Window,
+        reference: dict,
+        numerical: list[Feature],
+        found: list,
+        buckets: dict,
+    ) -> dict:
+        """By feature: both sides' values kept sorted per file (app/bucket_values.py), for the
+        exact refinements; features whose every bucket holds one value need none, and a
+        feature whose values cannot be kept is refined from the rows. Two features at a time:
+        a new file's values are sorted by numpy, which leaves the other core idle."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        paths = self.engine.files_in_window(role, window)
+        todo = [f for f in numerical if not buckets[f.name].single.all()]
+        with ThreadPoolExecutor(max_workers=KEEPING_THREADS) as pool:
+            kept = list(
+                pool.map(
+                    lambda f: self._keep_values(role, window, reference[f.name], f, paths, found),
+                    todo,
+                )
+            )
+        return {f.name: k for f, k in zip(todo, kept, strict=True) if k is not None}
+
+    def _keep_values(
+        self, role: str, window: Window, reference: dict, f: Feature, paths: list[str], found: list
+    ):
+        """One feature's ``bucket_values.Kept`` (None when its values cannot be kept)."""
+        import numpy as np
+
+        from app import bucket_values
+
+        profile = reference["exact_profile"]
+        grid = (profile.origin, profile.scale, profile.buckets)
+        parts = {}
+        for path, partial in zip(paths, found, strict=True):
+            part = partial.numerical[f.name]
+            counts = np.zeros(profile.buckets + 4, dtype=np.int64)
+            lows = np.zeros(profile.buckets + 4)
+            counts[part.index], lows[part.index] = part.counts, part.lows
+            parts[path] = (counts, lows, bool((part.lows == part.highs).all()))
+
+        def write(view, where, params, counts, single, handle):
+            def values():
+                sql = render("column_values", column=ident(f.name), view=view, where=where)
+                used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+                return self.sources.fetchnumpy(sql, used)["x"]
+
+            bucket_values.write_sorted(values, counts, single, grid, handle)
+
+        def write_file(path, where, params, handle):
+            counts, _lows, single = parts[path]
+            where = f"({where}) AND {ident(FILE_COLUMN)} = $partial_file"
+            view = ident(self.sources.by_file(role))
+            write(view, where, {**params, "partial_file": path}, counts, single, handle)
+
+        ref_where, ref_params = reference["rows_where"]
+        ref_grid = profile.grid
+        try:
+            kept = self.engine.file_entries(
+                role,
+                window,
+                "bucket_values",
+                (f.name, _grid_key(profile)),
+                bucket_values.SUFFIX,
+                write_file,
+                bucket_values.read_sorted,
+            )
+            ref_values = self.engine.file_entry(
+                "bucket_values",
+                (
+                    "reference",
+                    self.engine.reference_version,
+                    (ref_where, ref_params),
+                    f.name,
+                    _grid_key(profile),
+                ),
+                bucket_values.SUFFIX,
+                lambda handle: write(
+                    ident("reference"),
+                    ref_where,
+                    ref_params,
+                    ref_grid.counts,
+                    bool(ref_grid.single.all()),
+                    handle,
+                ),
+                bucket_values.read_sorted,
+            )
+        except bucket_values.NotKept:
+            return None
+        return bucket_values.Kept(
+            [bucket_values.Part(ref_grid.counts, ref_grid.lows, ref_values)],
+            [
+                bucket_values.Part(counts, lows, kept_values)
+                for (counts, lows, _single), kept_values in zip(parts.values(), kept, strict=True)
+            ],
+            grid,
+        )
 
     def _scan(
         self, aggregates: list[str], projection: list[str], role: str, where: str, params: dict
@@ -357,6 +485,69 @@ class Profiler:
             "distinct": len(counts),
         }
 
+    def _merged_high_cardinality(
+        self, f: Feature, role: str, window: Window, rows: int, compare: bool
+    ) -> dict:
+        """A high-cardinality feature from value counts kept per file (app/value_counts.py):
+        each production file's, the reference's once per reference version."""
+        import pyarrow as pa
+
+        from app import value_counts
+
+        def write(view: str, path: str | None, where: str, params: dict, handle) -> None:
+            if path is not None:
+                where, params = (
+                    f"({where}) AND {ident(FILE_COLUMN)} = $partial_file",
+                    {
+                        **params,
+                        "partial_file": path,
+                    },
+                )
+            sql = render("value_count_table", column=ident(f.name), view=ident(view), where=where)
+            used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+            value_counts.write_counts(self.sources.fetcharrow, sql, used, handle)
+
+        def of_reference(segment: tuple[str, str] | None) -> pa.Table:
+            where, params = self.engine.window_sql("reference", Window(segment=segment))
+            return self.engine.file_entry(
+                "value_counts",
+                ("reference", self.engine.reference_version, segment, f.name),
+                ".parquet",
+                lambda handle: write("reference", None, where, params, handle),
+                value_counts.read_counts,
+            )
+
+        # Production's new values are those the whole reference never holds (not one segment's).
+        reference = of_reference(None) if compare and role != "reference" else None
+        if role == "reference":
+            counts = of_reference(window.segment)
+        else:
+            counts = value_counts.merge(
+                self.engine.file_entries(
+                    role,
+                    window,
+                    "value_counts",
+                    f.name,
+                    ".parquet",
+                    lambda path, where, params, handle: write(
+                        self.sources.by_file(role), path, where, params, handle
+                    ),
+                    value_counts.read_counts,
+                )
+            )
+        _rows, missing, present, distinct, new_rows, top = value_counts.summary(
+            counts, reference, TOP_VALUES
+        )
+        return {
+            "kind": f.kind,
+            "rows": rows,
+            "missing": missing,
+            "present": present,
+            "distinct": distinct,
+            "top": top,
+            "new_rows": new_rows,
+        }
+
     def _high_cardinality(
         self, f: Feature, role: str, where: str, params: dict, rows: int, compare: bool
     ) -> dict:
@@ -398,16 +589,18 @@ class Profiler:
         sums: dict | None = None,
         merged_buckets: dict | None = None,
         sketch: Callable[[Feature, str], list] | None = None,
+        kept: dict | None = None,
     ) -> None:
         """Exact KS and Wasserstein per numerical feature (reference side: its cacheable profile);
-        ``merged_buckets`` are production's buckets by feature when merged from partials, and
-        ``sketch(feature, column)`` their merged HyperLogLog registers."""
+        ``merged_buckets`` are production's buckets by feature when merged from partials,
+        ``sketch(feature, column)`` their merged HyperLogLog registers and ``kept`` both sides'
+        values kept per file (``_kept_values``), which the refinements read instead of rows."""
         from app import exact_distance, exact_grid, order_statistics
 
-        for f in numerical:
+        def one(f: Feature) -> None:
             entry = result.get(f.name)
             if entry is None:
-                continue
+                return
             if reference is None:
                 side = exact_grid.Side("reference", f.name, where, dict(params))
                 entry["rows_where"] = (where, dict(params))  # the segment's rows, or all
@@ -438,6 +631,7 @@ class Profiler:
                     self._summary_on_grid(
                         entry, buckets, sums[f.name], reference[f.name], f, role, where, params
                     )
+                values = (kept or {}).get(f.name)
                 quartiles, at_least = order_statistics.order_statistics(
                     self.sources.fetchall,
                     profile,
@@ -445,10 +639,13 @@ class Profiler:
                     buckets,
                     PRODUCTION_QUANTILES,
                     reference[f.name]["edges"],
+                    values.production_values if values else None,
                 )
                 entry["p25"], entry["median"], entry["p75"] = quartiles
                 entry["bins"] = bins_from_cumulative(entry["present"], entry["missing"], at_least)
-                entry["distinct"] = self._distinct(buckets, f, role, where, params, entry, sketch)
+                entry["distinct"] = self._distinct(
+                    buckets, f, role, where, params, entry, sketch, values
+                )
                 if entry["present"] and reference[f.name]["present"]:
                     exact = exact_distance.compare(
                         self.sources.fetchall,
@@ -457,6 +654,7 @@ class Profiler:
                         prod_side,
                         buckets,
                         self.sources.fetchnumpy,
+                        values.points if values else None,
                     )
                     merged = self._merged_as_double(f, "reference", reference[f.name])
                     if merged or self._merged_as_double(f, role, entry):
@@ -465,6 +663,13 @@ class Profiler:
                         if ks is not None:
                             exact = replace(exact, ks_statistic=ks[0], ks_pvalue=ks[1])
                     entry["exact"] = exact
+
+        # Features two at a time: a KS p-value (scipy's series, seconds for millions of rows) or
+        # a refinement in numpy leaves the other core to the next feature's queries.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=KEEPING_THREADS) as pool:
+            list(pool.map(one, numerical))
 
     def _summary_on_grid(
         self,
@@ -517,15 +722,19 @@ class Profiler:
         params: dict,
         entry: dict,
         sketch: Callable[[Feature, str], list] | None = None,
+        kept=None,
     ) -> int:
         """Distinct values of a numerical column: exact when free (every grid bucket holds one
-        value, and the values are their doubles) or cheap (a small column), else estimated from
-        a HyperLogLog sketch, and then ``entry["distinct_approx"]`` says so."""
+        value, and the values are their doubles) or cheap (a small column; from the values kept
+        per file when ``kept`` holds them), else estimated from a HyperLogLog sketch, and then
+        ``entry["distinct_approx"]`` says so."""
         merged = self._merged_as_double(f, role, entry)
         distinct = None if merged else grid.distinct_if_known()
         if distinct is not None:
             return int(distinct)
         column = ident(f.name) if merged else nan_to_null(f.name)
+        if entry.get("present", 0) <= EXACT_DISTINCT_ROWS and kept is not None and not merged:
+            return kept.production_distinct()
         if entry.get("present", 0) <= EXACT_DISTINCT_ROWS:
             sql = render("distinct_count", column=column, view=ident(role), where=where)
             return int(self.sources.fetchall(sql, params)[0][0])

@@ -246,6 +246,10 @@ class Sources:
     def fetchdf(self, sql: str, params: dict | list | None = None):
         return self._fetch(sql, params, "fetchdf")
 
+    def fetcharrow(self, sql: str, params: dict | list | None = None):
+        """The result as an Arrow table (many text values, without a Python object each)."""
+        return self._fetch(sql, params, "arrow")
+
     def _failed(self, exc: Exception) -> None:
         """After a failed query: when the error names one of the files, look at the files again.
 

@@ -396,10 +396,15 @@ class SparkBackend:
                 name: np.array([row[i] for row in rows], dtype=_numpy_type(rows, i))
                 for i, name in enumerate(names)
             }
-        if how == "fetchdf":
+        if how in ("fetchdf", "arrow"):
             import pandas as pd
 
-            return pd.DataFrame(rows, columns=names)
+            frame = pd.DataFrame(rows, columns=names)
+            if how == "arrow":
+                import pyarrow as pa
+
+                return pa.Table.from_pandas(frame, preserve_index=False)
+            return frame
         raise ValueError(f"unknown fetch {how!r}")
 
     def close(self) -> None:

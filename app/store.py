@@ -22,10 +22,11 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import app
 from app.single_flight import MISSING
@@ -37,6 +38,9 @@ STALE_TEMP_SECONDS = 3600.0
 """Temporary files older than this are left by a killed writer and are removed."""
 UNUSED_SECONDS = 14 * 86400.0
 """Results nobody read for this long (old data versions, windows) are removed."""
+FILE_SUFFIXES = (".parquet", ".f64")
+"""Kinds of results kept as files of their own (``Store.file_entry``): read in place, not
+unpickled (value counts read by Arrow, sorted values mapped into memory)."""
 
 
 @cache
@@ -106,7 +110,10 @@ class Store:
         """Remove temporary files that a killed writer left behind, and results unread for long
         (each read renews a result's modification time)."""
         now = time.time()
-        for pattern, age in (("*/*.tmp", STALE_TEMP_SECONDS), ("*/*.pkl", UNUSED_SECONDS)):
+        for pattern, age in (
+            ("*/*.tmp", STALE_TEMP_SECONDS),
+            *((f"*/*{suffix}", UNUSED_SECONDS) for suffix in (".pkl", *FILE_SUFFIXES)),
+        ):
             for path in self.results.glob(pattern):
                 try:
                     if now - path.stat().st_mtime > age:
@@ -173,16 +180,65 @@ class Store:
 
     @staticmethod
     def _write_atomic(path: Path, data: bytes) -> None:
+        Store._write_with(path, lambda handle: handle.write(data))
+
+    @staticmethod
+    def _write_with(path: Path, write: Callable[[BinaryIO], Any]) -> None:
         temp = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             with open(temp, "wb") as handle:
-                handle.write(data)
+                write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, path)
         finally:
             if temp.exists():
                 temp.unlink(missing_ok=True)
+
+    # -- results kept as files of their own -----------------------------------------------------
+    def file_entry(self, name: str, key: Any, suffix: str) -> Path | None:
+        """The file holding the result ``(name, key)`` (a ``FILE_SUFFIXES`` kind), or None.
+
+        Such a result is read in place by its reader (Arrow, a numpy memory map); a file that
+        reader finds damaged is given to ``drop_file_entry``. Written by ``put_file_entry``
+        under a temporary name and renamed, as every result."""
+        path = self._entry_path(name, key, suffix)
+        if not path.is_file():
+            return None
+        self.counts["reused"] += 1
+        try:
+            os.utime(path)  # still in use: not swept
+        except OSError:
+            pass
+        return path
+
+    def put_file_entry(
+        self, name: str, key: Any, suffix: str, write: Callable[[BinaryIO], Any]
+    ) -> Path | None:
+        """Keep a result that ``write(handle)`` writes as a file; its path, or None when the
+        store cannot be written (the caller then keeps the result elsewhere)."""
+        if not self.writable:
+            return None
+        path = self._entry_path(name, key, suffix)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._write_with(path, write)
+        except OSError as exc:
+            self._read_only(exc)
+            return None
+        self.counts["written"] += 1
+        return path
+
+    def drop_file_entry(self, path: Path) -> None:
+        """A file entry its reader found damaged: removed (computed again), and said."""
+        self._say(False, f"store entry {path.name} was damaged: removed and computed again")
+        path.unlink(missing_ok=True)
+
+    def _entry_path(self, name: str, key: Any, suffix: str) -> Path:
+        if suffix not in FILE_SUFFIXES:
+            raise ValueError(f"{suffix}: not a kind of file entry ({', '.join(FILE_SUFFIXES)})")
+        path, _text = self._path(name, key)
+        return path.with_suffix(suffix)
 
     def summary(self) -> dict:
         """The status line of the store: where it is and what this process took from it."""

@@ -31,7 +31,10 @@ KEPT = (
     ("app.export", "_dist_files"),  # Panel's dist files by name
     ("app.store", "code_fingerprint"),  # a hash of the engine's code and queries
     ("app.mlflow_sqlite", "_revisions"),  # MLflow's schema migrations
-    ("app.ks_pvalue", "_ksstats"),  # scipy's Kolmogorov distribution module, run from its source
+    (
+        "app.ks_pvalue",
+        "_compiled_ksstats",
+    ),  # scipy's Kolmogorov distribution module, run from its source
     ("app.spark_backend", "_sessions"),  # the SparkSession (one per process; views are per engine)
 )
 """Kept for the whole run: they depend only on the installed code, never on a test's data."""

@@ -48,6 +48,20 @@ def _report(config, window: Window | None = None) -> tuple[dict, Engine]:
     return _metrics(typed.as_dict()), engine
 
 
+def _with_level(config):
+    """The world with one more feature, ``level``: undrifted, on a grid that one far reference
+    value makes coarse, so that many buckets hold values of both sides and the ECDFs cross inside
+    them (the exact refinements have work to do)."""
+    rng = np.random.default_rng(7)
+    for role in ("reference", "inputs"):
+        frame = pd.read_parquet(config.path(role))
+        frame["level"] = np.round(rng.normal(100, 20, len(frame)), 3)
+        if role == "reference":
+            frame.loc[0, "level"] = 1e5
+        write(Path(config.path(role)), frame)
+    return config
+
+
 def _split(root: Path, config, cuts: list[int]):
     """The world's inputs and predictions as files cut at ``cuts`` (row numbers); the config
     reading the folders, and the parts of each role."""
@@ -74,8 +88,8 @@ def test_any_split_append_and_removal_gives_the_one_file_report(
     in either order on one store: cold, warm and incremental reports equal the report of the rows
     in one file, every exact metric to 1e-12 (means, stds and Wasserstein to 1e-9)."""
     root = tmp_path_factory.mktemp("split")
-    single = make_world(root / "single")
-    config = make_world(root / "files")
+    single = _with_level(make_world(root / "single"))
+    config = _with_level(make_world(root / "files"))
     parts = _split(root, config, cuts)
     for role in ("inputs", "predictions"):
         Path(config.path(role)).unlink()
@@ -230,3 +244,41 @@ def test_a_monitor_killed_while_it_keeps_partials_leaves_a_valid_store(tmp_path,
     again, _ = _report(config)
     cold, _ = _report(replace(config, store=None))
     _assert_same_metrics(again, cold)
+
+
+def test_an_append_refines_exact_metrics_without_reading_an_old_file(tmp_path, monkeypatch):
+    """KS, Wasserstein and quantiles of a continuous feature after a new file: the buckets they
+    refine are read from values kept per file (only the new file is read), and equal a cold run."""
+    config = _with_level(make_world(tmp_path))
+    parts = _split(tmp_path, config, [2000, 4000])
+    Path(config.path("inputs")).unlink()
+    config = replace(config, inputs="data/production/in")
+    folder = tmp_path / "data/production/in"
+    for i in range(2):
+        write(folder / f"part-{i}.parquet", parts["inputs"][i])
+    Engine(config).production_profile(Window())
+    write(folder / "part-2.parquet", parts["inputs"][2])
+    reads: list[tuple[str, dict]] = []
+    for how in ("fetchrecords", "fetchnumpy", "fetchall"):
+        original = getattr(Sources, how)
+
+        def spy(self, sql, params=None, original=original):
+            reads.append((sql, params if isinstance(params, dict) else {}))
+            return original(self, sql, params)
+
+        monkeypatch.setattr(Sources, how, spy)
+    incremental = Engine(config).production_profile(Window())["level"]
+    level = [(sql, params) for sql, params in reads if '"level"' in sql]
+    assert level, "the new file's partials read level"
+    assert all(
+        Path(params.get("partial_file", "")).name == "part-2.parquet" for _sql, params in level
+    ), [getattr(sql, "name", sql[:40]) for sql, _ in level]
+    assert "column_values" in {getattr(sql, "name", None) for sql, _ in level}
+    assert incremental["exact"].refined_buckets > 0  # the refinement had work to do
+    monkeypatch.undo()
+    cold = Engine(replace(config, store=None)).production_profile(Window())["level"]
+    for name in ("ks_statistic", "ks_pvalue"):
+        assert getattr(incremental["exact"], name) == getattr(cold["exact"], name)
+    assert incremental["exact"].wasserstein == pytest.approx(cold["exact"].wasserstein, rel=1e-9)
+    for name in ("p25", "median", "p75", "bins", "distinct"):
+        assert incremental[name] == cold[name], name
