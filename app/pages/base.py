@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, ClassVar
 
 import panel as pn
 import param
+from panel.io.document import hold
 from panel.io.state import set_curdoc
 
 from app.errors import DriftdeckError, again_if_files_change
@@ -34,6 +36,12 @@ WINDOW_PARAMETERS = ("start", "end", "data_version")
 PREPARE_SECONDS = 0.5
 """How long a page being opened waits for its sections' results before it is shown with loading
 indicators on the sections still computing (cached results arrive within milliseconds)."""
+
+SPINNER_SECONDS = 0.3
+"""How long a section waits for its result before it shows a loading indicator: a cached result
+(a feature picked again, a page of rows read ahead) arrives well within it and is drawn with no
+indicator shown and hidden again. Each of those flips makes the browser lay out every page of
+the session again (Bokeh's ``invalidate_layout`` on a changed ``css_classes``)."""
 
 
 def data_report(monitor: Monitor) -> Report:
@@ -207,6 +215,18 @@ class MonitorPage(pn.viewable.Viewer):
             and doc.session_context is not None
         )
 
+    @contextmanager
+    def one_message(self) -> Iterator[None]:
+        """Served: the changes made inside reach the browser as one message. Left alone, a
+        session sends each changed property as a message of its own, and the browser lays the
+        page out again after each one that moves or resizes something."""
+        doc = self._session_doc
+        if doc is None or doc.session_context is None:
+            yield
+            return
+        with set_curdoc(doc), hold(doc):
+            yield
+
     def load(
         self,
         key: str,
@@ -243,27 +263,34 @@ class MonitorPage(pn.viewable.Viewer):
         draw: Callable,
         targets: tuple,
     ) -> None:
-        """Show the targets loading until ``result`` arrives, then draw it (newest request wins).
+        """Show the targets loading (after ``SPINNER_SECONDS``) until ``result`` arrives, then draw
+        it (newest request wins).
 
         ``result`` is a future, or a function starting the work: it starts only when the
         session runs the task, so a session closed before then leaves no coroutine behind that
         was never awaited.
         """
-        for target in targets:
-            target.loading = True
 
         async def run() -> None:
+            work = asyncio.ensure_future(result() if callable(result) else result)
+            done, _ = await asyncio.wait({work}, timeout=SPINNER_SECONDS)
+            if not done and self._generations.get(key) == generation:
+                for target in targets:
+                    target.loading = True
             try:
-                value = await (result() if callable(result) else result)
+                value = await work
             except Exception as exc:
                 if self._generations.get(key) == generation:
-                    self._failed(key, exc, targets)
-                    self._done(targets)
+                    with self.one_message():
+                        self._failed(key, exc, targets)
+                        self._done(targets)
                 return
             if self._generations.get(key) != generation:
                 return  # a newer request for this section is on its way
-            self._draw(key, draw, value, targets)
-            self._done(targets)
+            # Everything the result changes reaches the browser as one message: one layout.
+            with self.one_message():
+                self._draw(key, draw, value, targets)
+                self._done(targets)
 
         with set_curdoc(self._session_doc):
             # Before the browser has loaded the page this waits for it, then runs on the loop.
