@@ -233,15 +233,22 @@ class MonitorPage(pn.viewable.Viewer):
         fetch: Callable[[], Any],
         draw: Callable[[Any], None],
         *targets: pn.viewable.Viewable,
+        first: Callable[[], None] | None = None,
     ) -> None:
         """Run ``fetch`` (off the event loop when served), then ``draw`` its result.
 
         ``targets`` are the section bodies the task fills: they show a loading indicator
         meanwhile, and an explanation when the task fails (or keep the last good content).
+        ``first`` draws what needs no result (the texts of the feature chosen): served, in the
+        same message as the result when that comes within ``SPINNER_SECONDS``, else at once
+        with the loading indicator.
         """
         generation = self._generations.get(key, 0) + 1
         self._generations[key] = generation
         fetch = partial(again_if_files_change, fetch)  # as the report is
+        if first is not None and (self._queue is not None or not self.background):
+            first()
+            first = None
         if self._queue is not None:
             self._queue.append((key, generation, fetch, draw, targets))
             return
@@ -253,7 +260,9 @@ class MonitorPage(pn.viewable.Viewer):
             else:
                 self._draw(key, draw, value, targets)
             return
-        self._in_background(key, generation, partial(asyncio.to_thread, fetch), draw, targets)
+        self._in_background(
+            key, generation, partial(asyncio.to_thread, fetch), draw, targets, first
+        )
 
     def _in_background(
         self,
@@ -262,33 +271,46 @@ class MonitorPage(pn.viewable.Viewer):
         result: Awaitable | Callable[[], Awaitable],
         draw: Callable,
         targets: tuple,
+        first: Callable[[], None] | None = None,
     ) -> None:
         """Show the targets loading (after ``SPINNER_SECONDS``) until ``result`` arrives, then draw
-        it (newest request wins).
+        it (newest request wins); ``first`` (see ``load``) before either.
 
         ``result`` is a future, or a function starting the work: it starts only when the
         session runs the task, so a session closed before then leaves no coroutine behind that
         was never awaited.
         """
+        pending = [first] if first is not None else []
+
+        def current() -> bool:
+            return self._generations.get(key) == generation
+
+        def draw_first() -> None:
+            while pending:
+                pending.pop()()
 
         async def run() -> None:
             work = asyncio.ensure_future(result() if callable(result) else result)
             done, _ = await asyncio.wait({work}, timeout=SPINNER_SECONDS)
-            if not done and self._generations.get(key) == generation:
-                for target in targets:
-                    target.loading = True
+            if not done and current():
+                with self.one_message():
+                    draw_first()
+                    for target in targets:
+                        target.loading = True
             try:
                 value = await work
             except Exception as exc:
-                if self._generations.get(key) == generation:
+                if current():
                     with self.one_message():
+                        draw_first()
                         self._failed(key, exc, targets)
                         self._done(targets)
                 return
-            if self._generations.get(key) != generation:
+            if not current():
                 return  # a newer request for this section is on its way
             # Everything the result changes reaches the browser as one message: one layout.
             with self.one_message():
+                draw_first()
                 self._draw(key, draw, value, targets)
                 self._done(targets)
 

@@ -399,11 +399,11 @@ class FeatureStatistics(MonitorPage):
         if self.static:
             self._show_chosen()
             return
-        with self.one_message():
-            self._draw_detail()
-            self._load_distribution()
+        # The cards and tables go with the distribution (one message, one layout) when it is
+        # at hand, as it is for a feature whose distribution was computed before.
+        self._load_distribution(first=self._draw_detail)
 
-    def _load_distribution(self) -> None:
+    def _load_distribution(self, first: Any = None) -> None:
         name, window = self.feature.value, self.window()
         if name:
             engine = self.monitor.engine
@@ -413,7 +413,10 @@ class FeatureStatistics(MonitorPage):
                 self._draw_distribution,
                 self.distribution_body,
                 self.ecdf_body,
+                first=first,
             )
+        elif first is not None:
+            first()
 
     def _draw_distribution(self, dist: dict) -> None:
         distribution, ecdf = self._distribution_parts(
