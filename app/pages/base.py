@@ -26,6 +26,7 @@ from app.errors import DriftdeckError, again_if_files_change
 from app.monitor import Monitor
 from app.pages.cards import NOTE_CSS, error_state, escape
 from app.report_types import Report, judged_over_time
+from app.single_flight import at_hand_only
 from app.window import Window
 
 log = logging.getLogger(__name__)
@@ -234,6 +235,7 @@ class MonitorPage(pn.viewable.Viewer):
         draw: Callable[[Any], None],
         *targets: pn.viewable.Viewable,
         first: Callable[[], None] | None = None,
+        cached: bool = False,
     ) -> None:
         """Run ``fetch`` (off the event loop when served), then ``draw`` its result.
 
@@ -241,10 +243,25 @@ class MonitorPage(pn.viewable.Viewer):
         meanwhile, and an explanation when the task fails (or keep the last good content).
         ``first`` draws what needs no result (the texts of the feature chosen): served, in the
         same message as the result when that comes within ``SPINNER_SECONDS``, else at once
-        with the loading indicator.
+        with the loading indicator. ``cached``: ``fetch`` only reads the engine's results
+        (``Engine.cached``), so served, a result already in memory is drawn at once, in the
+        message of the user's action, with no worker thread in between.
         """
         generation = self._generations.get(key, 0) + 1
         self._generations[key] = generation
+        if cached and self.background:
+            try:
+                with at_hand_only():
+                    value = fetch()
+            except Exception:  # NotAtHand, or anything a worker thread retries and reports
+                pass
+            else:
+                with self.one_message():
+                    if first is not None:
+                        first()
+                    self._draw(key, draw, value, targets)
+                    self._done(targets)
+                return
         fetch = partial(again_if_files_change, fetch)  # as the report is
         if first is not None and (self._queue is not None or not self.background):
             first()

@@ -414,6 +414,7 @@ class FeatureStatistics(MonitorPage):
                 self.distribution_body,
                 self.ecdf_body,
                 first=first,
+                cached=True,
             )
         elif first is not None:
             first()

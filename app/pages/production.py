@@ -367,6 +367,7 @@ class ProductionData(MonitorPage):
             lambda: self.monitor.distribution(name),
             self._draw_distribution,
             self.distribution,
+            cached=True,
         )
 
     def _draw_distribution(self, result: dict | None) -> None:
