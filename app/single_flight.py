@@ -10,11 +10,31 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 MISSING = object()
 """What a persistent layer's ``get`` returns for a key it does not hold."""
+
+_at_hand = threading.local()
+
+
+class NotAtHand(LookupError):
+    """Raised by ``SingleFlight.get`` inside ``at_hand_only`` for a result not kept in memory."""
+
+
+@contextmanager
+def at_hand_only() -> Iterator[None]:
+    """Inside (in this thread), every ``SingleFlight.get`` answers from memory or raises
+    ``NotAtHand``: nothing is loaded or computed. A page asks so on the event loop, where a
+    result at hand can be drawn at once and anything else must go to a worker thread."""
+    before = getattr(_at_hand, "only", False)
+    _at_hand.only = True
+    try:
+        yield
+    finally:
+        _at_hand.only = before
 
 
 class SingleFlight:
@@ -52,6 +72,8 @@ class SingleFlight:
         found = self._fresh(key)
         if found is not MISSING:
             return found
+        if getattr(_at_hand, "only", False):
+            raise NotAtHand(key)
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:

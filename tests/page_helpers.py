@@ -19,6 +19,7 @@ from app.config import Config
 from app.engine import Engine
 from app.monitor import Monitor
 from app.pages.base import data_report
+from app.pages.cards import is_shown
 from tests.worlds import make_world, write
 
 XSS = "<script>alert(1)</script>"
@@ -37,7 +38,7 @@ def chart_frames(layout) -> list:
     for pane in layout.select(lambda p: isinstance(p, pn.pane.HoloViews | pn.pane.Bokeh)):
         if isinstance(pane, pn.pane.HoloViews):
             frames += [e.dframe() for e in pane.object.traverse(lambda e: e, [hv.Element])]
-        elif pane.visible and pane.object.visible:
+        elif is_shown(pane) and is_shown(pane.object):
             frames.append(figure_frame(pane.object))
     return frames
 
@@ -73,7 +74,9 @@ def shown_chart(layout) -> pd.DataFrame:
     """``figure_frame`` of the one Bokeh figure the layout shows (a page keeps its other figures
     in the layout, hidden)."""
     shown = [
-        pane.object for pane in layout.select(pn.pane.Bokeh) if pane.visible and pane.object.visible
+        pane.object
+        for pane in layout.select(pn.pane.Bokeh)
+        if is_shown(pane) and is_shown(pane.object)
     ]
     assert len(shown) == 1, f"{len(shown)} figures shown"
     return figure_frame(shown[0])
@@ -198,7 +201,7 @@ def render(page: pn.viewable.Viewer) -> pn.viewable.Viewable:
 def html_texts(layout: pn.viewable.Viewable) -> list[str]:
     """The markup of every HTML and Markdown pane in the layout that is not hidden itself (a
     live page keeps panes it has no text for, hidden, for the next feature)."""
-    panes = layout.select(lambda p: isinstance(p, pn.pane.HTML | pn.pane.Markdown) and p.visible)
+    panes = layout.select(lambda p: isinstance(p, pn.pane.HTML | pn.pane.Markdown) and is_shown(p))
     return [str(p.object) for p in panes]
 
 
@@ -246,5 +249,5 @@ def assert_top_value_shares(layout, monitor, name: str) -> None:
     )
     shown = set(zip(frame["value"], frame["side"], strict=True))
     assert {(value, side) for value in frame["value"] for side in tops} <= shown
-    (plot,) = [p.object for p in layout.select(pn.pane.Bokeh) if p.object.visible]
+    (plot,) = [p.object for p in layout.select(pn.pane.Bokeh) if is_shown(p.object)]
     assert "top" in plot.title.text.lower()

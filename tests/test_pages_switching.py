@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from bokeh.document import Document
+from bokeh.document.events import ModelChangedEvent
 from bokeh.models import ColumnDataSource, Plot
 
 from app.pages.distribution_charts import SIDES
@@ -95,3 +96,40 @@ def test_next_page_sends_the_rows_once(monitor):
     # The new page's rows, once (a page number alone sent the page held before again).
     assert len(sent) == 1
     assert page.table is table and table.value.index[0] == page.page_size
+
+
+# Properties whose change makes BokehJS lay out the whole document (every page of the session)
+# again at once, each change on its own (``LayoutDOMView.invalidate_layout``): a switch shows and
+# hides panes by their style instead and keeps its children (a chart's height may follow its bars).
+RELAYOUT = {
+    "visible",
+    "children",
+    "css_classes",
+    "stylesheets",
+    "margin",
+    "sizing_mode",
+    "width",
+    "min_width",
+    "max_width",
+    "min_height",
+    "max_height",
+}
+
+
+@pytest.mark.parametrize(
+    "page_class", [FeatureStatistics, DriftMonitoring, ProductionData], ids=lambda c: c.__name__
+)
+def test_a_feature_switch_changes_nothing_that_lays_out_every_page(monitor, page_class):
+    page = page_class(monitor=monitor)
+    doc, _ = drawn(page)
+    changed = []
+    doc.on_change(
+        lambda event: (
+            changed.append(f"{type(event.model).__name__}.{event.attr}")
+            if isinstance(event, ModelChangedEvent) and event.attr in RELAYOUT
+            else None
+        )
+    )
+    for name in SWITCHES:
+        page.feature.value = name
+    assert changed == []

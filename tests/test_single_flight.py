@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app.single_flight import MISSING, SingleFlight
+from app.single_flight import MISSING, NotAtHand, SingleFlight, at_hand_only
 
 
 def test_many_threads_wait_for_one_computation():
@@ -98,3 +98,16 @@ def test_forget_keeps_only_what_it_is_told_to():
     assert cache.keys() == ["a"]
     assert "a" in cache
     assert "b" not in cache
+
+
+def test_at_hand_only_answers_from_memory_and_computes_nothing():
+    computed = []
+    flight = SingleFlight(load=lambda key: computed.append(("load", key)) or MISSING)
+    flight.get("kept", lambda: "value")
+    computed.clear()
+    with at_hand_only():
+        assert flight.get("kept", lambda: computed.append("kept")) == "value"
+        with pytest.raises(NotAtHand):
+            flight.get("other", lambda: computed.append("other"))
+    assert computed == []
+    assert flight.get("other", lambda: "computed") == "computed"  # outside: as ever

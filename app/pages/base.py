@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, ClassVar
 
 import panel as pn
 import param
+from panel.io.document import hold
 from panel.io.state import set_curdoc
 
 from app.errors import DriftdeckError, again_if_files_change
 from app.monitor import Monitor
 from app.pages.cards import NOTE_CSS, error_state, escape
 from app.report_types import Report, judged_over_time
+from app.single_flight import at_hand_only
 from app.window import Window
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,12 @@ WINDOW_PARAMETERS = ("start", "end", "data_version")
 PREPARE_SECONDS = 0.5
 """How long a page being opened waits for its sections' results before it is shown with loading
 indicators on the sections still computing (cached results arrive within milliseconds)."""
+
+SPINNER_SECONDS = 0.3
+"""How long a section waits for its result before it shows a loading indicator: a cached result
+(a feature picked again, a page of rows read ahead) arrives well within it and is drawn with no
+indicator shown and hidden again. Each of those flips makes the browser lay out every page of
+the session again (Bokeh's ``invalidate_layout`` on a changed ``css_classes``)."""
 
 
 def data_report(monitor: Monitor) -> Report:
@@ -207,21 +216,56 @@ class MonitorPage(pn.viewable.Viewer):
             and doc.session_context is not None
         )
 
+    @contextmanager
+    def one_message(self) -> Iterator[None]:
+        """Served: the changes made inside reach the browser as one message. Left alone, a
+        session sends each changed property as a message of its own, and the browser lays the
+        page out again after each one that moves or resizes something."""
+        doc = self._session_doc
+        if doc is None or doc.session_context is None:
+            yield
+            return
+        with set_curdoc(doc), hold(doc):
+            yield
+
     def load(
         self,
         key: str,
         fetch: Callable[[], Any],
         draw: Callable[[Any], None],
         *targets: pn.viewable.Viewable,
+        first: Callable[[], None] | None = None,
+        cached: bool = False,
     ) -> None:
         """Run ``fetch`` (off the event loop when served), then ``draw`` its result.
 
         ``targets`` are the section bodies the task fills: they show a loading indicator
         meanwhile, and an explanation when the task fails (or keep the last good content).
+        ``first`` draws what needs no result (the texts of the feature chosen): served, in the
+        same message as the result when that comes within ``SPINNER_SECONDS``, else at once
+        with the loading indicator. ``cached``: ``fetch`` only reads the engine's results
+        (``Engine.cached``), so served, a result already in memory is drawn at once, in the
+        message of the user's action, with no worker thread in between.
         """
         generation = self._generations.get(key, 0) + 1
         self._generations[key] = generation
+        if cached and self.background:
+            try:
+                with at_hand_only():
+                    value = fetch()
+            except Exception:  # NotAtHand, or anything a worker thread retries and reports
+                pass
+            else:
+                with self.one_message():
+                    if first is not None:
+                        first()
+                    self._draw(key, draw, value, targets)
+                    self._done(targets)
+                return
         fetch = partial(again_if_files_change, fetch)  # as the report is
+        if first is not None and (self._queue is not None or not self.background):
+            first()
+            first = None
         if self._queue is not None:
             self._queue.append((key, generation, fetch, draw, targets))
             return
@@ -233,7 +277,9 @@ class MonitorPage(pn.viewable.Viewer):
             else:
                 self._draw(key, draw, value, targets)
             return
-        self._in_background(key, generation, partial(asyncio.to_thread, fetch), draw, targets)
+        self._in_background(
+            key, generation, partial(asyncio.to_thread, fetch), draw, targets, first
+        )
 
     def _in_background(
         self,
@@ -242,28 +288,48 @@ class MonitorPage(pn.viewable.Viewer):
         result: Awaitable | Callable[[], Awaitable],
         draw: Callable,
         targets: tuple,
+        first: Callable[[], None] | None = None,
     ) -> None:
-        """Show the targets loading until ``result`` arrives, then draw it (newest request wins).
+        """Show the targets loading (after ``SPINNER_SECONDS``) until ``result`` arrives, then draw
+        it (newest request wins); ``first`` (see ``load``) before either.
 
         ``result`` is a future, or a function starting the work: it starts only when the
         session runs the task, so a session closed before then leaves no coroutine behind that
         was never awaited.
         """
-        for target in targets:
-            target.loading = True
+        pending = [first] if first is not None else []
+
+        def current() -> bool:
+            return self._generations.get(key) == generation
+
+        def draw_first() -> None:
+            while pending:
+                pending.pop()()
 
         async def run() -> None:
+            work = asyncio.ensure_future(result() if callable(result) else result)
+            done, _ = await asyncio.wait({work}, timeout=SPINNER_SECONDS)
+            if not done and current():
+                with self.one_message():
+                    draw_first()
+                    for target in targets:
+                        target.loading = True
             try:
-                value = await (result() if callable(result) else result)
+                value = await work
             except Exception as exc:
-                if self._generations.get(key) == generation:
-                    self._failed(key, exc, targets)
-                    self._done(targets)
+                if current():
+                    with self.one_message():
+                        draw_first()
+                        self._failed(key, exc, targets)
+                        self._done(targets)
                 return
-            if self._generations.get(key) != generation:
+            if not current():
                 return  # a newer request for this section is on its way
-            self._draw(key, draw, value, targets)
-            self._done(targets)
+            # Everything the result changes reaches the browser as one message: one layout.
+            with self.one_message():
+                draw_first()
+                self._draw(key, draw, value, targets)
+                self._done(targets)
 
         with set_curdoc(self._session_doc):
             # Before the browser has loaded the page this waits for it, then runs on the loop.

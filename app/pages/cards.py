@@ -158,6 +158,15 @@ class KpiCard:
         )
 
 
+def hidden_cards(count: int) -> list[pn.pane.HTML]:
+    """The panes of ``count`` hidden cards: a live page's row of cards starts with as many as it
+    may show, and ``refill`` gives them each feature's texts."""
+    panes = [KpiCard("").pane for _ in range(count)]
+    for pane in panes:
+        show(pane, False)
+    return panes
+
+
 def section(title: str, *objects: Any, note: str = "", **params: Any) -> tuple[pn.Card, pn.Column]:
     """A titled card and its body (the column a loading task fills)."""
     body = pn.Column(
@@ -182,13 +191,38 @@ MIN_SECTION_WIDTH = 420
 labels and legend leave its data no room, so the row wraps and they stack instead."""
 
 
+def show(obj: Any, shown: bool) -> None:
+    """Show or hide ``obj`` (a Panel object or a Bokeh model) in place, by its inline style.
+
+    Not by ``visible``: in a served page BokehJS answers each changed ``visible`` (as it does a
+    changed CSS class, size, margin or list of children) by laying out the session's whole
+    document again there and then, every page of it and every plot measuring its axes, which
+    costs a tenth of a second and more per change. A changed inline style only restyles the
+    element; the browser then lays out what moved once, at the next frame."""
+    styles = dict(obj.styles or {})
+    if shown:
+        if styles.get("display") != "none":
+            return
+        styles["display"] = ""  # an empty inline value removes the property
+    elif styles.get("display") == "none":
+        return
+    else:
+        styles["display"] = "none"
+    obj.styles = styles
+
+
+def is_shown(obj: Any) -> bool:
+    """Whether ``obj`` is shown: visible, and not hidden by ``show``."""
+    return bool(obj.visible) and (obj.styles or {}).get("display") != "none"
+
+
 def refill(body: pn.layout.ListLike, objects: Sequence[Any]) -> None:
     """Show ``objects`` in ``body``, in place where it can: an object ``body`` already holds at
     that position stays, an HTML pane there takes the new one's text and settings, and HTML panes
     left over are hidden (kept for the next refill). Only when that fails (another kind of object,
     or more objects than before) does ``body`` get new children: in a served page a new list of
     children makes Bokeh walk the whole document again and the browser build new elements, where
-    a changed text is one small patch."""
+    a changed text is one small patch. Panes are shown and hidden with ``show``."""
     current = list(body.objects)
     reused = []
     for index, new in enumerate(objects):
@@ -206,11 +240,20 @@ def refill(body: pn.layout.ListLike, objects: Sequence[Any]) -> None:
             changed = {
                 name: value
                 for name, value in new.param.values().items()
-                if name not in ("name", "visible") and getattr(old, name) != value
+                if name not in ("name", "visible", "styles") and getattr(old, name) != value
             }
-            old.param.update(changed, visible=new.visible)
+            styles = {**new.styles, **_display(old)}
+            if styles != old.styles:
+                changed["styles"] = styles
+            old.param.update(changed)
+        show(old, is_shown(new))
     for old in left:
-        old.visible = False
+        show(old, False)
+
+
+def _display(obj: Any) -> dict[str, str]:
+    """The display style ``show`` gave ``obj`` (none when it never hid it)."""
+    return {"display": obj.styles["display"]} if "display" in (obj.styles or {}) else {}
 
 
 def _is_html(*panes: Any) -> bool:

@@ -31,6 +31,7 @@ from bokeh.models import (
 from bokeh.plotting import figure
 from panel.io.document import unlocked
 
+from app.pages import cards
 from app.pages.charts import HEIGHT
 from app.pages.distribution_charts import (
     SIDE_COLORS,
@@ -47,10 +48,10 @@ BAR_HEIGHT = 0.8
 
 def _figure(**params: Any) -> Any:
     """A figure with the frame every chart shares: full width, the common height, three tools;
-    hidden until something is drawn in it."""
+    hidden (``cards.show``) until something is drawn in it."""
     plot = figure(
         height=HEIGHT,
-        visible=False,
+        styles={"display": "none"},
         sizing_mode="stretch_width",
         tools=TOOLS,
         toolbar_location="right",
@@ -63,7 +64,7 @@ def _figure(**params: Any) -> Any:
 
 def _pane(plot: Any) -> pn.pane.Bokeh:
     # Shown or hidden, and sized, by the figure's own properties: the pane passes the figure on
-    # as its model, and the figure is changed in place.
+    # as its model, and the figure is changed in place (hidden by its style: ``cards.show``).
     return pn.pane.Bokeh(plot, sizing_mode="stretch_width")
 
 
@@ -179,7 +180,7 @@ class DistributionFigure:
             elif dist:
                 shown = self._show_bars(dist, name)
             for pane in self.panes:
-                pane.object.visible = pane is shown
+                cards.show(pane.object, pane is shown)
         return shown
 
     def _show_histogram(self, dist: Mapping[str, Any], name: str) -> pn.pane.Bokeh | None:
@@ -259,7 +260,7 @@ class EcdfFigure:
         accumulate."""
         found = cumulative_shares(dist)
         with unlocked():
-            self.plot.visible = bool(found)
+            cards.show(self.plot, bool(found))
             if found:
                 self._draw(dist, found)
         return self.pane if found else None

@@ -476,6 +476,7 @@ class DriftMonitoring(MonitorPage):
             lambda: self.monitor.distribution(name),
             self._draw_distribution,
             self.distribution_body,
+            cached=True,
         )
 
     def _draw_distribution(self, dist: dict) -> None:

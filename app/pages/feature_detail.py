@@ -9,7 +9,7 @@ import panel as pn
 
 from app import theme
 from app.feature_drift import SCHEMA_SEVERITY, Cardinality, FeatureDrift
-from app.pages.cards import chips, note_pane, severity_label, stats_table, wrapping_row
+from app.pages.cards import chips, note_pane, severity_label, show, stats_table, wrapping_row
 from app.report_types import Report
 
 NUMERICAL_STATS = (
@@ -115,27 +115,35 @@ def quality_findings(name: str, report: Report) -> list[Any]:
     return [stats_table(["Check", "Finding", "Status"], rows, raw_html_columns=(2,))]
 
 
-def new_categories(feature: FeatureDrift | None) -> list[Any]:
+def new_categories(feature: FeatureDrift | None, hidden: bool = False) -> list[Any]:
     """The production values a categorical feature never had in the reference, as chips with their
-    share; for a high-cardinality feature, the share of rows with a new value."""
+    share; for a high-cardinality feature, the share of rows with a new value.
+
+    Always three panes (heading, chips, note; the chips hidden when there are none), so that a
+    live page refills the same panes for every feature; ``hidden``: all three hidden and empty,
+    the panes a live page starts with."""
     unseen = side_summary(feature, "production").get("unseen") or []
     header = heading("New categories (never in the reference)")
-    if feature is not None and feature.kind == "high_cardinality":
+    items = [(str(u.get("value")), theme.format_share(u.get("share"))) for u in unseen]
+    if hidden:
+        text = ""
+    elif feature is not None and feature.kind == "high_cardinality":
         c = feature.cardinality or Cardinality()
         text = (
             f"{theme.format_share(c.new_value_share)} of production rows carry a value never seen in the "
             f"reference ({theme.format_count(c.production)} distinct values in production, "
             f"{theme.format_count(c.reference)} in the reference)."
         )
-        return [header, note_pane(text)]
-    if not unseen:
-        return [header, note_pane("None: every production value occurs in the reference.")]
-    items = [(str(u.get("value")), theme.format_share(u.get("share"))) for u in unseen]
-    return [
-        header,
-        chips(items, theme.PRODUCTION_COLOR),
-        note_pane("Share of non-missing production rows."),
-    ]
+        items = []
+    elif not items:
+        text = "None: every production value occurs in the reference."
+    else:
+        text = "Share of non-missing production rows."
+    panes = [header, chips(items, theme.PRODUCTION_COLOR), note_pane(text)]
+    for pane in panes:
+        show(pane, not hidden)
+    show(panes[1], bool(items) and not hidden)
+    return panes
 
 
 def detail_layout(

@@ -28,10 +28,12 @@ from app.pages.cards import (
     data_problems,
     empty_state,
     error_state,
+    hidden_cards,
     missing_production,
     note_pane,
     refill,
     section,
+    show,
 )
 from app.pages.distribution_figures import DistributionFigure, EcdfFigure
 from app.pages.drifted_features import (
@@ -64,6 +66,8 @@ log = logging.getLogger(__name__)
 DRIFT_METRICS = ("psi", "cardinality_ratio", "ks")
 QUALITY_METRICS = ("missing_share_increase", "unseen_share")
 RANK = {"critical": 0, "warning": 1, "ok": 2}
+MOST_CARDS = 5
+"""Cards of a feature's detail at most (numerical: status, quality, PSI, KS, Wasserstein)."""
 GREY = f"color: {theme.MISSING_COLOR}"
 KIND_LABELS = {
     "numerical": "numerical",
@@ -131,13 +135,26 @@ class FeatureStatistics(MonitorPage):
         )
         self.feature = pn.widgets.Select(label="Feature", options=[], width=280)
         self.feature.param.watch(self._feature_changed, "value")
-        self.detail_cards = pn.FlexBox(sizing_mode="stretch_width")
-        self.distribution_body = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
-        self.ecdf_body = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
-        # Drawn once, redrawn in place for each feature chosen (no new plot per choice).
+        # Drawn once, redrawn in place for each feature chosen (no new plot per choice), in
+        # bodies that hold from the start as many panes as any feature needs (hidden while
+        # unused), so that no choice gives them new children.
+        self.detail_cards = pn.FlexBox(*hidden_cards(MOST_CARDS), sizing_mode="stretch_width")
         self.distribution_figure = DistributionFigure()
         self.ecdf_figure = EcdfFigure()
         self._headings = (heading("Distribution"), heading("Cumulative distribution (ECDF)"))
+        self.distribution_body = pn.Column(
+            self._headings[0],
+            *self.distribution_figure.panes,
+            sizing_mode="stretch_width",
+            min_height=charts.HEIGHT,
+        )
+        self.ecdf_body = pn.Column(
+            self._headings[1],
+            self.ecdf_figure.pane,
+            *new_categories(None, hidden=True),
+            sizing_mode="stretch_width",
+            min_height=charts.HEIGHT,
+        )
         self.summary_body = pn.Column(sizing_mode="stretch_width")
         self.quality_body = pn.Column(sizing_mode="stretch_width")
         self._detail_objects = [
@@ -374,17 +391,19 @@ class FeatureStatistics(MonitorPage):
 
     def _row_selected(self, event: Any) -> None:
         if event.new and self.table is not None:
-            self.feature.value = self.table.value.iloc[event.new[0]]["feature"]
+            with self.one_message():
+                self.feature.value = self.table.value.iloc[event.new[0]]["feature"]
 
     # -- the detail ----------------------------------------------------------------------------
     def _feature_changed(self, _event: Any) -> None:
         if self.static:
             self._show_chosen()
             return
-        self._draw_detail()
-        self._load_distribution()
+        # The cards and tables go with the distribution (one message, one layout) when it is
+        # at hand, as it is for a feature whose distribution was computed before.
+        self._load_distribution(first=self._draw_detail)
 
-    def _load_distribution(self) -> None:
+    def _load_distribution(self, first: Any = None) -> None:
         name, window = self.feature.value, self.window()
         if name:
             engine = self.monitor.engine
@@ -394,7 +413,11 @@ class FeatureStatistics(MonitorPage):
                 self._draw_distribution,
                 self.distribution_body,
                 self.ecdf_body,
+                first=first,
+                cached=True,
             )
+        elif first is not None:
+            first()
 
     def _draw_distribution(self, dist: dict) -> None:
         distribution, ecdf = self._distribution_parts(
@@ -438,7 +461,7 @@ class FeatureStatistics(MonitorPage):
             shown_below = [] if live else [curve]
         if live:
             # The ECDF stays in the layout, hidden while the feature has none.
-            headings[1].visible = numerical
+            show(headings[1], numerical)
             return distribution, [headings[1], ecdf.pane, *shown_below]
         return distribution, [*([headings[1]] if numerical else []), *shown_below]
 

@@ -28,6 +28,7 @@ from app.pages.cards import (
     TABLE_CSS,
     KpiCard,
     empty_state,
+    hidden_cards,
     missing_production,
     note_pane,
     plain_titles,
@@ -46,6 +47,8 @@ from app.pages.drifted_features import (
 from app.report_types import Status
 
 PAGE_SIZE = 25
+MOST_CARDS = 5
+"""Cards of an explored feature at most (cardinality ratio, new-value share, rows per side, a note)."""
 KEPT_PAGES = 6
 """Pages of rows a served table keeps (the newest read): going back shows them at once."""
 EXPORT_ROWS = 500
@@ -139,7 +142,8 @@ class ProductionData(MonitorPage):
         self.distribution = pn.Column(sizing_mode="stretch_width", min_height=charts.HEIGHT)
         # Drawn once, redrawn in place for each feature picked (no new plot per choice).
         self.distribution_figure = DistributionFigure()
-        self.feature_cards = pn.FlexBox(sizing_mode="stretch_width")
+        # As many cards as a feature has at most (hidden until refilled): no new children.
+        self.feature_cards = pn.FlexBox(*hidden_cards(MOST_CARDS), sizing_mode="stretch_width")
         self._features: dict[str, FeatureDrift] = {}
         self._choosing = False
         # Static export: each explored feature's distribution, shown one at a time in the browser.
@@ -363,6 +367,7 @@ class ProductionData(MonitorPage):
             lambda: self.monitor.distribution(name),
             self._draw_distribution,
             self.distribution,
+            cached=True,
         )
 
     def _draw_distribution(self, result: dict | None) -> None:
