@@ -35,7 +35,11 @@ def test_each_session_is_built_once_by_one_worker(tmp_path, launch_server, monke
     config.write_text('[columns]\ntarget = "target"\nhigh_cardinality = ["address"]\n')
     monkeypatch.setenv("PANEL_LOG_LEVEL", "info")  # Panel then logs every session it builds
     command = [sys.executable, "-m", "app.cli", "serve", "--config", str(config)]
-    url = launch_server([*command, "--port", "{port}", "--num-procs", "2"], config)
+    # Answered at /metrics, which builds no session: the log then holds the warm-ups alone.
+    metrics = launch_server(
+        [*command, "--port", "{port}", "--num-procs", "2"], config, path="/metrics"
+    )
+    url = metrics.removesuffix("metrics")
     (log,) = tmp_path.glob("server-*.log")
     before = _launched(log)
     # The client in a thread of its own: it runs an event loop, as Playwright may in this one.
