@@ -34,7 +34,12 @@ UPSTREAM_SECONDS = 600.0
 CONNECT_SECONDS = 30.0
 
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
-"""Bokeh's own websocket message limit (``DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE_BYTES``)."""
+"""The largest message a browser may send: Bokeh's own limit
+(``DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE_BYTES``), which the worker applies again."""
+
+MAX_WORKER_MESSAGE_BYTES = 1024 * 1024 * 1024
+"""The largest message a worker may send: Bokeh sets no limit on what it sends (a document, a
+file download), so neither does the router, short of a gigabyte."""
 
 PING_SECONDS = 37.0
 """Bokeh's keep-alive interval: the workers' pings stop at the router, so it pings browsers."""
@@ -195,7 +200,7 @@ class WebSocketProxy(websocket.WebSocketHandler):
         try:
             self.upstream = await websocket.websocket_connect(
                 request,
-                max_message_size=MAX_MESSAGE_BYTES,
+                max_message_size=MAX_WORKER_MESSAGE_BYTES,
                 subprotocols=protocols or None,
             )
         except Exception as exc:  # refused (origin, login) or the worker is gone
