@@ -185,11 +185,8 @@ class WebSocketProxy(websocket.WebSocketHandler):
         self.upstream: websocket.WebSocketClientConnection | None = None
 
     async def get(self, *args: str, **kwargs: str) -> None:
-        protocols = [
-            p.strip()
-            for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")
-            if p.strip()
-        ]
+        offered = ",".join(self.request.headers.get_list("Sec-WebSocket-Protocol"))
+        protocols = [p.strip() for p in offered.split(",") if p.strip()]
         port = self._port(protocols)
         request = HTTPRequest(
             f"ws://127.0.0.1:{port}{self.request.uri}",
@@ -204,8 +201,8 @@ class WebSocketProxy(websocket.WebSocketHandler):
                 subprotocols=protocols or None,
             )
         except Exception as exc:  # refused (origin, login) or the worker is gone
-            code = getattr(exc, "code", 502)
-            self.set_status(code if isinstance(code, int) and 400 <= code < 600 else 502)
+            code = getattr(exc, "code", 502)  # 599: Tornado's "no HTTP answer"
+            self.set_status(code if isinstance(code, int) and 400 <= code < 599 else 502)
             self.finish()
             return
         await super().get(*args, **kwargs)
