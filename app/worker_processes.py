@@ -61,7 +61,7 @@ def start_workers(
     try:
         for pid, read_end in started:
             workers.append(Worker(pid, _read_port(pid, read_end)))
-    except DriftdeckError:
+    except BaseException:  # one failed, or Ctrl+C while they start
         stop_workers([Worker(pid, 0) for pid, _ in started])
         raise
     finally:
