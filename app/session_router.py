@@ -6,7 +6,8 @@ another process would build the whole session there again. So the router names t
 itself: a page request that names none gets a new session id in the ``Bokeh-Session-Id``
 header (Bokeh's ``SessionHandler.get_session`` takes it), and the websocket, whose
 ``Sec-WebSocket-Protocol`` is ``bokeh, <token>``, goes where the token's session id points.
-Both map the id to a worker with a stable hash. Requests naming no session (static
+Both map the id to a worker with a stable hash; a new id is drawn until it maps to the worker
+answering the fewest requests. Requests naming no session (static
 resources, ``/metrics``, the login form) go to the workers in turn.
 
 The client's Host, Origin and cookies pass through unchanged, so the workers' websocket
@@ -72,10 +73,24 @@ class SessionRouter:
         self.ports = list(ports)
         self._turns = itertools.cycle(range(len(self.ports)))
         self.client = SimpleAsyncHTTPClient(force_instance=True, max_clients=1000)
+        # The HTTP requests each worker is answering now (a page's lasts its session's build).
+        self.in_flight = {port: 0 for port in self.ports}
 
     def for_session(self, session_id: str) -> int:
         """The port of the worker that holds (or will build) session ``session_id``."""
         return self.ports[zlib.crc32(session_id.encode("utf-8")) % len(self.ports)]
+
+    def new_session(self) -> tuple[str, int]:
+        """A new session id for the least busy worker, and its port: ids are drawn until one
+        hashes to that worker (N draws on average), so the id alone still names the worker."""
+        turn = next(self._turns)
+        order = self.ports[turn:] + self.ports[:turn]  # ties go round
+        port = min(order, key=self.in_flight.__getitem__)
+        for _ in range(64 * len(self.ports)):
+            session_id = new_session_id()
+            if self.for_session(session_id) == port:
+                break
+        return session_id, self.for_session(session_id)
 
     def next_port(self) -> int:
         """A worker for a request that concerns no session."""
@@ -110,7 +125,8 @@ def forwarded_headers(
 
 class PageProxy(RequestHandler):
     """Passes any HTTP request to a worker and its answer back (redirects and cookies as they
-    are); a GET that names no session gets a new session id for the page it may open."""
+    are); a GET that names no session gets a new session id, on the least busy worker, for
+    the page it may open."""
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -121,12 +137,21 @@ class PageProxy(RequestHandler):
         request = self.request
         headers = forwarded_headers(request, drop=frozenset({"content-length"}))
         session_id = self._session_named(headers)
-        if session_id is None and request.method == "GET":
-            session_id = new_session_id()
+        if session_id is not None:
+            port = self.router.for_session(session_id)
+        elif request.method == "GET":
+            session_id, port = self.router.new_session()
             headers["Bokeh-Session-Id"] = session_id
-        port = (
-            self.router.next_port() if session_id is None else self.router.for_session(session_id)
-        )
+        else:
+            port = self.router.next_port()
+        self.router.in_flight[port] += 1
+        try:
+            await self._fetch(port, headers)
+        finally:
+            self.router.in_flight[port] -= 1
+
+    async def _fetch(self, port: int, headers: httputil.HTTPHeaders) -> None:
+        request = self.request
         has_body = request.method in ("POST", "PUT", "PATCH") or bool(request.body)
         upstream = HTTPRequest(
             f"http://127.0.0.1:{port}{request.uri}",

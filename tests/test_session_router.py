@@ -22,6 +22,16 @@ def test_a_session_id_and_its_token_pick_the_same_worker_every_time():
     assert chosen == {9001, 9002, 9003}
 
 
+def test_a_new_session_goes_to_the_least_busy_worker():
+    router = SessionRouter([9001, 9002, 9003])
+    router.in_flight.update({9001: 4, 9002: 1, 9003: 2})
+    for _ in range(10):
+        session_id, port = router.new_session()
+        assert port == 9002 == router.for_session(session_id)
+    router.in_flight[9002] = 5
+    assert router.new_session()[1] == 9003
+
+
 def test_requests_without_a_session_go_round():
     router = SessionRouter([9001, 9002])
     assert [router.next_port() for _ in range(4)] == [9001, 9002, 9001, 9002]
