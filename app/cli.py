@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="server processes sharing the port and the result store (0: one per CPU; default 1)",
+        help="worker processes behind one port, sharing the result store (0: one per CPU; default 1)",
     )
     serve.add_argument(
         "--basic-auth",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import socket
 
 from app.config import Config
+from app.errors import DriftdeckError
 
 # Addresses that mean "every interface": the browser's host name cannot be known in advance.
 ANY_ADDRESS = ("0.0.0.0", "::", "")
@@ -36,9 +38,6 @@ A session builds thousands of Bokeh and Panel objects; at the default the collec
 few hundred of them and walked the sessions alive each time, about a quarter of an Overview
 document's CPU. Session garbage is still collected (Panel collects after sessions close)."""
 
-PR_SET_PDEATHSIG = 1
-"""prctl(2) option: the signal a process receives when its parent ends."""
-
 
 def serve(
     config: Config,
@@ -51,55 +50,90 @@ def serve(
     """Serve the dashboard at ``http://address:port/`` until interrupted.
 
     Static resources (Bokeh, Panel, fonts, icons) come from this server only. With
-    ``start=False`` the configured server is returned without running it (for tests).
-    ``num_procs`` > 1 forks that many processes on one port; they share computed results
-    through the store (``[engine] store``), so a page computed by one is read by the others.
+    ``start=False`` the configured server is returned without running it (for tests; one
+    process only). ``num_procs`` > 1 (0: one per CPU) serves from that many worker processes
+    behind a router that keeps each session's page and websocket on one worker
+    (``app/session_router.py``); they share computed results through the store
+    (``[engine] store``), so a page computed by one is read by the others.
     """
-    import panel as pn
+    # Imported before any worker is forked: the workers share them instead of importing.
+    import panel  # noqa: F401
 
-    from app.pages.shell import create_app
+    import app.pages.shell  # noqa: F401
+    from app.auth import auth_options, login_templates
 
     port = config.port if port is None else port
     address = config.address if address is None else address
     if os.environ.get("BOKEH_RESOURCES", "server") != "server":
         # Resources from this server, never a CDN, whatever the environment asked for.
         os.environ["BOKEH_RESOURCES"] = "server"
+    if num_procs == 0:
+        num_procs = os.cpu_count() or 1
+    # {} unless a password or credentials file is configured. Made once, before any worker is
+    # forked, so that every worker signs and reads login cookies with the same secret.
+    auth = auth_options(config)
+    with login_templates() as templates:
+        if num_procs > 1:
+            _serve_with_workers(config, port, address, show, num_procs, auth, templates)
+            return None
+        server = _dashboard_server(
+            config,
+            port=port,
+            address=address,
+            origins=websocket_origins(address, port),
+            auth=auth,
+            templates=templates,
+            show=show,
+            verbose=True,
+        )
+    _ready(server, config)
+    if start:
+        server.start()
+        server.io_loop.start()
+    return server
+
+
+def _dashboard_server(
+    config: Config,
+    port: int,
+    address: str,
+    origins: list[str],
+    auth: dict,
+    templates: dict,
+    **options,
+):
+    """The dashboard's Panel server on ``address:port``, built and not started."""
+    import panel as pn
+
+    from app.metrics_endpoint import MetricsHandler
+    from app.pages.shell import create_app
 
     def dashboard():  # a plain function: pn.serve calls it once per session
         return create_app(config)
-
-    from app.auth import auth_options, login_templates
-
-    auth = auth_options(config)  # {} unless a password or credentials file is configured
-    from app.metrics_endpoint import MetricsHandler
 
     metrics = (
         r"/metrics",
         MetricsHandler,
         {"config": config, "basic_auth": auth.get("basic_auth")},
     )
-    parent = os.getpid()
-    with login_templates() as templates:
-        server = pn.serve(
-            dashboard,
-            extra_patterns=[metrics],
-            port=port,
-            address=address,
-            websocket_origin=websocket_origins(address, port),
-            show=show,
-            start=False,
-            title="Driftdeck",
-            verbose=True,
-            num_procs=num_procs,
-            # Runs one session at start-up: the imports are done before the first user arrives
-            # (not before forking processes: Bokeh refuses to fork after running app code).
-            warm=num_procs == 1,
-            **auth,
-            **(templates if auth else {}),
-        )
-    if num_procs > 1:
-        # Only the forked workers get here (the parent waits on them inside pn.serve).
-        _stop_with_parent(parent)
+    return pn.serve(
+        dashboard,
+        extra_patterns=[metrics],
+        port=port,
+        address=address,
+        websocket_origin=origins,
+        start=False,
+        title="Driftdeck",
+        # Runs one session at start-up: the imports are done before the first user arrives.
+        warm=True,
+        **options,
+        **auth,
+        **(templates if auth else {}),
+    )
+
+
+def _ready(server, config: Config) -> None:
+    """What a built server does before it serves its first request."""
     # A browser closed mid-load leaves failed websocket writes behind: not worth a traceback.
     from app.closed_sessions import quiet_closed_sessions
 
@@ -111,32 +145,89 @@ def serve(
     gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS, *gc.get_threshold()[1:])
     # Computes every page's results once the server runs, so the first user finds them cached.
     server.io_loop.add_callback(_warm_up, config)
-    if start:
-        server.start()
-        server.io_loop.start()
-    return server
 
 
-def _stop_with_parent(parent: int) -> None:
-    """Make this forked worker stop when the process that forked it does.
+def _serve_with_workers(
+    config: Config,
+    port: int,
+    address: str,
+    show: bool,
+    num_procs: int,
+    auth: dict,
+    templates: dict,
+) -> None:
+    """``num_procs`` workers on loopback ports behind the session router on ``address:port``;
+    returns once stopped (SIGTERM, Ctrl+C); raises ``DriftdeckError`` when a worker ends."""
+    import asyncio
 
-    Tornado's parent only waits on its workers: a SIGTERM to it alone (``kill PID``, a process
-    manager that signals the main process) would end it and leave the workers serving the
-    port. Linux's parent-death signal ends each worker with it."""
-    import ctypes
+    from bokeh.server.util import bind_sockets
+
+    from app import worker_processes
+
+    # The public port first: a port in use is said before any worker starts.
+    sockets, port = bind_sockets(address, port)
+    origins = websocket_origins(address, port)
+
+    def worker_server():
+        server = _dashboard_server(
+            config,
+            port=0,
+            address="127.0.0.1",
+            origins=origins,
+            auth=auth,
+            templates=templates,
+            verbose=False,
+            use_xheaders=True,  # the client's address, as the router forwards it
+        )
+        _ready(server, config)
+        return server
+
+    workers = worker_processes.start_workers(num_procs, worker_server, inherited=sockets)
+    try:
+        gone = asyncio.run(_route(sockets, workers, address, port, show))
+    finally:
+        for sock in sockets:
+            sock.close()
+        worker_processes.stop_workers(workers)
+    if gone:
+        worker, status = gone[0]
+        raise DriftdeckError(
+            f"server process {worker.pid} ended (exit status {status}); the server stopped"
+        )
+
+
+async def _route(sockets, workers, address: str, port: int, show: bool) -> list:
+    """Run the session router until a signal stops it, or a worker ends (returned)."""
+    import asyncio
     import signal
 
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: Ctrl+C still stops the whole group
-        return
-    if os.getppid() != parent:  # the parent ended before the signal was set
-        os._exit(0)
+    from tornado.httpserver import HTTPServer
+
+    from app.session_router import router_application
+    from app.worker_processes import ended
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    http_server = HTTPServer(router_application([w.port for w in workers]))
+    http_server.add_sockets(sockets)
+    url = f"http://{address or 'localhost'}:{port}/"
+    print(f"Launching server at {url} ({len(workers)} processes)", flush=True)
+    if show:
+        from bokeh.util.browser import view
+
+        view(url)
+    gone: list = []
+    while not stopping.is_set() and not gone:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=0.5)
+        gone = ended(workers)
+    http_server.stop()
+    return gone
 
 
 def _warm_up(config: Config) -> None:
-    from app.errors import DriftdeckError
     from app.monitor import Monitor
     from app.pages.warmup import start_warm_up
 

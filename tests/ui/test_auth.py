@@ -82,8 +82,11 @@ def auth_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return config
 
 
-def test_login_required_websocket_origin_checked(auth_world, launch_server, tmp_path):
+# With several processes the login, the cookie and the origin check pass the session router.
+@pytest.mark.parametrize("num_procs", ["1", "2"])
+def test_login_required_websocket_origin_checked(auth_world, launch_server, tmp_path, num_procs):
     command = [sys.executable, "-m", "app.cli", "serve", "--config", str(auth_world)]
+    command += ["--num-procs", num_procs]
     login_url = launch_server([*command, "--port", "{port}"], auth_world, path="/login")
     base = login_url.removesuffix("login")
 
@@ -121,10 +124,12 @@ def test_login_required_websocket_origin_checked(auth_world, launch_server, tmp_
         assert PASSWORD not in log.read_text(errors="replace")
 
 
-def test_login_page_in_a_browser(page, auth_world, launch_server, wait_for_page):
+@pytest.mark.parametrize("num_procs", ["1", "2"])
+def test_login_page_in_a_browser(page, auth_world, launch_server, wait_for_page, num_procs):
     """The login page loads nothing from outside (the fixture fails on any external request)
     and a person who logs in gets the dashboard."""
     command = [sys.executable, "-m", "app.cli", "serve", "--config", str(auth_world)]
+    command += ["--num-procs", num_procs]
     command += ["--basic-auth", PASSWORD, "--port", "{port}"]  # the flag overrides the file
     login_url = launch_server(command, auth_world, path="/login")
     page.goto(login_url.removesuffix("login") + "?page=alerts")
