@@ -50,8 +50,9 @@ class Part:
 
 def buckets_of(x: np.ndarray, origin: float, scale: float, buckets: int) -> np.ndarray:
     """Each value's bucket, by queries/exact_values.sql's arithmetic (IEEE doubles both)."""
-    t = (x - origin) * scale
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
+        # A finite value far beyond the grid overflows to ±inf, as it does in the SQL.
+        t = (x - origin) * scale
         inside = np.floor(np.where((t >= 0) & (t < buckets), t, 0)).astype(np.int64)
     infinite = np.isinf(x).astype(np.int64)
     return np.where(t < 0, -1 - infinite, np.where(t >= buckets, buckets + infinite, inside))
@@ -191,7 +192,7 @@ class Kept:
             return None
         origin, scale, size = self.grid
         on_grid = (k >= 0) & (k < size)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):
             position = np.where(on_grid, (x - origin) * scale - k, 0.0)
         return [k, x, position, r, p]
 
@@ -212,7 +213,7 @@ def summarise(x: np.ndarray, origin: float, scale: float, size: int):
         part = x[start : start + CHUNK]
         k = buckets_of(part, origin, scale, size)
         counts += np.bincount(k + 2, minlength=size + 4)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):
             position = (part - origin) * scale - (k + (k < 0))
         finite = np.isfinite(position)
         sums += np.bincount(k[finite] + 2, weights=position[finite], minlength=size + 4)
@@ -223,7 +224,7 @@ def summarise(x: np.ndarray, origin: float, scale: float, size: int):
     lows[filled] = x[offsets[filled]]
     highs[filled] = x[offsets[filled + 1] - 1]
     k = filled - 2
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         # Positions grow with the value inside a bucket: the first value's is the smallest.
         firsts[filled] = (lows[filled] - origin) * scale - (k + (k < 0))
     for array in (counts, sums, lows, highs, firsts):

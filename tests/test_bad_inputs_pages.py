@@ -58,7 +58,7 @@ def sections(monkeypatch) -> list[Section]:
     recorded: list[Section] = []
     load = MonitorPage.load
 
-    def recording_load(self, key, fetch, draw, *targets):
+    def recording_load(self, key, fetch, draw, *targets, **options):
         section = Section(type(self).__name__, key, targets)
         recorded.append(section)
 
@@ -77,7 +77,7 @@ def sections(monkeypatch) -> list[Section]:
                 raise
             section.outcome = "drawn"
 
-        load(self, key, fetch_and_note, draw_and_note, *targets)
+        load(self, key, fetch_and_note, draw_and_note, *targets, **options)
 
     monkeypatch.setattr(MonitorPage, "load", recording_load)
     return recorded

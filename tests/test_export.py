@@ -187,6 +187,13 @@ def entries(attribute: dict) -> dict:
     return dict(attribute["entries"])
 
 
+def _hidden(attributes: dict) -> bool:
+    """Whether a saved model is hidden: not visible, or by its inline style (``cards.show``)."""
+    styles = attributes.get("styles") or {}
+    entries = dict(styles.get("entries", [])) if isinstance(styles, dict) else {}
+    return attributes.get("visible") is False or entries.get("display") == "none"
+
+
 def shown_markup(model: dict, models: dict[str, dict]) -> list[str]:
     """The markup of every HTML pane under ``model``, in document order, as the page drew it."""
     found, seen = [], set()
@@ -199,6 +206,8 @@ def shown_markup(model: dict, models: dict[str, dict]) -> list[str]:
                 if node["id"] in seen:
                     return
                 seen.add(node["id"])
+            if node is not model and _hidden(node.get("attributes") or {}):
+                return  # a pane the page keeps hidden for another feature
             if node.get("name") == "panel.models.markup.HTML":
                 found.append(html.unescape(node["attributes"]["text"]))
             for value in node.get("attributes", node).values():
