@@ -154,12 +154,16 @@ class Store:
             return MISSING
         if stored_key != text:  # a hash collision, in theory
             return MISSING
+        self._reused(path)
+        return value
+
+    def _reused(self, path: Path) -> None:
+        """Count a kept result read again and mark it as still in use (not swept)."""
         self.counts["reused"] += 1
         try:
-            os.utime(path)  # still in use: not swept
+            os.utime(path)
         except OSError:
             pass
-        return value
 
     def put(self, name: str, key: Any, value: Any) -> None:
         """Keep a result; a store that cannot be written is said once and then left alone."""
@@ -205,11 +209,7 @@ class Store:
         path = self._entry_path(name, key, suffix)
         if not path.is_file():
             return None
-        self.counts["reused"] += 1
-        try:
-            os.utime(path)  # still in use: not swept
-        except OSError:
-            pass
+        self._reused(path)
         return path
 
     def put_file_entry(

@@ -139,14 +139,21 @@ def test_any_split_append_and_removal_gives_the_one_file_report(
         _assert_same_metrics(_report(config, window)[0], wanted)
 
 
-def test_only_a_new_file_is_scanned_for_the_profile(tmp_path, monkeypatch):
-    config = make_world(tmp_path)
+def _inputs_in_two_files(tmp_path: Path, config) -> tuple:
+    """The inputs split in three parts, the first two as the files of a folder the config
+    reads (the third left to append): the config, the folder and the parts."""
     parts = _split(tmp_path, config, [2000, 4000])
     Path(config.path("inputs")).unlink()
     config = replace(config, inputs="data/production/in")
     folder = tmp_path / "data/production/in"
     for i in range(2):
         write(folder / f"part-{i}.parquet", parts["inputs"][i])
+    return config, folder, parts
+
+
+def test_only_a_new_file_is_scanned_for_the_profile(tmp_path, monkeypatch):
+    config = make_world(tmp_path)
+    config, folder, parts = _inputs_in_two_files(tmp_path, config)
     _report(config, Window())
     write(folder / "part-2.parquet", parts["inputs"][2])
     scanned: list[str] = []
@@ -250,12 +257,7 @@ def test_an_append_refines_exact_metrics_without_reading_an_old_file(tmp_path, m
     """KS, Wasserstein and quantiles of a continuous feature after a new file: the buckets they
     refine are read from values kept per file (only the new file is read), and equal a cold run."""
     config = _with_level(make_world(tmp_path))
-    parts = _split(tmp_path, config, [2000, 4000])
-    Path(config.path("inputs")).unlink()
-    config = replace(config, inputs="data/production/in")
-    folder = tmp_path / "data/production/in"
-    for i in range(2):
-        write(folder / f"part-{i}.parquet", parts["inputs"][i])
+    config, folder, parts = _inputs_in_two_files(tmp_path, config)
     Engine(config).production_profile(Window())
     write(folder / "part-2.parquet", parts["inputs"][2])
     reads: list[tuple[str, dict]] = []
